@@ -1,0 +1,1 @@
+//! The atomic-versioned neighbor map over a raw byte region. (Being built: see issue 3.)

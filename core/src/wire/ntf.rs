@@ -1,0 +1,63 @@
+//! Neighbor flags: `ndm_flags` (NTF_*) and `NDA_FLAGS_EXT` (NTF_EXT_*).
+
+/// The kernel's `ndm_flags` bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct NtfFlags(pub u8);
+
+impl NtfFlags {
+    pub const NONE: Self = Self(0);
+    pub const USE: Self = Self(0x01);
+    pub const SELF: Self = Self(0x02);
+    pub const MASTER: Self = Self(0x04);
+    pub const PROXY: Self = Self(0x08);
+    pub const EXT_LEARNED: Self = Self(0x10);
+    pub const OFFLOADED: Self = Self(0x20);
+    pub const STICKY: Self = Self(0x40);
+    pub const ROUTER: Self = Self(0x80);
+
+    /// True when every bit of `other` is set in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The union of two flag sets.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+impl core::ops::BitOr for NtfFlags {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        self.union(rhs)
+    }
+}
+
+/// The kernel's `NDA_FLAGS_EXT` bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct NtfExtFlags(pub u32);
+
+impl NtfExtFlags {
+    pub const NONE: Self = Self(0);
+    pub const MANAGED: Self = Self(0x01);
+    pub const LOCKED: Self = Self(0x02);
+
+    /// True when every bit of `other` is set in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The union of two flag sets.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+impl core::ops::BitOr for NtfExtFlags {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        self.union(rhs)
+    }
+}

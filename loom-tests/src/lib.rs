@@ -1,0 +1,1 @@
+//! Loom models of the neigh-core map live in `tests/`; run with `RUSTFLAGS="--cfg loom"`.

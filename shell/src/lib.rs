@@ -1,0 +1,1 @@
+//! `neigh`: the std half of neigh. (Being built: see issues 4, 5, 6.)
