@@ -1,1 +1,2 @@
 //! `neigh`: the std half of neigh. (Being built: see issues 4, 5, 6.)
+pub mod workspace;
