@@ -16,6 +16,14 @@ impl NtfFlags {
     pub const STICKY: Self = Self(0x40);
     pub const ROUTER: Self = Self(0x80);
 
+    /// The flags `ip neigh` prints, with the word it prints, in its order.
+    pub const NAMES: [(Self, &'static str); 4] = [
+        (Self::ROUTER, "router"),
+        (Self::PROXY, "proxy"),
+        (Self::EXT_LEARNED, "extern_learn"),
+        (Self::OFFLOADED, "offload"),
+    ];
+
     /// True when every bit of `other` is set in `self`.
     pub const fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
@@ -43,6 +51,9 @@ impl NtfExtFlags {
     pub const NONE: Self = Self(0);
     pub const MANAGED: Self = Self(0x01);
     pub const LOCKED: Self = Self(0x02);
+
+    /// The extended flags `ip neigh` prints, with the word it prints.
+    pub const NAMES: [(Self, &'static str); 1] = [(Self::MANAGED, "managed")];
 
     /// True when every bit of `other` is set in `self`.
     pub const fn contains(self, other: Self) -> bool {
