@@ -22,4 +22,5 @@ pub(crate) mod sync;
 pub mod wire;
 
 pub use entry::{IgnoreReason, Ingest, Mac, NeighEntry, NeighKey};
+pub use map::{MapEntry, MapParams, MapReader, NeighMap};
 pub use wire::{NtfExtFlags, NtfFlags, NudState};

@@ -1,0 +1,84 @@
+//! The region header: 64 words (512 bytes) at offset 0.
+//!
+//! | word  | field | written by |
+//! |-------|-------|------------|
+//! | 0     | magic `"NEIGHMAP"` (stored last when formatting, with Release) | format |
+//! | 1     | layout version ([`LAYOUT_VERSION`]) | format |
+//! | 2     | header size in bytes (512) | format |
+//! | 3-6   | capacity, lock count, probe_max, seed | format |
+//! | 7-9   | locks offset, slots offset, total bytes (checked against 3-4 on join) | format |
+//! | 10    | entry count | writers |
+//! | 11-14 | counters: inserts, updates, removes, full (refused inserts) | writers |
+//! | 15    | current generation (last `sweep` or `set_generation`) | writers |
+//! | 16-17 | owner id, heartbeat (opaque to the map; crash detection) | the owner |
+//! | 18-31 | reserved, zero: descriptors of later sections (e.g. a request ring) | - |
+//! | 32-47 | [`STAT_WORDS`] general-purpose statistics words | the owner |
+//! | 48-63 | reserved, zero | - |
+//!
+//! A later section (such as a request ring) is added after the slots: its offset and
+//! length go into reserved words 18-31, `total bytes` grows to cover it, and the layout
+//! version is bumped so that older readers refuse the region instead of misreading it.
+
+/// The first word of every formatted region: `"NEIGHMAP"` in big-endian ASCII.
+pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
+/// The layout this build formats and joins; any other version is refused on join.
+pub const LAYOUT_VERSION: u64 = 1;
+/// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`).
+pub const STAT_WORDS: usize = 16;
+
+pub(crate) const HEADER_WORDS: usize = 64;
+pub(crate) const HEADER_BYTES: usize = HEADER_WORDS * 8;
+
+pub(crate) const H_MAGIC: usize = 0;
+pub(crate) const H_VERSION: usize = 1;
+pub(crate) const H_HEADER_BYTES: usize = 2;
+pub(crate) const H_CAPACITY: usize = 3;
+pub(crate) const H_LOCK_COUNT: usize = 4;
+pub(crate) const H_PROBE_MAX: usize = 5;
+pub(crate) const H_SEED: usize = 6;
+pub(crate) const H_LOCKS_OFFSET: usize = 7;
+pub(crate) const H_SLOTS_OFFSET: usize = 8;
+pub(crate) const H_TOTAL_BYTES: usize = 9;
+pub(crate) const H_LEN: usize = 10;
+pub(crate) const H_INSERTS: usize = 11;
+pub(crate) const H_UPDATES: usize = 12;
+pub(crate) const H_REMOVES: usize = 13;
+pub(crate) const H_FULL: usize = 14;
+pub(crate) const H_GENERATION: usize = 15;
+pub(crate) const H_OWNER: usize = 16;
+pub(crate) const H_HEARTBEAT: usize = 17;
+pub(crate) const H_STATS: usize = 32;
+
+const _: () = assert!(H_STATS + STAT_WORDS <= HEADER_WORDS);
+
+/// A copy of the header's shape and counters, as read by
+/// [`MapReader::stats`](super::MapReader::stats).
+/// Counters are read one by one (Relaxed), so they are each
+/// exact but not a snapshot of one instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapStats {
+    /// Slots.
+    pub capacity: u64,
+    /// Version locks.
+    pub lock_count: u64,
+    /// Longest probe.
+    pub probe_max: u64,
+    /// Hash seed.
+    pub seed: u64,
+    /// Entries present.
+    pub len: u64,
+    /// Inserts of a new key.
+    pub inserts: u64,
+    /// Overwrites of a present key.
+    pub updates: u64,
+    /// Removals (by `remove`, `sweep`; `clear` counts each entry it drops).
+    pub removes: u64,
+    /// Inserts refused with [`Full`](super::Full).
+    pub full: u64,
+    /// Current generation (set by `sweep` or `set_generation`).
+    pub generation: u64,
+    /// Owner id, opaque to the map (e.g. the mirror's pid).
+    pub owner: u64,
+    /// Last heartbeat the owner stored (e.g. a monotonic timestamp).
+    pub heartbeat: u64,
+}

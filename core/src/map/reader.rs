@@ -1,0 +1,296 @@
+//! [`MapReader`]: the read-only view, lock-free, safe over a read-only mapping.
+
+use crate::entry::NeighKey;
+use crate::sync::{fence, spin_hint, AtomicU64, Ordering};
+
+use super::error::{Busy, MapError};
+use super::header::*;
+use super::iter::Iter;
+use super::params::Layout;
+use super::slot::{self, SlotKey};
+use super::{MapEntry, MAX_PROBE_LOCKS, READ_RETRIES};
+
+/// A read-only view of a map region. Every access is an atomic load, so it is safe over a
+/// `PROT_READ` mapping of a region another process writes. `Copy`, `Send` and `Sync`:
+/// hand one to every data-plane thread.
+///
+/// Get one from [`MapReader::join`], [`MapReader::join_raw`] or
+/// [`NeighMap::reader`](super::NeighMap::reader).
+#[derive(Clone, Copy)]
+pub struct MapReader<'a> {
+    header: &'a [AtomicU64],
+    locks: &'a [AtomicU64],
+    slots: &'a [AtomicU64],
+    /// capacity - 1
+    mask: usize,
+    /// log2(slots per lock)
+    lock_shift: u32,
+    probe_max: usize,
+    seed: u64,
+}
+
+impl core::fmt::Debug for MapReader<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MapReader")
+            .field("capacity", &self.capacity())
+            .field("lock_count", &self.lock_count())
+            .field("probe_max", &self.probe_max)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl<'a> MapReader<'a> {
+    /// Joins a formatted region given as words (in-process users, loom models). Validates
+    /// the magic (loaded with Acquire, pairing with the formatter's Release), the layout
+    /// version, the shape (capacity, lock count, probe_max) and the derived offsets and
+    /// total size against each other and against `words.len()`. O(1).
+    ///
+    /// Errors: [`MapError`] naming the first check that failed; never a panic.
+    pub fn join(words: &'a [AtomicU64]) -> Result<Self, MapError> {
+        let len_bytes = words.len().saturating_mul(8);
+        if words.len() < HEADER_WORDS {
+            return Err(MapError::RegionTooSmall {
+                needed: HEADER_BYTES,
+                len: len_bytes,
+            });
+        }
+        let h = |i: usize| words[i].load(Ordering::Relaxed);
+        let magic = words[H_MAGIC].load(Ordering::Acquire);
+        if magic != MAGIC {
+            return Err(MapError::BadMagic { found: magic });
+        }
+        if h(H_VERSION) != LAYOUT_VERSION {
+            return Err(MapError::UnsupportedVersion {
+                found: h(H_VERSION),
+                supported: LAYOUT_VERSION,
+            });
+        }
+        let layout = Layout::new(h(H_CAPACITY), h(H_LOCK_COUNT), h(H_PROBE_MAX))?;
+        let derived = [
+            ("header size", H_HEADER_BYTES, HEADER_BYTES),
+            ("locks offset", H_LOCKS_OFFSET, layout.locks_offset),
+            ("slots offset", H_SLOTS_OFFSET, layout.slots_offset),
+            ("total size", H_TOTAL_BYTES, layout.total_bytes),
+        ];
+        for (field, word, expected) in derived {
+            if h(word) != expected as u64 {
+                return Err(MapError::LayoutMismatch {
+                    field,
+                    found: h(word),
+                    expected: expected as u64,
+                });
+            }
+        }
+        Self::from_layout(words, &layout, h(H_SEED))
+    }
+
+    /// Builds the view once the header is known to describe `layout`.
+    pub(crate) fn from_layout(
+        words: &'a [AtomicU64],
+        layout: &Layout,
+        seed: u64,
+    ) -> Result<Self, MapError> {
+        if words.len().saturating_mul(8) < layout.total_bytes {
+            return Err(MapError::RegionTooSmall {
+                needed: layout.total_bytes,
+                len: words.len().saturating_mul(8),
+            });
+        }
+        let locks_at = layout.locks_offset / 8;
+        let slots_at = layout.slots_offset / 8;
+        let span = layout.capacity / layout.lock_count;
+        Ok(MapReader {
+            header: &words[..HEADER_WORDS],
+            locks: &words[locks_at..locks_at + layout.lock_count],
+            slots: &words[slots_at..slots_at + 4 * layout.capacity],
+            mask: layout.capacity - 1,
+            lock_shift: span.trailing_zeros(),
+            probe_max: layout.probe_max,
+            seed,
+        })
+    }
+
+    /// Looks a key up. Lock-free: copies the entry out under the seqlock recipe and
+    /// retries (up to [`READ_RETRIES`] times) when a writer held or changed any lock the
+    /// probe crossed, so the answer is consistent (never torn, never a MAC of another key)
+    /// and never a false absent for a key present during the whole call.
+    ///
+    /// Returns `Ok(Some(entry))`, `Ok(None)` (absent), or `Err(Busy)` after the retries.
+    /// Cost: O(probe_max) loads per try; typically one lock word and one slot.
+    #[inline]
+    pub fn get(&self, key: &NeighKey) -> Result<Option<MapEntry>, Busy> {
+        let k = SlotKey::new(key);
+        let home = (k.hash(self.seed) as usize) & self.mask;
+        for _ in 0..READ_RETRIES {
+            if let Some(found) = self.try_get(&k, home) {
+                return Ok(found.map(slot::decode));
+            }
+            spin_hint();
+        }
+        Err(Busy)
+    }
+
+    /// One optimistic probe. `None`: a lock was held or changed, retry. `Some(None)`:
+    /// absent. `Some(Some(words))`: the validated slot words of the key.
+    #[inline]
+    fn try_get(&self, k: &SlotKey, home: usize) -> Option<Option<[u64; 4]>> {
+        let first = self.lock_of(home);
+        // The versions of every lock the probe crosses (consecutive, from `first`), all
+        // revalidated at the end: a back-shift moving the key across a lock boundary while
+        // we probe changes at least one of them.
+        let mut versions = [0u64; MAX_PROBE_LOCKS];
+        let mut crossed = 1;
+        let mut lock = first;
+        versions[0] = self.locks[first].load(Ordering::Acquire);
+        if versions[0] & 1 != 0 {
+            return None;
+        }
+        let mut found = None;
+        for d in 0..self.probe_max {
+            let s = (home + d) & self.mask;
+            let l = self.lock_of(s);
+            if l != lock {
+                lock = l;
+                let v = self.locks[l].load(Ordering::Acquire);
+                if v & 1 != 0 {
+                    return None;
+                }
+                *versions.get_mut(crossed)? = v;
+                crossed += 1;
+            }
+            let w = self.load_slot(s);
+            if !slot::is_occupied(w[2]) {
+                break;
+            }
+            if k.matches(w[0], w[1], w[2]) {
+                found = Some(w);
+                break;
+            }
+            // Robin Hood order: the key would sit before any entry closer to its home.
+            if slot::dist(w[2]) < d {
+                break;
+            }
+        }
+        fence(Ordering::Acquire);
+        let n = self.locks.len();
+        for (i, v) in versions[..crossed].iter().enumerate() {
+            if self.locks[(first + i) & (n - 1)].load(Ordering::Relaxed) != *v {
+                return None;
+            }
+        }
+        Some(found)
+    }
+
+    /// Reads slot `s`'s words (Relaxed; only meaningful inside the seqlock recipe).
+    #[inline]
+    pub(crate) fn load_slot(&self, s: usize) -> [u64; 4] {
+        let w = &self.slots[4 * s..4 * s + 4];
+        [
+            w[0].load(Ordering::Relaxed),
+            w[1].load(Ordering::Relaxed),
+            w[2].load(Ordering::Relaxed),
+            w[3].load(Ordering::Relaxed),
+        ]
+    }
+
+    /// Reads slot `s` consistently (its one lock, validated), or `Busy` after the retries.
+    pub(crate) fn read_slot(&self, s: usize) -> Result<[u64; 4], Busy> {
+        let lock = &self.locks[self.lock_of(s)];
+        for _ in 0..READ_RETRIES {
+            let v = lock.load(Ordering::Acquire);
+            if v & 1 == 0 {
+                let w = self.load_slot(s);
+                fence(Ordering::Acquire);
+                if lock.load(Ordering::Relaxed) == v {
+                    return Ok(w);
+                }
+            }
+            spin_hint();
+        }
+        Err(Busy)
+    }
+
+    /// Iterates over all entries, slot by slot. Each item is one entry read consistently,
+    /// or `Err(Busy)` for a slot whose lock stayed held (the iterator then moves on).
+    /// Weakly consistent: an entry inserted, removed or moved (by a back-shift) while the
+    /// iteration runs may be missed or seen twice; stop the writer for a snapshot.
+    /// Cost: O(capacity).
+    pub fn iter(&self) -> Iter<'a> {
+        Iter::new(*self)
+    }
+
+    /// Number of entries (the writers' counter; may lag a concurrent write). O(1).
+    pub fn len(&self) -> usize {
+        self.header[H_LEN].load(Ordering::Relaxed) as usize
+    }
+
+    /// True when [`len`](Self::len) is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// The header's shape and counters. O(1).
+    pub fn stats(&self) -> MapStats {
+        let h = |i: usize| self.header[i].load(Ordering::Relaxed);
+        MapStats {
+            capacity: h(H_CAPACITY),
+            lock_count: h(H_LOCK_COUNT),
+            probe_max: h(H_PROBE_MAX),
+            seed: h(H_SEED),
+            len: h(H_LEN),
+            inserts: h(H_INSERTS),
+            updates: h(H_UPDATES),
+            removes: h(H_REMOVES),
+            full: h(H_FULL),
+            generation: h(H_GENERATION),
+            owner: h(H_OWNER),
+            heartbeat: h(H_HEARTBEAT),
+        }
+    }
+
+    /// Statistics word `i` (`0..STAT_WORDS`), or `None` past the end. Their meaning is the
+    /// owner's (the std mirror names them). O(1).
+    pub fn stat(&self, i: usize) -> Option<u64> {
+        (i < STAT_WORDS).then(|| self.header[H_STATS + i].load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn header(&self) -> &'a [AtomicU64] {
+        self.header
+    }
+
+    pub(crate) fn locks(&self) -> &'a [AtomicU64] {
+        self.locks
+    }
+
+    pub(crate) fn slots(&self) -> &'a [AtomicU64] {
+        self.slots
+    }
+
+    pub(crate) fn lock_count(&self) -> usize {
+        self.locks.len()
+    }
+
+    pub(crate) fn mask(&self) -> usize {
+        self.mask
+    }
+
+    pub(crate) fn probe_max(&self) -> usize {
+        self.probe_max
+    }
+
+    #[inline]
+    pub(crate) fn lock_of(&self, slot: usize) -> usize {
+        slot >> self.lock_shift
+    }
+
+    #[inline]
+    pub(crate) fn home(&self, k: &SlotKey) -> usize {
+        (k.hash(self.seed) as usize) & self.mask
+    }
+}

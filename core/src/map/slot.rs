@@ -1,0 +1,232 @@
+//! How one entry is packed into a slot's four words, and the keyed hash of a key.
+//!
+//! ```text
+//! word 0: address bytes 0..8   (native-endian u64; IPv4 stored v4-mapped ::ffff:a.b.c.d)
+//! word 1: address bytes 8..16
+//! word 2: ifindex (bits 0-31) | NUD state (32-47) | probe distance (48-55) | meta (56-63)
+//! word 3: MAC (bits 0-47, byte 0 lowest) | generation (48-55) | NTF flags (56-63)
+//! meta:   bit 0 occupied, bit 1 IPv6, bit 2 resolved (MAC valid)
+//! ```
+//!
+//! An empty slot is four zero words. The key is words 0-1 plus the ifindex and the
+//! occupied/IPv6 bits of word 2, so a key compare is three word compares. Decoding accepts
+//! any bit pattern (a reader decodes speculative data before validating it), and nothing
+//! decoded is ever used as an index.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::entry::{NeighEntry, NeighKey};
+use crate::wire::{NtfFlags, NudState};
+
+use super::MapEntry;
+
+const META_SHIFT: u32 = 56;
+pub(crate) const META_OCCUPIED: u64 = 1 << META_SHIFT;
+const META_V6: u64 = 2 << META_SHIFT;
+const META_RESOLVED: u64 = 4 << META_SHIFT;
+const DIST_SHIFT: u32 = 48;
+/// Adding this to word 2 adds one to the probe distance.
+pub(crate) const DIST_ONE: u64 = 1 << DIST_SHIFT;
+/// The bits of word 2 that belong to the key.
+pub(crate) const W2_KEY_MASK: u64 = 0xffff_ffff | META_OCCUPIED | META_V6;
+
+/// A key in slot form: what a probe compares against, and its hash input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotKey {
+    pub w0: u64,
+    pub w1: u64,
+    /// Word 2 masked with [`W2_KEY_MASK`] (occupied bit set).
+    pub w2: u64,
+}
+
+impl SlotKey {
+    pub fn new(key: &NeighKey) -> Self {
+        let (octets, v6) = match key.addr {
+            IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), 0),
+            IpAddr::V6(a) => (a.octets(), META_V6),
+        };
+        let (lo, hi) = octets.split_at(8);
+        SlotKey {
+            w0: u64::from_ne_bytes(to8(lo)),
+            w1: u64::from_ne_bytes(to8(hi)),
+            w2: u64::from(key.ifindex) | META_OCCUPIED | v6,
+        }
+    }
+
+    /// Does a slot whose words 0-2 are these hold this key?
+    #[inline]
+    pub fn matches(&self, w0: u64, w1: u64, w2: u64) -> bool {
+        w0 == self.w0 && w1 == self.w1 && (w2 & W2_KEY_MASK) == self.w2
+    }
+
+    /// Keyed hash (two folded 64x64->128 multiplies). Deterministic for a given seed, so
+    /// every process sharing a region probes the same slots. O(1).
+    #[inline]
+    pub fn hash(&self, seed: u64) -> u64 {
+        const K0: u64 = 0x9e37_79b9_7f4a_7c15;
+        const K1: u64 = 0xc2b2_ae3d_27d4_eb4f;
+        const K2: u64 = 0x1656_67b1_9e37_79f9;
+        let a = fold_mul(self.w0 ^ seed ^ K0, self.w1 ^ K1);
+        fold_mul(a ^ self.w2, K2 ^ seed.rotate_left(32))
+    }
+}
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+fn to8(b: &[u8]) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out.copy_from_slice(b);
+    out
+}
+
+/// True when word 2 marks the slot occupied.
+#[inline]
+pub(crate) fn is_occupied(w2: u64) -> bool {
+    w2 & META_OCCUPIED != 0
+}
+
+/// The probe distance (slots from the home slot) stored in word 2.
+#[inline]
+pub(crate) fn dist(w2: u64) -> usize {
+    ((w2 >> DIST_SHIFT) & 0xff) as usize
+}
+
+/// Packs an entry into slot words; `dist` must be below 256 (the caller checks against
+/// `probe_max`, which is at most 255).
+pub(crate) fn encode(entry: &NeighEntry, generation: u8, dist: usize) -> [u64; 4] {
+    let k = SlotKey::new(&entry.key);
+    let (mac, resolved) = match entry.mac {
+        Some(m) => {
+            let mut b = [0u8; 8];
+            b[..6].copy_from_slice(&m);
+            (u64::from_le_bytes(b), META_RESOLVED)
+        }
+        None => (0, 0),
+    };
+    let w2 =
+        k.w2 | resolved | (u64::from(entry.state.0) << 32) | ((dist as u64 & 0xff) << DIST_SHIFT);
+    let w3 = mac | (u64::from(generation) << 48) | (u64::from(entry.flags.0) << 56);
+    [k.w0, k.w1, w2, w3]
+}
+
+/// Unpacks the words of an occupied slot. Total: any bit pattern gives some entry.
+pub(crate) fn decode(w: [u64; 4]) -> MapEntry {
+    let [w0, w1, w2, w3] = w;
+    let mut octets = [0u8; 16];
+    octets[..8].copy_from_slice(&w0.to_ne_bytes());
+    octets[8..].copy_from_slice(&w1.to_ne_bytes());
+    let addr = if w2 & META_V6 != 0 {
+        IpAddr::V6(Ipv6Addr::from(octets))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(
+            octets[12], octets[13], octets[14], octets[15],
+        ))
+    };
+    let mac = if w2 & META_RESOLVED != 0 {
+        let b = w3.to_le_bytes();
+        Some([b[0], b[1], b[2], b[3], b[4], b[5]])
+    } else {
+        None
+    };
+    MapEntry {
+        entry: NeighEntry {
+            key: NeighKey {
+                ifindex: w2 as u32,
+                addr,
+            },
+            mac,
+            state: NudState((w2 >> 32) as u16),
+            flags: NtfFlags((w3 >> 56) as u8),
+        },
+        generation: (w3 >> 48) as u8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ifindex: u32, addr: IpAddr, mac: Option<[u8; 6]>) -> NeighEntry {
+        NeighEntry {
+            key: NeighKey { ifindex, addr },
+            mac,
+            state: NudState::REACHABLE,
+            flags: NtfFlags::ROUTER,
+        }
+    }
+
+    #[test]
+    fn round_trips_v4_v6_resolved_unresolved() {
+        let cases = [
+            entry(
+                1,
+                IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+                Some([2, 0, 0, 0, 0, 0xff]),
+            ),
+            entry(u32::MAX, "fe80::1".parse().unwrap(), Some([0xff; 6])),
+            entry(7, "::ffff:1.2.3.4".parse().unwrap(), None),
+            entry(0, IpAddr::V4(Ipv4Addr::UNSPECIFIED), None),
+        ];
+        for (i, e) in cases.iter().enumerate() {
+            let w = encode(e, (i * 60) as u8, i * 70);
+            assert!(is_occupied(w[2]));
+            assert_eq!(dist(w[2]), i * 70);
+            assert!(SlotKey::new(&e.key).matches(w[0], w[1], w[2]));
+            let d = decode(w);
+            assert_eq!(d.entry, *e);
+            assert_eq!(d.generation, (i * 60) as u8);
+        }
+    }
+
+    #[test]
+    fn v4_and_v4_mapped_v6_are_different_keys() {
+        let v4 = NeighKey {
+            ifindex: 3,
+            addr: IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4)),
+        };
+        let v6 = NeighKey {
+            ifindex: 3,
+            addr: "::ffff:1.2.3.4".parse().unwrap(),
+        };
+        let w = encode(&entry(3, v4.addr, None), 0, 0);
+        assert!(!SlotKey::new(&v6).matches(w[0], w[1], w[2]));
+        assert_ne!(SlotKey::new(&v4), SlotKey::new(&v6));
+    }
+
+    #[test]
+    fn state_generation_dist_do_not_change_the_key() {
+        let e = entry(9, "2001:db8::9".parse().unwrap(), Some([1; 6]));
+        let k = SlotKey::new(&e.key);
+        let w = encode(
+            &NeighEntry {
+                state: NudState(0xffff),
+                flags: NtfFlags(0xff),
+                mac: None,
+                ..e
+            },
+            255,
+            255,
+        );
+        assert!(k.matches(w[0], w[1], w[2]));
+        assert!(!k.matches(w[0], w[1], w[2] + 1));
+    }
+
+    #[test]
+    fn hash_depends_on_seed_and_key() {
+        let a = SlotKey::new(&NeighKey {
+            ifindex: 1,
+            addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        });
+        let b = SlotKey::new(&NeighKey {
+            ifindex: 2,
+            addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        });
+        assert_ne!(a.hash(1), b.hash(1));
+        assert_ne!(a.hash(1), a.hash(2));
+        assert_eq!(a.hash(5), a.hash(5));
+    }
+}

@@ -1,0 +1,697 @@
+//! White-box tests of the map: a seeded model-based test against a `HashMap`, the Robin
+//! Hood invariants after every operation, wrap-around and lock-crossing shifts, region
+//! errors, and a two-thread stress test. Sizes shrink under miri.
+
+extern crate std;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::vec::Vec;
+
+use core::sync::atomic::AtomicU64;
+
+use super::slot::{self, SlotKey};
+use super::*;
+use crate::entry::{Ingest, NeighEntry, NeighKey};
+use crate::wire::{NtfFlags, NudState};
+
+/// xorshift64*: deterministic, dependency-free, fast under miri.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn words(params: &MapParams) -> Vec<AtomicU64> {
+    let n = footprint(params).unwrap() / 8;
+    (0..n).map(|_| AtomicU64::new(0)).collect()
+}
+
+/// Key number `i`: IPv4 for even i, IPv6 for odd, over a few interfaces.
+fn key(i: u64) -> NeighKey {
+    let addr = if i % 2 == 0 {
+        IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i as u32))
+    } else {
+        IpAddr::V6(Ipv6Addr::new(
+            0xfe80,
+            0,
+            0,
+            0,
+            0,
+            0,
+            (i >> 16) as u16,
+            i as u16,
+        ))
+    };
+    NeighKey {
+        ifindex: 1 + (i % 3) as u32,
+        addr,
+    }
+}
+
+/// The MAC an entry for `k` written with `generation` carries: lets a reader check that a
+/// MAC belongs to the key and generation it was read with.
+fn mac_of(k: &NeighKey, generation: u8) -> [u8; 6] {
+    let h = SlotKey::new(k).hash(0x5eed) ^ u64::from(generation).wrapping_mul(0x9e37_79b9);
+    let b = h.to_le_bytes();
+    [b[0] & 0xfe, b[1], b[2], b[3], b[4], generation]
+}
+
+fn entry(k: NeighKey, generation: u8, resolved: bool) -> NeighEntry {
+    NeighEntry {
+        key: k,
+        mac: resolved.then(|| mac_of(&k, generation)),
+        state: if resolved {
+            NudState::REACHABLE
+        } else {
+            NudState::INCOMPLETE
+        },
+        flags: NtfFlags(generation),
+    }
+}
+
+/// Checks the Robin Hood invariants and the entry count with no writer running.
+fn check_invariants(map: &NeighMap<'_>) {
+    let r = map.reader();
+    let cap = r.capacity();
+    let mut count = 0;
+    for s in 0..cap {
+        let w = r.load_slot(s);
+        if !slot::is_occupied(w[2]) {
+            assert_eq!(w, [0; 4], "empty slot {s} not zeroed");
+            continue;
+        }
+        count += 1;
+        let e = slot::decode(w);
+        let home = r.home(&SlotKey::new(&e.entry.key));
+        let d = (s + cap - home) % cap;
+        assert_eq!(slot::dist(w[2]), d, "slot {s}: stored distance");
+        assert!(d < r.probe_max(), "slot {s}: distance {d} past probe_max");
+        for back in 1..=d {
+            let t = (s + cap - back) % cap;
+            let wt = r.load_slot(t);
+            assert!(slot::is_occupied(wt[2]), "hole at {t} inside run of {s}");
+            assert!(
+                slot::dist(wt[2]) >= d - back,
+                "slot {t} breaks Robin Hood order before {s}"
+            );
+        }
+    }
+    assert_eq!(count, map.len());
+}
+
+type Model = HashMap<NeighKey, MapEntry>;
+
+fn check_against_model(map: &NeighMap<'_>, model: &Model, universe: u64) {
+    for i in 0..universe {
+        let k = key(i);
+        assert_eq!(map.get(&k).unwrap(), model.get(&k).copied(), "key {i}");
+    }
+    let mut seen: Vec<MapEntry> = map.iter().map(|e| e.unwrap()).collect();
+    let mut want: Vec<MapEntry> = model.values().copied().collect();
+    seen.sort_by_key(|e| e.entry.key);
+    want.sort_by_key(|e| e.entry.key);
+    assert_eq!(seen, want);
+}
+
+/// Random operations against a HashMap model, on a small map so that probe runs wrap,
+/// cross locks, and hit probe_max and capacity.
+fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) {
+    let w = words(&params);
+    let map = NeighMap::format_words(&w, &params).unwrap();
+    let mut model = Model::new();
+    let mut rng = Rng::new(seed);
+    let (mut fulls, mut removes) = (0u64, 0u64);
+    let mut generation = 0u8;
+    for op in 0..ops {
+        let k = key(rng.below(universe));
+        match rng.below(100) {
+            0..=54 => {
+                let e = entry(k, generation, rng.below(4) != 0);
+                let was = model.contains_key(&k);
+                match map.upsert(&e, generation) {
+                    Ok(Upserted::Updated) => assert!(was, "op {op}: update of absent key"),
+                    Ok(Upserted::Inserted) => assert!(!was, "op {op}: insert of present key"),
+                    Err(Full) => {
+                        assert!(!was, "op {op}: update refused");
+                        fulls += 1;
+                    }
+                }
+                if map.get(&k).unwrap().is_some() {
+                    model.insert(
+                        k,
+                        MapEntry {
+                            entry: e,
+                            generation,
+                        },
+                    );
+                }
+            }
+            55..=89 => {
+                let removed = map.remove(&k);
+                assert_eq!(removed, model.remove(&k).is_some(), "op {op}: remove");
+                removes += u64::from(removed);
+            }
+            90..=96 => {
+                let got = map.get(&k).unwrap();
+                assert_eq!(got, model.get(&k).copied(), "op {op}: get");
+            }
+            97..=98 => {
+                generation = generation.wrapping_add(1);
+                // Keep a random half at the new generation, then sweep the rest.
+                let keys: Vec<NeighKey> = model.keys().copied().collect();
+                for k in keys {
+                    if rng.below(2) == 0 {
+                        let e = entry(k, generation, true);
+                        assert_eq!(map.upsert(&e, generation), Ok(Upserted::Updated));
+                        model.insert(
+                            k,
+                            MapEntry {
+                                entry: e,
+                                generation,
+                            },
+                        );
+                    }
+                }
+                let before = model.len();
+                model.retain(|_, e| e.generation == generation);
+                let swept = map.sweep(generation);
+                assert_eq!(swept, before - model.len(), "op {op}: sweep count");
+                removes += swept as u64;
+                assert_eq!(map.stats().generation, u64::from(generation));
+            }
+            _ => {
+                if rng.below(10) == 0 {
+                    assert_eq!(map.clear(), model.len());
+                    removes += model.len() as u64;
+                    model.clear();
+                }
+            }
+        }
+        assert_eq!(map.len(), model.len(), "op {op}: len");
+        if op % 16 == 0 {
+            check_invariants(&map);
+        }
+    }
+    check_invariants(&map);
+    check_against_model(&map, &model, universe);
+    let st = map.stats();
+    assert_eq!(st.full, fulls);
+    assert_eq!(st.removes, removes);
+    assert_eq!(st.len, model.len() as u64);
+}
+
+const fn scaled(n: usize) -> usize {
+    if cfg!(miri) {
+        n / 50
+    } else {
+        n
+    }
+}
+
+#[test]
+fn model_small_map_many_locks() {
+    // 64 slots, 4 per lock: probe runs cross locks and wrap; keys outnumber slots, so the
+    // map fills up and inserts are refused.
+    let p = MapParams {
+        capacity: 64,
+        lock_count: 16,
+        probe_max: 32,
+        seed: 1,
+    };
+    model_run(p, 90, scaled(20_000), 7);
+}
+
+#[test]
+fn model_full_map_one_lock() {
+    // probe_max = capacity: the map can be filled to the last slot.
+    let p = MapParams {
+        capacity: 16,
+        lock_count: 1,
+        probe_max: 16,
+        seed: 2,
+    };
+    model_run(p, 24, scaled(10_000), 8);
+}
+
+#[test]
+fn model_short_probe_one_slot_per_lock() {
+    let p = MapParams {
+        capacity: 32,
+        lock_count: 32,
+        probe_max: 4,
+        seed: 3,
+    };
+    model_run(p, 40, scaled(10_000), 9);
+}
+
+#[test]
+fn model_default_params() {
+    let p = MapParams::for_entries(200);
+    model_run(p, 600, scaled(20_000), 10);
+}
+
+#[test]
+fn fills_to_capacity_then_full() {
+    let p = MapParams {
+        capacity: 16,
+        lock_count: 4,
+        probe_max: 16,
+        seed: 4,
+    };
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    for i in 0..16 {
+        assert_eq!(
+            map.upsert(&entry(key(i), 0, true), 0),
+            Ok(Upserted::Inserted)
+        );
+    }
+    assert_eq!(map.upsert(&entry(key(16), 0, true), 0), Err(Full));
+    assert_eq!(
+        map.upsert(&entry(key(3), 1, false), 1),
+        Ok(Upserted::Updated)
+    );
+    assert_eq!(map.stats().full, 1);
+    assert_eq!(map.len(), 16);
+    check_invariants(&map);
+    for i in 0..16 {
+        assert!(map.get(&key(i)).unwrap().is_some());
+    }
+    assert_eq!(map.get(&key(16)).unwrap(), None);
+}
+
+/// Keys (from `key(i)`) whose home slot is `home`.
+fn keys_with_home(map: &NeighMap<'_>, home: usize, n: usize) -> Vec<NeighKey> {
+    let r = map.reader();
+    (0..1_000_000)
+        .map(key)
+        .filter(|k| r.home(&SlotKey::new(k)) == home)
+        .take(n)
+        .collect()
+}
+
+fn slot_of(map: &NeighMap<'_>, k: &NeighKey) -> Option<usize> {
+    let r = map.reader();
+    (0..r.capacity()).find(|&s| {
+        let w = r.load_slot(s);
+        SlotKey::new(k).matches(w[0], w[1], w[2])
+    })
+}
+
+#[test]
+fn remove_shifts_back_across_wrap_and_lock_boundary() {
+    // 64 slots, 8 per lock. Five keys homed at slot 62 occupy 62, 63, 0, 1, 2: the run
+    // wraps and crosses from the last lock to lock 0.
+    let p = MapParams {
+        capacity: 64,
+        lock_count: 8,
+        probe_max: 16,
+        seed: 5,
+    };
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let ks = keys_with_home(&map, 62, 5);
+    assert_eq!(ks.len(), 5);
+    for (g, k) in ks.iter().enumerate() {
+        map.upsert(&entry(*k, g as u8, true), g as u8).unwrap();
+    }
+    let slots: Vec<_> = ks.iter().map(|k| slot_of(&map, k).unwrap()).collect();
+    assert_eq!(slots, [62, 63, 0, 1, 2]);
+    assert!(map.remove(&ks[1]));
+    check_invariants(&map);
+    let slots: Vec<_> = ks[2..].iter().map(|k| slot_of(&map, k).unwrap()).collect();
+    assert_eq!(slots, [63, 0, 1], "run shifted back across the wrap");
+    for (g, k) in ks.iter().enumerate() {
+        let got = map.get(k).unwrap();
+        if g == 1 {
+            assert_eq!(got, None);
+        } else {
+            let got = got.unwrap();
+            assert_eq!(got.generation, g as u8);
+            assert_eq!(got.entry.mac, Some(mac_of(k, g as u8)));
+        }
+    }
+    // An entry homed at 0 sits behind the wrapped run and moves back when it shrinks.
+    let k0 = keys_with_home(&map, 0, 1)[0];
+    map.upsert(&entry(k0, 9, true), 9).unwrap();
+    assert_eq!(slot_of(&map, &k0), Some(2));
+    assert!(map.remove(&ks[0]));
+    assert_eq!(slot_of(&map, &k0), Some(1));
+    check_invariants(&map);
+}
+
+#[test]
+fn insert_displaces_in_robin_hood_order() {
+    let p = MapParams {
+        capacity: 32,
+        lock_count: 8,
+        probe_max: 8,
+        seed: 6,
+    };
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let at3 = keys_with_home(&map, 3, 3);
+    let at4 = keys_with_home(&map, 4, 1)[0];
+    map.upsert(&entry(at4, 0, true), 0).unwrap();
+    for k in &at3 {
+        map.upsert(&entry(*k, 0, true), 0).unwrap();
+    }
+    // The homed-at-3 run (slots 3..6, crossing from lock 0 into lock 1) comes first; the
+    // homed-at-4 entry was pushed on to slot 6 and stays findable.
+    assert_eq!(slot_of(&map, &at4), Some(6));
+    check_invariants(&map);
+    assert!(map.get(&at4).unwrap().is_some());
+    // probe_max 8: an entry homed at 3 may sit at most at slot 10; the 9th is refused.
+    let more = keys_with_home(&map, 3, 10);
+    let mut refused = 0;
+    for k in &more[3..] {
+        if map.upsert(&entry(*k, 0, true), 0) == Err(Full) {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 2, "probe_max must refuse the 9th and 10th");
+    assert_eq!(slot_of(&map, &at4), Some(11));
+    check_invariants(&map);
+    assert_eq!(map.stats().full, refused);
+}
+
+#[test]
+fn apply_ingest_decisions() {
+    let p = MapParams::for_entries(16);
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let k = key(1);
+    let e = entry(k, 3, false);
+    assert_eq!(map.apply(&Ingest::Upsert(e), 3), Ok(Applied::Inserted));
+    assert_eq!(map.apply(&Ingest::Upsert(e), 3), Ok(Applied::Updated));
+    assert_eq!(map.get(&k).unwrap().unwrap().entry.mac, None);
+    assert_eq!(map.apply(&Ingest::Remove(k), 3), Ok(Applied::Removed));
+    assert_eq!(map.apply(&Ingest::Remove(k), 3), Ok(Applied::Absent));
+    let why = crate::entry::IgnoreReason::Proxy;
+    assert_eq!(
+        map.apply(&Ingest::Ignore(why), 3),
+        Ok(Applied::Ignored(why))
+    );
+    assert!(map.is_empty());
+    let st = map.stats();
+    assert_eq!((st.inserts, st.updates, st.removes), (1, 1, 1));
+}
+
+#[test]
+fn header_owner_heartbeat_and_stat_words() {
+    let p = MapParams::for_entries(16);
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    map.set_owner(4242);
+    map.heartbeat(17);
+    assert!(map.stat_add(0, 5));
+    assert!(map.stat_add(0, 2));
+    assert!(map.stat_store(STAT_WORDS - 1, 99));
+    assert!(!map.stat_add(STAT_WORDS, 1));
+    let r = MapReader::join(&w).unwrap();
+    let st = r.stats();
+    assert_eq!((st.owner, st.heartbeat), (4242, 17));
+    assert_eq!(r.stat(0), Some(7));
+    assert_eq!(r.stat(STAT_WORDS - 1), Some(99));
+    assert_eq!(r.stat(STAT_WORDS), None);
+    assert_eq!(st.capacity, p.capacity as u64);
+    assert_eq!(st.seed, p.seed);
+}
+
+#[test]
+fn held_lock_makes_readers_busy_not_hang() {
+    let p = MapParams {
+        capacity: 16,
+        lock_count: 2,
+        probe_max: 8,
+        seed: 7,
+    };
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let k = keys_with_home(&map, 2, 1)[0];
+    map.upsert(&entry(k, 0, true), 0).unwrap();
+    let r = map.reader();
+    let guard = version_lock::LockSet::acquire(&r, 0, 1);
+    assert_eq!(map.get(&k), Err(Busy));
+    let far = keys_with_home(&map, 12, 1)[0];
+    assert_eq!(map.get(&far), Ok(None), "other lock's range stays readable");
+    assert!(map.iter().any(|e| e == Err(Busy)));
+    drop(guard);
+    assert!(map.get(&k).unwrap().is_some());
+}
+
+/// Aligned byte buffer carved out of a Vec (no unsafe in tests).
+fn aligned(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    buf.resize(len + REGION_ALIGN, 0);
+    let off = buf.as_ptr().align_offset(REGION_ALIGN);
+    &mut buf[off..off + len]
+}
+
+#[test]
+fn byte_region_format_join_and_errors() {
+    let p = MapParams::for_entries(8);
+    let len = footprint(&p).unwrap();
+    let mut buf = Vec::new();
+    let region = aligned(&mut buf, len);
+    {
+        let map = NeighMap::format(region, &p).unwrap();
+        map.upsert(&entry(key(5), 1, true), 1).unwrap();
+    }
+    {
+        let map = NeighMap::join(region).unwrap();
+        assert_eq!(map.get(&key(5)).unwrap().unwrap().generation, 1);
+    }
+    // Too short for the layout, and too short for a header.
+    assert!(matches!(
+        NeighMap::join(&mut region[..len - 8]),
+        Err(MapError::RegionTooSmall { needed, .. }) if needed == len
+    ));
+    assert!(matches!(
+        NeighMap::join(&mut region[..100]),
+        Err(MapError::RegionTooSmall { .. })
+    ));
+    assert!(matches!(
+        NeighMap::format(&mut region[..len - 64], &p),
+        Err(MapError::RegionTooSmall { .. })
+    ));
+    // Misaligned start.
+    assert!(matches!(
+        NeighMap::join(&mut region[8..]),
+        Err(MapError::Misaligned { align: 64, .. })
+    ));
+    // Each corrupted header word is refused with its own error.
+    let corrupt = |region: &mut [u8], word: usize, value: u64| -> MapError {
+        let saved: [u8; 8] = region[word * 8..word * 8 + 8].try_into().unwrap();
+        region[word * 8..word * 8 + 8].copy_from_slice(&value.to_ne_bytes());
+        let err = NeighMap::join(region).unwrap_err();
+        region[word * 8..word * 8 + 8].copy_from_slice(&saved);
+        assert!(NeighMap::join(region).is_ok());
+        std::println!("{err}");
+        err
+    };
+    use super::header::*;
+    assert!(matches!(
+        corrupt(region, H_MAGIC, 7),
+        MapError::BadMagic { found: 7 }
+    ));
+    assert!(matches!(
+        corrupt(region, H_VERSION, 2),
+        MapError::UnsupportedVersion { found: 2, .. }
+    ));
+    assert!(matches!(
+        corrupt(region, H_CAPACITY, 48),
+        MapError::BadCapacity { .. }
+    ));
+    assert!(matches!(
+        corrupt(region, H_CAPACITY, 1 << 40),
+        MapError::BadCapacity { .. }
+    ));
+    // A larger (valid) capacity no longer matches the offsets, or the region length.
+    assert!(matches!(
+        corrupt(region, H_CAPACITY, p.capacity as u64 * 2),
+        MapError::LayoutMismatch {
+            field: "total size",
+            ..
+        }
+    ));
+    assert!(matches!(
+        corrupt(region, H_LOCK_COUNT, 3),
+        MapError::BadLockCount { .. }
+    ));
+    // More locks: a different locks section (or a probe_max too long for them).
+    assert!(matches!(
+        corrupt(region, H_LOCK_COUNT, p.lock_count as u64 * 4),
+        MapError::LayoutMismatch {
+            field: "slots offset",
+            ..
+        } | MapError::BadProbeMax { .. }
+    ));
+    assert!(matches!(
+        corrupt(region, H_LOCK_COUNT, p.lock_count as u64 * 32),
+        MapError::BadLockCount { .. }
+    ));
+    assert!(matches!(
+        corrupt(region, H_PROBE_MAX, 0),
+        MapError::BadProbeMax { .. }
+    ));
+    assert!(matches!(
+        corrupt(region, H_PROBE_MAX, 1000),
+        MapError::BadProbeMax { .. }
+    ));
+    assert!(matches!(
+        corrupt(region, H_HEADER_BYTES, 4096),
+        MapError::LayoutMismatch {
+            field: "header size",
+            ..
+        }
+    ));
+    assert!(matches!(
+        corrupt(region, H_LOCKS_OFFSET, 0),
+        MapError::LayoutMismatch {
+            field: "locks offset",
+            ..
+        }
+    ));
+    assert!(matches!(
+        corrupt(region, H_SLOTS_OFFSET, u64::MAX),
+        MapError::LayoutMismatch {
+            field: "slots offset",
+            ..
+        }
+    ));
+    assert!(matches!(
+        corrupt(region, H_TOTAL_BYTES, 64),
+        MapError::LayoutMismatch {
+            field: "total size",
+            ..
+        }
+    ));
+    // An all-zero region is not a map.
+    region.fill(0);
+    assert!(matches!(
+        NeighMap::join(region),
+        Err(MapError::BadMagic { found: 0 })
+    ));
+}
+
+#[test]
+fn garbage_regions_never_panic() {
+    // Random header words with a valid magic and version: join must return Ok or an
+    // error, and an Ok map must be usable without out-of-bounds access.
+    let mut rng = Rng::new(11);
+    let p = MapParams::for_entries(8);
+    let len = footprint(&p).unwrap();
+    let mut buf = Vec::new();
+    let region = aligned(&mut buf, len);
+    for _ in 0..scaled(2_000) {
+        NeighMap::format(region, &p).unwrap();
+        for _ in 0..1 + rng.below(4) {
+            let word = 1 + rng.below(16) as usize;
+            let v = match rng.below(3) {
+                0 => rng.next(),
+                1 => 1 << rng.below(64),
+                _ => rng.below(1024),
+            };
+            region[word * 8..word * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+        if let Ok(map) = NeighMap::join(region) {
+            let _ = map.upsert(&entry(key(1), 0, true), 0);
+            let _ = map.get(&key(1));
+            let _ = map.iter().count();
+            map.remove(&key(1));
+        }
+    }
+}
+
+/// Two threads, real atomics: a writer churns upserts (new generations) and removes that
+/// shift probe runs across lock boundaries; a reader checks every answer: the right key,
+/// a MAC and flags that belong to the generation read (never torn), and never absent for
+/// the keys that are never removed.
+fn stress(p: MapParams, stable: u64, all: u64, reads: u64) {
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    for i in 0..stable {
+        map.upsert(&entry(key(i), 0, true), 0).unwrap();
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (checked, busy) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = Rng::new(13);
+            let mut generation = 0u8;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                generation = generation.wrapping_add(1);
+                let i = rng.below(all);
+                if i >= stable && rng.below(2) == 0 {
+                    map.remove(&key(i));
+                } else {
+                    let e = entry(key(i), generation, rng.below(8) != 0);
+                    // Churned keys may be refused when their run is long; stable ones are
+                    // present, so theirs are updates.
+                    let r = map.upsert(&e, generation);
+                    assert!(i >= stable || r == Ok(Upserted::Updated));
+                }
+            }
+        });
+        let reader = map.reader();
+        let mut rng = Rng::new(14);
+        let (mut checked, mut busy) = (0u64, 0u64);
+        for _ in 0..reads {
+            let i = rng.below(all);
+            let k = key(i);
+            match reader.get(&k) {
+                Err(Busy) => busy += 1,
+                Ok(None) => assert!(i >= stable, "false absent for stable key {i}"),
+                Ok(Some(e)) => {
+                    assert_eq!(e.entry.key, k);
+                    assert_eq!(e.entry.flags, NtfFlags(e.generation), "torn entry");
+                    if let Some(mac) = e.entry.mac {
+                        assert_eq!(mac, mac_of(&k, e.generation), "MAC of another version");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (checked, busy)
+    });
+    std::eprintln!("stress: {checked} entries checked, {busy} busy of {reads} reads");
+    assert!(checked > reads / 4);
+    check_invariants(&map);
+}
+
+const STRESS_READS: u64 = if cfg!(miri) { 1_000 } else { 2_000_000 };
+
+#[test]
+fn stress_one_slot_per_lock() {
+    // Every probe step crosses a lock: back-shifts move stable keys across boundaries.
+    let p = MapParams {
+        capacity: 64,
+        lock_count: 64,
+        probe_max: 16,
+        seed: 12,
+    };
+    stress(p, 24, 48, STRESS_READS);
+}
+
+#[test]
+fn stress_default_shape() {
+    let p = MapParams {
+        capacity: 256,
+        lock_count: 16,
+        probe_max: 64,
+        seed: 15,
+    };
+    stress(p, 100, 200, STRESS_READS);
+}

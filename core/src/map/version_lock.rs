@@ -1,0 +1,117 @@
+//! The version locks: one `u64` per range of slots, even = stable, odd = a writer holds it.
+//!
+//! This is the writer half of the seqlock recipe in DESIGN.md (the reader half is in
+//! `reader.rs`, where it is interleaved with the probe):
+//!
+//! ```text
+//! lock:   CAS v(even) -> v+1 (Acquire); fence(Release)
+//! write:  payload words .store(Relaxed)
+//! unlock: version.fetch_add(1, Release)   (v+1 -> v+2)
+//! ```
+//!
+//! Writers take locks in increasing index order only, so any number of writers cannot
+//! deadlock: a writer waiting for lock `x` holds only locks below `x`. A probe run that
+//! wraps from the last slot to slot 0 needs locks `i..N` and `0..j`; [`LockSet`] then takes
+//! `0..j` first (releasing and retaking what it held if it has to).
+
+use crate::sync::{fence, spin_hint, AtomicU64, Ordering};
+
+use super::reader::MapReader;
+
+/// Takes one lock, spinning while another writer holds it. A writer that crashed holding
+/// it blocks other writers forever (readers only get `Busy`); the map expects one live
+/// writer process, whose heartbeat tells the others.
+fn lock(v: &AtomicU64) {
+    loop {
+        let cur = v.load(Ordering::Relaxed);
+        if cur & 1 == 0
+            && v.compare_exchange(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            // Orders the odd version before this writer's payload stores, for readers
+            // that observe any of them (they then fail their final version check).
+            fence(Ordering::Release);
+            return;
+        }
+        spin_hint();
+    }
+}
+
+fn unlock(v: &AtomicU64) {
+    v.fetch_add(1, Ordering::Release);
+}
+
+/// A cyclic range of held locks `first, first+1, ... first+count-1` (mod lock count),
+/// released on drop. Writers grow it one lock at a time as their probe walks on.
+pub(crate) struct LockSet<'m, 'a> {
+    map: &'m MapReader<'a>,
+    first: usize,
+    count: usize,
+}
+
+impl<'m, 'a> LockSet<'m, 'a> {
+    /// Takes `count` locks starting at `first` (mod lock count), in increasing index order.
+    pub fn acquire(map: &'m MapReader<'a>, first: usize, count: usize) -> Self {
+        let mut set = LockSet {
+            map,
+            first,
+            count: count.min(map.lock_count()),
+        };
+        set.take_all();
+        set
+    }
+
+    fn take_all(&mut self) {
+        let n = self.map.lock_count();
+        let locks = self.map.locks();
+        let end = self.first + self.count;
+        if end > n {
+            // Wrapped: the low indices 0..end-n come first.
+            locks[..end - n].iter().for_each(lock);
+            locks[self.first..].iter().for_each(lock);
+        } else {
+            locks[self.first..end].iter().for_each(lock);
+        }
+    }
+
+    fn release_all(&mut self) {
+        let n = self.map.lock_count();
+        let locks = self.map.locks();
+        for i in 0..self.count {
+            unlock(&locks[(self.first + i) % n]);
+        }
+    }
+
+    /// Whether this set holds the lock covering `slot`.
+    #[inline]
+    pub fn covers(&self, slot: usize) -> bool {
+        let l = self.map.lock_of(slot);
+        let n = self.map.lock_count();
+        (l + n - self.first) % n < self.count
+    }
+
+    /// Adds the next lock. When that lock's index is below one already held (the range
+    /// wraps), every lock is released and the whole range retaken in increasing order, so
+    /// the slots may have changed meanwhile: callers restart their walk either way.
+    pub fn extend(&mut self) {
+        let n = self.map.lock_count();
+        if self.count >= n {
+            return;
+        }
+        let next = self.first + self.count;
+        if next < n {
+            lock(&self.map.locks()[next]);
+            self.count += 1;
+        } else {
+            self.release_all();
+            self.count += 1;
+            self.take_all();
+        }
+    }
+}
+
+impl Drop for LockSet<'_, '_> {
+    fn drop(&mut self) {
+        self.release_all();
+    }
+}

@@ -1,0 +1,433 @@
+//! [`NeighMap`]: the writer (and reader) of a map region.
+
+use crate::entry::{IgnoreReason, Ingest, NeighEntry, NeighKey};
+use crate::sync::{AtomicU64, Ordering};
+
+use super::error::{Busy, Full, MapError};
+use super::header::*;
+use super::iter::Iter;
+use super::params::MapParams;
+use super::reader::MapReader;
+use super::slot::{self, SlotKey, DIST_ONE};
+use super::version_lock::LockSet;
+use super::MapEntry;
+
+/// A map region opened for writing (and reading). All methods take `&self`: writers
+/// serialize on the version locks, so several threads (or processes) may write at once,
+/// though the mirror is normally the only writer. Readers elsewhere use a [`MapReader`].
+///
+/// Writes never allocate and never block readers: a reader that meets a held lock retries
+/// and eventually returns [`Busy`]. A writer holds the locks covering the slots from the
+/// key's home slot to the last slot it changes, for O(probe run) work.
+#[derive(Clone, Copy, Debug)]
+pub struct NeighMap<'a> {
+    r: MapReader<'a>,
+}
+
+/// What [`NeighMap::upsert`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    /// The key was absent and was inserted.
+    Inserted,
+    /// The key was present and its entry overwritten.
+    Updated,
+}
+
+/// What [`NeighMap::apply`] did with an ingest decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Upsert of an absent key.
+    Inserted,
+    /// Upsert of a present key.
+    Updated,
+    /// Remove of a present key.
+    Removed,
+    /// Remove of an absent key (nothing to do).
+    Absent,
+    /// The decision was `Ignore`; the map was not touched.
+    Ignored(IgnoreReason),
+}
+
+/// A walk needs a slot whose lock the writer does not hold yet.
+struct NeedLock;
+
+enum UpsertPlan {
+    Update {
+        at: usize,
+    },
+    /// Shift slots `at..end` (cyclic) one slot forward, then write the entry at `at` with
+    /// probe distance `dist`. `end` is empty.
+    Insert {
+        at: usize,
+        end: usize,
+        dist: usize,
+    },
+    Full,
+}
+
+enum RemovePlan {
+    Absent,
+    /// Shift slots `at+1..=last` (cyclic) one slot back, then empty `last`.
+    Remove {
+        at: usize,
+        last: usize,
+    },
+}
+
+impl<'a> NeighMap<'a> {
+    /// Formats `words` as an empty map with `params`, overwriting everything in the
+    /// layout's range (words past [`footprint`](super::footprint)/8 are left alone). The
+    /// magic is stored last (Release), so a concurrent `join` sees a complete header or
+    /// `BadMagic`. Errors: invalid `params`, or `words` too short. O(footprint).
+    pub fn format_words(words: &'a [AtomicU64], params: &MapParams) -> Result<Self, MapError> {
+        let layout = params.layout()?;
+        let needed_words = layout.total_bytes / 8;
+        if words.len() < needed_words {
+            return Err(MapError::RegionTooSmall {
+                needed: layout.total_bytes,
+                len: words.len().saturating_mul(8),
+            });
+        }
+        words[H_MAGIC].store(0, Ordering::Relaxed);
+        for w in &words[1..needed_words] {
+            w.store(0, Ordering::Relaxed);
+        }
+        let h = |i: usize, v: u64| words[i].store(v, Ordering::Relaxed);
+        h(H_VERSION, LAYOUT_VERSION);
+        h(H_HEADER_BYTES, HEADER_BYTES as u64);
+        h(H_CAPACITY, layout.capacity as u64);
+        h(H_LOCK_COUNT, layout.lock_count as u64);
+        h(H_PROBE_MAX, layout.probe_max as u64);
+        h(H_SEED, params.seed);
+        h(H_LOCKS_OFFSET, layout.locks_offset as u64);
+        h(H_SLOTS_OFFSET, layout.slots_offset as u64);
+        h(H_TOTAL_BYTES, layout.total_bytes as u64);
+        words[H_MAGIC].store(MAGIC, Ordering::Release);
+        Ok(NeighMap {
+            r: MapReader::from_layout(words, &layout, params.seed)?,
+        })
+    }
+
+    /// Joins a formatted region given as words, for writing. Same checks and errors as
+    /// [`MapReader::join`]. O(1).
+    pub fn join_words(words: &'a [AtomicU64]) -> Result<Self, MapError> {
+        Ok(NeighMap {
+            r: MapReader::join(words)?,
+        })
+    }
+
+    /// A read-only view of the same region, to hand to reader threads. O(1).
+    pub fn reader(&self) -> MapReader<'a> {
+        self.r
+    }
+
+    /// See [`MapReader::get`].
+    #[inline]
+    pub fn get(&self, key: &NeighKey) -> Result<Option<MapEntry>, Busy> {
+        self.r.get(key)
+    }
+
+    /// See [`MapReader::iter`].
+    pub fn iter(&self) -> Iter<'a> {
+        self.r.iter()
+    }
+
+    /// See [`MapReader::len`].
+    pub fn len(&self) -> usize {
+        self.r.len()
+    }
+
+    /// See [`MapReader::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.r.is_empty()
+    }
+
+    /// See [`MapReader::stats`].
+    pub fn stats(&self) -> MapStats {
+        self.r.stats()
+    }
+
+    /// Inserts `entry` tagged with `generation`, or overwrites the entry of the same key.
+    /// An insert places the entry in Robin Hood order, shifting the rest of its probe run
+    /// one slot on, under the locks covering that run.
+    ///
+    /// Errors: [`Full`] when no free slot is reachable within `probe_max` (or the shift
+    /// would push an entry past `probe_max - 1` from its home); the map is unchanged and
+    /// the header's `full` counter is bumped. An update never fails.
+    /// Cost: O(probe run); spins while another writer holds a needed lock.
+    pub fn upsert(&self, entry: &NeighEntry, generation: u8) -> Result<Upserted, Full> {
+        let k = SlotKey::new(&entry.key);
+        let home = self.r.home(&k);
+        let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
+        let plan = loop {
+            match self.plan_upsert(&k, home, &locks) {
+                Ok(plan) => break plan,
+                Err(NeedLock) => locks.extend(),
+            }
+        };
+        match plan {
+            UpsertPlan::Update { at } => {
+                let dist = slot::dist(self.r.load_slot(at)[2]);
+                self.store_slot(at, slot::encode(entry, generation, dist));
+                self.bump(H_UPDATES);
+                Ok(Upserted::Updated)
+            }
+            UpsertPlan::Insert { at, end, dist } => {
+                let mask = self.r.mask();
+                let mut j = end;
+                while j != at {
+                    let prev = (j + mask) & mask;
+                    let mut w = self.r.load_slot(prev);
+                    w[2] += DIST_ONE;
+                    self.store_slot(j, w);
+                    j = prev;
+                }
+                self.store_slot(at, slot::encode(entry, generation, dist));
+                self.bump(H_LEN);
+                self.bump(H_INSERTS);
+                Ok(Upserted::Inserted)
+            }
+            UpsertPlan::Full => {
+                self.bump(H_FULL);
+                Err(Full)
+            }
+        }
+    }
+
+    /// Finds where an upsert goes, reading only slots whose locks are held.
+    fn plan_upsert(
+        &self,
+        k: &SlotKey,
+        home: usize,
+        locks: &LockSet<'_, '_>,
+    ) -> Result<UpsertPlan, NeedLock> {
+        let mask = self.r.mask();
+        let probe_max = self.r.probe_max();
+        for d in 0..probe_max {
+            let s = (home + d) & mask;
+            let w = self.locked_slot(s, locks)?;
+            if !slot::is_occupied(w[2]) {
+                return Ok(UpsertPlan::Insert {
+                    at: s,
+                    end: s,
+                    dist: d,
+                });
+            }
+            if k.matches(w[0], w[1], w[2]) {
+                return Ok(UpsertPlan::Update { at: s });
+            }
+            if slot::dist(w[2]) < d {
+                // The key is absent and belongs here; the run from `s` moves one slot on,
+                // which must leave every moved entry within probe_max.
+                for t in 0..=mask {
+                    let j = (s + t) & mask;
+                    let w = self.locked_slot(j, locks)?;
+                    if !slot::is_occupied(w[2]) {
+                        return Ok(UpsertPlan::Insert {
+                            at: s,
+                            end: j,
+                            dist: d,
+                        });
+                    }
+                    if slot::dist(w[2]) + 1 >= probe_max {
+                        return Ok(UpsertPlan::Full);
+                    }
+                }
+                return Ok(UpsertPlan::Full);
+            }
+        }
+        Ok(UpsertPlan::Full)
+    }
+
+    /// Removes `key`'s entry; true if it was present. The rest of its probe run moves one
+    /// slot back (backward-shift deletion: no tombstones), under the locks covering the
+    /// run, which may cross lock boundaries and wrap. O(probe run).
+    pub fn remove(&self, key: &NeighKey) -> bool {
+        self.remove_if(key, |_| true)
+    }
+
+    /// Removes `key`'s entry if `pred` (given its generation, under the lock) agrees.
+    fn remove_if(&self, key: &NeighKey, pred: impl Fn(u8) -> bool) -> bool {
+        let k = SlotKey::new(key);
+        let home = self.r.home(&k);
+        let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
+        let plan = loop {
+            match self.plan_remove(&k, home, &locks) {
+                Ok(plan) => break plan,
+                Err(NeedLock) => locks.extend(),
+            }
+        };
+        let RemovePlan::Remove { at, last } = plan else {
+            return false;
+        };
+        if !pred(slot::decode(self.r.load_slot(at)).generation) {
+            return false;
+        }
+        let mask = self.r.mask();
+        let mut j = at;
+        while j != last {
+            let next = (j + 1) & mask;
+            let mut w = self.r.load_slot(next);
+            w[2] -= DIST_ONE;
+            self.store_slot(j, w);
+            j = next;
+        }
+        self.store_slot(last, [0; 4]);
+        self.r.header()[H_LEN].fetch_sub(1, Ordering::Relaxed);
+        self.bump(H_REMOVES);
+        true
+    }
+
+    fn plan_remove(
+        &self,
+        k: &SlotKey,
+        home: usize,
+        locks: &LockSet<'_, '_>,
+    ) -> Result<RemovePlan, NeedLock> {
+        let mask = self.r.mask();
+        for d in 0..self.r.probe_max() {
+            let s = (home + d) & mask;
+            let w = self.locked_slot(s, locks)?;
+            if !slot::is_occupied(w[2]) || slot::dist(w[2]) < d {
+                return Ok(RemovePlan::Absent);
+            }
+            if k.matches(w[0], w[1], w[2]) {
+                // The run after `s` ends at an empty slot or an entry in its home slot.
+                let mut last = s;
+                for t in 1..=mask {
+                    let j = (s + t) & mask;
+                    let w = self.locked_slot(j, locks)?;
+                    if !slot::is_occupied(w[2]) || slot::dist(w[2]) == 0 {
+                        break;
+                    }
+                    last = j;
+                }
+                return Ok(RemovePlan::Remove { at: s, last });
+            }
+        }
+        Ok(RemovePlan::Absent)
+    }
+
+    /// Removes every entry whose generation is not `generation` (mark and sweep after a
+    /// resync: the writer re-upserts what the kernel still has with a new generation,
+    /// then sweeps the rest), and records `generation` as the header's current one.
+    /// Returns how many entries were removed. O(capacity), one lock at a time.
+    pub fn sweep(&self, generation: u8) -> usize {
+        self.set_generation(generation);
+        let mut removed = 0;
+        for s in 0..self.r.capacity() {
+            // Removing the entry at `s` shifts the next one into `s`: look again.
+            loop {
+                let w = {
+                    let _lock = LockSet::acquire(&self.r, self.r.lock_of(s), 1);
+                    self.r.load_slot(s)
+                };
+                if !slot::is_occupied(w[2]) {
+                    break;
+                }
+                let e = slot::decode(w);
+                if e.generation == generation || !self.remove_if(&e.entry.key, |g| g != generation)
+                {
+                    break;
+                }
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Removes every entry (all locks held at once, in increasing order; readers get
+    /// `Busy` meanwhile). Returns how many were removed. O(capacity).
+    pub fn clear(&self) -> usize {
+        let _locks = LockSet::acquire(&self.r, 0, self.r.lock_count());
+        let mut removed = 0;
+        for s in 0..self.r.capacity() {
+            if slot::is_occupied(self.r.load_slot(s)[2]) {
+                self.store_slot(s, [0; 4]);
+                removed += 1;
+            }
+        }
+        self.r.header()[H_LEN].store(0, Ordering::Relaxed);
+        self.r.header()[H_REMOVES].fetch_add(removed as u64, Ordering::Relaxed);
+        removed
+    }
+
+    /// Applies the ingest policy's decision for one netlink message
+    /// ([`crate::wire::ingest`]): upsert with `generation`, remove, or nothing.
+    /// Errors: [`Full`] as for [`upsert`](Self::upsert). Cost: that of the operation.
+    pub fn apply(&self, ingest: &Ingest, generation: u8) -> Result<Applied, Full> {
+        Ok(match ingest {
+            Ingest::Upsert(e) => match self.upsert(e, generation)? {
+                Upserted::Inserted => Applied::Inserted,
+                Upserted::Updated => Applied::Updated,
+            },
+            Ingest::Remove(k) => {
+                if self.remove(k) {
+                    Applied::Removed
+                } else {
+                    Applied::Absent
+                }
+            }
+            Ingest::Ignore(why) => Applied::Ignored(*why),
+        })
+    }
+
+    /// Records `generation` as the header's current generation (what new upserts are
+    /// tagged with; readers see it in [`MapStats::generation`]). O(1).
+    pub fn set_generation(&self, generation: u8) {
+        self.r.header()[H_GENERATION].store(u64::from(generation), Ordering::Relaxed);
+    }
+
+    /// Stores the owner id (opaque; e.g. the writer's pid) in the header. O(1).
+    pub fn set_owner(&self, owner: u64) {
+        self.r.header()[H_OWNER].store(owner, Ordering::Relaxed);
+    }
+
+    /// Stores a heartbeat (opaque; e.g. a monotonic time in ms), so readers can tell a
+    /// live writer from a crashed one. Release, pairing with nothing in the map: a reader
+    /// only compares it with its own clock. O(1).
+    pub fn heartbeat(&self, now: u64) {
+        self.r.header()[H_HEARTBEAT].store(now, Ordering::Release);
+    }
+
+    /// Adds `delta` (wrapping) to statistics word `i`; false if `i >= STAT_WORDS`. O(1).
+    pub fn stat_add(&self, i: usize, delta: u64) -> bool {
+        self.stat_word(i)
+            .map(|w| w.fetch_add(delta, Ordering::Relaxed))
+            .is_some()
+    }
+
+    /// Stores `value` in statistics word `i`; false if `i >= STAT_WORDS`. O(1).
+    pub fn stat_store(&self, i: usize, value: u64) -> bool {
+        self.stat_word(i)
+            .map(|w| w.store(value, Ordering::Relaxed))
+            .is_some()
+    }
+
+    fn stat_word(&self, i: usize) -> Option<&'a AtomicU64> {
+        (i < STAT_WORDS).then(|| &self.r.header()[H_STATS + i])
+    }
+
+    /// Reads slot `s`, which must be covered by `locks`.
+    #[inline]
+    fn locked_slot(&self, s: usize, locks: &LockSet<'_, '_>) -> Result<[u64; 4], NeedLock> {
+        if locks.covers(s) {
+            Ok(self.r.load_slot(s))
+        } else {
+            Err(NeedLock)
+        }
+    }
+
+    /// Writes slot `s`; the caller holds its lock.
+    #[inline]
+    fn store_slot(&self, s: usize, w: [u64; 4]) {
+        let slot = &self.r.slots()[4 * s..4 * s + 4];
+        for (a, v) in slot.iter().zip(w) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
+
+    fn bump(&self, word: usize) {
+        self.r.header()[word].fetch_add(1, Ordering::Relaxed);
+    }
+}
