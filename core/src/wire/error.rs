@@ -118,28 +118,49 @@ impl<'a> ErrorMessage<'a> {
 }
 
 /// An `NLMSG_DONE`: the end of a dump, with the dump's error code (0, or a negative errno
-/// when the dump failed part way, e.g. `-EINTR`).
+/// when the dump failed, e.g. `-EINVAL` for a request a strict-checking kernel rejects)
+/// and, when the socket enabled `NETLINK_EXT_ACK`, the kernel's extended-ack text: dump
+/// request errors arrive here rather than in an `NLMSG_ERROR`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DoneMessage {
+pub struct DoneMessage<'a> {
     /// As sent: 0 or a negative errno.
     pub error: i32,
+    /// `NLMSGERR_ATTR_MSG` without its NUL terminator.
+    pub ext_ack_msg: Option<&'a [u8]>,
+    /// `NLMSGERR_ATTR_OFFS`: byte offset in the request of the offending attribute.
+    pub ext_ack_offset: Option<u32>,
 }
 
-impl DoneMessage {
-    /// Parses an `NLMSG_DONE`. Errors: [`WireError::WrongType`]; [`WireError::Truncated`]
-    /// when the payload is shorter than the `int` every rtnetlink dump sends. Cost: O(1).
-    pub fn parse(msg: &Message<'_>) -> Result<Self, WireError> {
+impl<'a> DoneMessage<'a> {
+    /// Parses an `NLMSG_DONE`; the extended-ack TLVs after the `int` are read only when
+    /// `NLM_F_ACK_TLVS` is set. Errors: [`WireError::WrongType`]; [`WireError::Truncated`]
+    /// when the payload is shorter than the `int` every rtnetlink dump sends; attribute
+    /// errors in the TLVs. Cost: O(TLVs).
+    pub fn parse(msg: &Message<'a>) -> Result<Self, WireError> {
         if msg.kind() != NLMSG_DONE {
             return Err(WireError::WrongType { kind: msg.kind() });
         }
-        let Ok((error, _)) = I32::read_from_prefix(msg.payload()) else {
+        let Ok((error, tlvs)) = I32::read_from_prefix(msg.payload()) else {
             return Err(WireError::Truncated);
         };
-        Ok(DoneMessage { error: error.get() })
+        let mut m = DoneMessage {
+            error: error.get(),
+            ext_ack_msg: None,
+            ext_ack_offset: None,
+        };
+        if msg.flags() & NLM_F_ACK_TLVS != 0 {
+            (m.ext_ack_msg, m.ext_ack_offset) = ext_ack(tlvs)?;
+        }
+        Ok(m)
     }
 
     /// The positive errno (`-error`), 0 when the dump completed.
     pub fn errno(&self) -> i32 {
         self.error.saturating_neg()
+    }
+
+    /// The extended-ack text as UTF-8, when present and valid.
+    pub fn ext_ack_str(&self) -> Option<&'a str> {
+        self.ext_ack_msg.and_then(|m| core::str::from_utf8(m).ok())
     }
 }

@@ -225,11 +225,13 @@ impl<'a> NeighMessage<'a> {
         }
     }
 
-    /// Writes this message, every field that is `Some` as its attribute (in `NDA_*`
-    /// order), as one netlink message of type `self.kind` with `nlmsg_flags`, `seq` and
-    /// port 0, at the start of `buf`. [`NeighMessage::parse`] of the result gives back
-    /// `*self`. Used to synthesize kernel-like replies (tests, benches) and by the
-    /// request builders.
+    /// Writes this message as one netlink message of type `self.kind` with `nlmsg_flags`,
+    /// `seq` and port 0 at the start of `buf`, every field that is `Some` as its attribute.
+    /// [`NeighMessage::parse`] of the result gives back `*self`. Attributes go in the order
+    /// of the kernel's `neigh_fill_info` (DST, LLADDR, PROBES, CACHEINFO, ..., PROTOCOL,
+    /// FLAGS_EXT), so re-emitting a parsed kernel neighbor message reproduces its payload
+    /// byte for byte. Used by the request builders and to synthesize kernel-like replies
+    /// (tests, benches, fuzzing).
     ///
     /// Errors: [`BuildError::BufferTooSmall`]; [`BuildError::AttrTooLong`] for an
     /// `lladdr` that does not fit an attribute. Cost: O(size), no allocation.
@@ -244,6 +246,9 @@ impl<'a> NeighMessage<'a> {
         if let Some(l) = self.lladdr {
             w.attr(NDA_LLADDR, l)?;
         }
+        if let Some(p) = self.probes {
+            w.attr(NDA_PROBES, &p.to_ne_bytes())?;
+        }
         if let Some(c) = self.cacheinfo {
             let c = NdaCacheInfo {
                 confirmed: c.confirmed.into(),
@@ -253,22 +258,20 @@ impl<'a> NeighMessage<'a> {
             };
             w.attr(NDA_CACHEINFO, c.as_bytes())?;
         }
-        let u32s = [
-            (NDA_PROBES, self.probes),
-            (NDA_VNI, self.vni),
-            (NDA_IFINDEX, self.ifindex_attr),
-            (NDA_MASTER, self.master),
-            (NDA_LINK_NETNSID, self.link_netnsid.map(|n| n as u32)),
-            (NDA_SRC_VNI, self.src_vni),
-            (NDA_NH_ID, self.nh_id),
-            (NDA_FLAGS_EXT, self.flags_ext.map(|f| f.0)),
-        ];
         if let Some(v) = self.vlan {
             w.attr(NDA_VLAN, &v.to_ne_bytes())?;
         }
         if let Some(p) = self.port {
             w.attr(NDA_PORT, &p.to_be_bytes())?;
         }
+        let u32s = [
+            (NDA_VNI, self.vni),
+            (NDA_IFINDEX, self.ifindex_attr),
+            (NDA_MASTER, self.master),
+            (NDA_LINK_NETNSID, self.link_netnsid.map(|n| n as u32)),
+            (NDA_SRC_VNI, self.src_vni),
+            (NDA_NH_ID, self.nh_id),
+        ];
         for (kind, value) in u32s {
             if let Some(v) = value {
                 w.attr(kind, &v.to_ne_bytes())?;
@@ -276,6 +279,9 @@ impl<'a> NeighMessage<'a> {
         }
         if let Some(p) = self.protocol {
             w.attr(NDA_PROTOCOL, &[p])?;
+        }
+        if let Some(f) = self.flags_ext {
+            w.attr(NDA_FLAGS_EXT, &f.0.to_ne_bytes())?;
         }
         w.finish()
     }

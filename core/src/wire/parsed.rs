@@ -17,7 +17,7 @@ pub enum Parsed<'a> {
     /// NLMSG_ERROR: an ACK when `error == 0`.
     Error(ErrorMessage<'a>),
     /// NLMSG_DONE: end of a dump, with its error code.
-    Done(DoneMessage),
+    Done(DoneMessage<'a>),
     /// NLMSG_OVERRUN.
     Overrun,
     /// NLMSG_NOOP.
