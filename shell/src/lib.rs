@@ -1,2 +1,3 @@
 //! `neigh`: the std half of neigh. (Being built: see issues 4, 5, 6.)
+pub mod netlink;
 pub mod workspace;

@@ -1,0 +1,779 @@
+//! The command grammar: `ip neigh`'s words, parsed the way iproute2 parses them
+//! (abbreviations via `matches`, `NEXT_ARG`, `duparg`, the same error texts), plus neigh's
+//! own `monitor` and illumos-style `ndp` verbs.
+
+use std::net::IpAddr;
+
+use neigh_core::wire::consts::{AF_INET, AF_INET6, AF_UNSPEC};
+use neigh_core::wire::{NtfExtFlags, NtfFlags, NudState};
+
+use crate::addr::{parse_addr, parse_lladdr, Prefix};
+use crate::error::CliError;
+use crate::protocols::{parse_c_uint, Protocols};
+use crate::render::STATE_NONE_BIT;
+
+/// Options that may precede (or follow) the command: `-4 -6 -s -j -p`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Globals {
+    /// `AF_UNSPEC`, `AF_INET` (`-4`) or `AF_INET6` (`-6`).
+    pub family: u8,
+    /// How many times `-s` was given.
+    pub stats: u8,
+    /// `-j`
+    pub json: bool,
+    /// `-p` (only meaningful with `-j`).
+    pub pretty: bool,
+}
+
+/// A help topic: the whole tool or one command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    All,
+    Show,
+    Flush,
+    Get,
+    Modify,
+    Monitor,
+    Ndp,
+}
+
+/// `show`/`flush` arguments (iproute2's `filter` as the command line sets it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListArgs {
+    pub dev: Option<String>,
+    pub master: Option<String>,
+    /// NUD state filter bits (`0x100` = state 0).
+    pub state: u32,
+    pub proxy: bool,
+    pub prefix: Option<Prefix>,
+    pub router: bool,
+    pub unused: bool,
+    pub protocol: u8,
+    /// True when any argument was given (`ip neigh flush` refuses to run without one).
+    pub any_args: bool,
+}
+
+/// `get` arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetArgs {
+    pub dev: Option<String>,
+    pub addr: IpAddr,
+    pub proxy: bool,
+}
+
+/// Which change `add`/`replace`/`change`/`del` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModifyKind {
+    Add,
+    Replace,
+    Change,
+    Delete,
+}
+
+/// `add`/`replace`/`change`/`del` arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModifyArgs {
+    pub kind: ModifyKind,
+    pub addr: IpAddr,
+    pub dev: Option<String>,
+    pub lladdr: Option<Vec<u8>>,
+    pub state: NudState,
+    pub flags: NtfFlags,
+    pub flags_ext: NtfExtFlags,
+    pub protocol: Option<u8>,
+}
+
+/// `monitor` arguments.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MonitorArgs {
+    pub dev: Option<String>,
+}
+
+/// The illumos `ndp(8)` verbs, each an alias of an `ip neigh` command restricted to IPv6.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NdpCommand {
+    /// `ndp -a` / `ndp show [-i IF]`: `neigh -6 show [dev IF]`.
+    Show { dev: Option<String> },
+    /// `ndp ADDR` / `ndp get ADDR [-i IF]`: `neigh get ADDR dev IF` (every interface's
+    /// entry for ADDR when IF is omitted).
+    Get { addr: IpAddr, dev: Option<String> },
+    /// `ndp -s ADDR LLADDR [temp] [router] [proxy] -i IF`: `neigh replace ADDR lladdr LLADDR
+    /// dev IF nud permanent|reachable [router]`, or a proxy entry with `proxy`.
+    Set {
+        addr: IpAddr,
+        lladdr: Vec<u8>,
+        dev: Option<String>,
+        temp: bool,
+        router: bool,
+        proxy: bool,
+    },
+    /// `ndp -d ADDR [-i IF]`: `neigh del ADDR dev IF` (the only entry for ADDR when IF is
+    /// omitted).
+    Delete { addr: IpAddr, dev: Option<String> },
+}
+
+/// A parsed command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Show(ListArgs),
+    Flush(ListArgs),
+    Get(GetArgs),
+    Modify(ModifyArgs),
+    Monitor(MonitorArgs),
+    Ndp(NdpCommand),
+    Help(Topic),
+    Version,
+}
+
+/// iproute2's `matches(prefix, string)`: `word` is a non-empty prefix of `full`.
+pub fn matches(word: &str, full: &str) -> bool {
+    !word.is_empty() && full.starts_with(word)
+}
+
+/// Cursor over the words of the command line.
+struct Words<'a> {
+    v: &'a [String],
+    i: usize,
+}
+
+impl<'a> Words<'a> {
+    fn next(&mut self) -> Option<&'a str> {
+        let w = self.v.get(self.i)?;
+        self.i += 1;
+        Some(w.as_str())
+    }
+
+    /// `NEXT_ARG()`: the value after a keyword, or "Command line is not complete".
+    fn value(&mut self) -> Result<&'a str, CliError> {
+        self.next().ok_or_else(CliError::incomplete)
+    }
+}
+
+/// Applies the global option word `w` (`-4`, `-stats`, `--json`, ...) to `g`; returns the
+/// command it stands for itself (`-help`, `-Version`). Errors: an unknown option.
+fn global_option(w: &str, g: &mut Globals) -> Result<Option<Command>, CliError> {
+    let opt = w.strip_prefix('-').unwrap_or(w);
+    let opt = opt.strip_prefix('-').unwrap_or(opt);
+    let o = format!("-{opt}");
+    match () {
+        _ if o == "-4" => g.family = AF_INET,
+        _ if o == "-6" => g.family = AF_INET6,
+        _ if matches(&o, "-stats") || matches(&o, "-statistics") => {
+            g.stats = g.stats.saturating_add(1)
+        }
+        _ if matches(&o, "-json") => g.json = true,
+        _ if matches(&o, "-pretty") => g.pretty = true,
+        _ if matches(&o, "-help") => return Ok(Some(Command::Help(Topic::All))),
+        _ if matches(&o, "-Version") => return Ok(Some(Command::Version)),
+        _ => {
+            return Err(CliError::new(
+                255,
+                format!("Option \"{w}\" is unknown, try \"neigh help\"."),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `w` looks like an option (a dash word that is not a negative number).
+fn is_option(w: &str) -> bool {
+    w.len() > 1 && w.starts_with('-')
+}
+
+/// Parses the whole command line (without the program name).
+///
+/// Errors: the texts and exit codes `ip` uses for the same mistakes.
+pub fn parse(argv: &[String]) -> Result<(Globals, Command), CliError> {
+    let mut g = Globals::default();
+    let mut w = Words { v: argv, i: 0 };
+    // Leading options.
+    while let Some(word) = argv.get(w.i) {
+        if !is_option(word) {
+            break;
+        }
+        w.i += 1;
+        if let Some(cmd) = global_option(word, &mut g)? {
+            return Ok((g, cmd));
+        }
+    }
+    // Options may also follow the command (`neigh show -j`): pull them out first, except
+    // after `ndp`, whose own flags (`-a -s -d -i -n`) are dash words.
+    let is_ndp = argv.get(w.i).is_some_and(|v| v == "ndp");
+    let mut rest: Vec<String> = Vec::with_capacity(argv.len());
+    for word in &argv[w.i..] {
+        if is_option(word) && !is_ndp {
+            if let Some(cmd) = global_option(word, &mut g)? {
+                return Ok((g, cmd));
+            }
+        } else {
+            rest.push(word.clone());
+        }
+    }
+    let mut w = Words { v: &rest, i: 0 };
+    let Some(verb) = w.next() else {
+        return Ok((g, Command::Show(list_args(&mut w, &g, false)?)));
+    };
+    // iproute2's order of checks decides what an abbreviation means.
+    let cmd = if matches(verb, "add") {
+        modify(&mut w, &g, ModifyKind::Add)?
+    } else if matches(verb, "change") || verb == "chg" {
+        modify(&mut w, &g, ModifyKind::Change)?
+    } else if matches(verb, "replace") {
+        modify(&mut w, &g, ModifyKind::Replace)?
+    } else if matches(verb, "delete") {
+        modify(&mut w, &g, ModifyKind::Delete)?
+    } else if matches(verb, "get") {
+        get(&mut w, &g)?
+    } else if matches(verb, "show") || matches(verb, "lst") || matches(verb, "list") {
+        match list_args(&mut w, &g, false) {
+            Err(e) if e.code == 0 => Command::Help(Topic::Show),
+            r => Command::Show(r?),
+        }
+    } else if matches(verb, "flush") {
+        match list_args(&mut w, &g, true) {
+            Err(e) if e.code == 0 => Command::Help(Topic::Flush),
+            r => Command::Flush(r?),
+        }
+    } else if matches(verb, "help") {
+        Command::Help(topic(w.next()))
+    } else if matches(verb, "monitor") {
+        monitor(&mut w)?
+    } else if verb == "ndp" {
+        ndp(&mut w)?
+    } else {
+        return Err(CliError::new(
+            255,
+            format!("Command \"{verb}\" is unknown, try \"neigh help\"."),
+        ));
+    };
+    Ok((g, cmd))
+}
+
+fn topic(w: Option<&str>) -> Topic {
+    match w {
+        Some(v) if matches(v, "show") || matches(v, "list") || matches(v, "lst") => Topic::Show,
+        Some(v) if matches(v, "flush") => Topic::Flush,
+        Some(v) if matches(v, "get") => Topic::Get,
+        Some(v) if matches(v, "monitor") => Topic::Monitor,
+        Some("ndp") => Topic::Ndp,
+        Some(v)
+            if matches(v, "add")
+                || matches(v, "change")
+                || matches(v, "replace")
+                || matches(v, "delete") =>
+        {
+            Topic::Modify
+        }
+        _ => Topic::All,
+    }
+}
+
+/// iproute2's `nud_state_a2n`; `None` for a bad name. The value is a state bit (0 for
+/// `none`).
+pub fn nud_state(word: &str) -> Option<u16> {
+    let s = if matches(word, "permanent") {
+        NudState::PERMANENT
+    } else if matches(word, "reachable") {
+        NudState::REACHABLE
+    } else if word == "noarp" {
+        NudState::NOARP
+    } else if word == "none" {
+        NudState::NONE
+    } else if word == "stale" {
+        NudState::STALE
+    } else if word == "incomplete" {
+        NudState::INCOMPLETE
+    } else if word == "delay" {
+        NudState::DELAY
+    } else if word == "probe" {
+        NudState::PROBE
+    } else if matches(word, "failed") {
+        NudState::FAILED
+    } else {
+        let n = parse_c_uint(word)?;
+        if n >= 0x100 || n & n.wrapping_sub(1) != 0 {
+            return None;
+        }
+        NudState(n as u16)
+    };
+    Some(s.0)
+}
+
+/// `show`/`flush` arguments; an error with code 0 means "help".
+fn list_args(w: &mut Words<'_>, g: &Globals, flush: bool) -> Result<ListArgs, CliError> {
+    let none = u32::from(NudState::NOARP.0);
+    let mut a = ListArgs {
+        dev: None,
+        master: None,
+        state: if flush {
+            !(u32::from(NudState::PERMANENT.0) | none)
+        } else {
+            0xff & !none
+        },
+        proxy: false,
+        prefix: None,
+        router: false,
+        unused: false,
+        protocol: 0,
+        any_args: false,
+    };
+    let mut family = g.family;
+    let mut state_given = false;
+    let mut protocols: Option<Protocols> = None;
+    while let Some(word) = w.next() {
+        a.any_args = true;
+        match word {
+            "dev" => {
+                let v = w.value()?;
+                if a.dev.is_some() {
+                    return Err(CliError::duparg("dev", v));
+                }
+                a.dev = Some(v.to_string());
+            }
+            "master" => a.master = Some(w.value()?.to_string()),
+            "unused" => a.unused = true,
+            "router" => a.router = true,
+            "nud" => {
+                let v = w.value()?;
+                if !state_given {
+                    state_given = true;
+                    a.state = 0;
+                }
+                let mut st = match nud_state(v) {
+                    Some(s) => u32::from(s),
+                    None if v == "all" => {
+                        if flush {
+                            !none
+                        } else {
+                            u32::MAX
+                        }
+                    }
+                    None => return Err(CliError::invarg("nud state is bad", v)),
+                };
+                if st == 0 {
+                    st = STATE_NONE_BIT;
+                }
+                a.state |= st;
+            }
+            "proxy" => a.proxy = true,
+            _ if matches(word, "protocol") => {
+                let v = w.value()?;
+                let table = protocols.get_or_insert_with(Protocols::load);
+                a.protocol = match table.parse(v) {
+                    Some(p) => p,
+                    None if v == "all" => 0,
+                    None => return Err(CliError::invarg("invalid \"protocol\"\n", v)),
+                };
+            }
+            _ => {
+                let v = if word == "to" { w.value()? } else { word };
+                if matches(v, "help") {
+                    return Err(CliError::new(0, ""));
+                }
+                let p = Prefix::parse(v, family).ok_or_else(|| CliError::bad_prefix(family, v))?;
+                if family == AF_UNSPEC {
+                    family = p.family();
+                }
+                a.prefix = Some(p);
+            }
+        }
+    }
+    Ok(a)
+}
+
+fn address(v: &str, family: u8) -> Result<IpAddr, CliError> {
+    parse_addr(v, family).ok_or_else(|| CliError::bad_addr(family, v))
+}
+
+fn get(w: &mut Words<'_>, g: &Globals) -> Result<Command, CliError> {
+    let (mut dev, mut addr, mut proxy, mut dev_ok) = (None, None, false, false);
+    while let Some(word) = w.next() {
+        if word == "dev" {
+            dev = Some(w.value()?.to_string());
+            dev_ok = true;
+        } else if matches(word, "proxy") {
+            let v = w.value()?;
+            if matches(v, "help") {
+                return Ok(Command::Help(Topic::Get));
+            }
+            if addr.is_some() {
+                return Err(CliError::duparg("address", v));
+            }
+            addr = Some(address(v, g.family)?);
+            dev_ok = true;
+            proxy = true;
+        } else {
+            let v = if word == "to" { w.value()? } else { word };
+            if matches(v, "help") {
+                return Ok(Command::Help(Topic::Get));
+            }
+            if addr.is_some() {
+                return Err(CliError::duparg2("to", v));
+            }
+            addr = Some(address(v, g.family)?);
+        }
+    }
+    match (addr, dev_ok) {
+        (Some(addr), true) => Ok(Command::Get(GetArgs { dev, addr, proxy })),
+        _ => Err(CliError::new(
+            1,
+            "Device and address are required arguments.",
+        )),
+    }
+}
+
+fn modify(w: &mut Words<'_>, g: &Globals, kind: ModifyKind) -> Result<Command, CliError> {
+    let mut lladdr: Option<&str> = None;
+    let mut addr = None;
+    let mut dev = None;
+    let mut dev_ok = false;
+    let mut state = NudState::PERMANENT;
+    let mut flags = NtfFlags::NONE;
+    let mut flags_ext = NtfExtFlags::NONE;
+    let mut protocol = None;
+    let mut protocols: Option<Protocols> = None;
+    while let Some(word) = w.next() {
+        if matches(word, "lladdr") {
+            let v = w.value()?;
+            if lladdr.is_some() {
+                return Err(CliError::duparg("lladdr", v));
+            }
+            lladdr = Some(v);
+        } else if word == "nud" {
+            let v = w.value()?;
+            state = NudState(nud_state(v).ok_or_else(|| CliError::invarg("nud state is bad", v))?);
+        } else if matches(word, "proxy") {
+            let v = w.value()?;
+            if matches(v, "help") {
+                return Ok(Command::Help(Topic::Modify));
+            }
+            if addr.is_some() {
+                return Err(CliError::duparg("address", v));
+            }
+            addr = Some(address(v, g.family)?);
+            dev_ok = true;
+            flags = flags | NtfFlags::PROXY;
+        } else if word == "router" {
+            flags = flags | NtfFlags::ROUTER;
+        } else if matches(word, "extern_learn") {
+            flags = flags | NtfFlags::EXT_LEARNED;
+        } else if word == "use" {
+            flags = flags | NtfFlags::USE;
+        } else if word == "managed" {
+            flags_ext = flags_ext | NtfExtFlags::MANAGED;
+        } else if word == "dev" {
+            dev = Some(w.value()?.to_string());
+            dev_ok = true;
+        } else if matches(word, "protocol") {
+            let v = w.value()?;
+            let table = protocols.get_or_insert_with(Protocols::load);
+            protocol = Some(
+                table
+                    .parse(v)
+                    .ok_or_else(|| CliError::invarg("\"protocol\" value is invalid\n", v))?,
+            );
+        } else {
+            let mut v = if word == "to" { w.value()? } else { word };
+            if matches(v, "help") {
+                // ip skips a "help" word here (NEXT_ARG) rather than printing usage.
+                if w.v.get(w.i).is_none() {
+                    return Ok(Command::Help(Topic::Modify));
+                }
+                v = w.value()?;
+            }
+            if addr.is_some() {
+                return Err(CliError::duparg2("to", v));
+            }
+            addr = Some(address(v, g.family)?);
+        }
+    }
+    let (Some(addr), true) = (addr, dev_ok) else {
+        return Err(CliError::new(
+            255,
+            "Device and destination are required arguments.",
+        ));
+    };
+    let lladdr = match lladdr {
+        Some("null") | None => None,
+        Some(l) => Some(
+            parse_lladdr(l)
+                .map_err(|part| CliError::new(1, format!("\"{part}\" is invalid lladdr.")))?,
+        ),
+    };
+    Ok(Command::Modify(ModifyArgs {
+        kind,
+        addr,
+        dev,
+        lladdr,
+        state,
+        flags,
+        flags_ext,
+        protocol,
+    }))
+}
+
+fn monitor(w: &mut Words<'_>) -> Result<Command, CliError> {
+    let mut a = MonitorArgs::default();
+    while let Some(word) = w.next() {
+        match word {
+            "dev" => a.dev = Some(w.value()?.to_string()),
+            // `neigh monitor neigh` reads like `ip monitor neigh`.
+            "neigh" | "all" => {}
+            _ if matches(word, "help") => return Ok(Command::Help(Topic::Monitor)),
+            _ => {
+                return Err(CliError::new(
+                    255,
+                    format!("Argument \"{word}\" is unknown, try \"neigh monitor help\"."),
+                ))
+            }
+        }
+    }
+    Ok(Command::Monitor(a))
+}
+
+fn ndp(w: &mut Words<'_>) -> Result<Command, CliError> {
+    // Pass 1: pull out `-i IF` / `dev IF`, `-n`, and the verb; keep the positional words.
+    let mut dev = None;
+    let mut verb: Option<&str> = None;
+    let mut pos: Vec<&str> = Vec::new();
+    while let Some(word) = w.next() {
+        match word {
+            "-i" | "dev" => dev = Some(w.value()?.to_string()),
+            "-n" => {}
+            "-a" | "show" | "list" if verb.is_none() && pos.is_empty() => verb = Some("show"),
+            "-s" | "set" if verb.is_none() && pos.is_empty() => verb = Some("set"),
+            "-d" | "delete" | "del" if verb.is_none() && pos.is_empty() => verb = Some("delete"),
+            "get" if verb.is_none() && pos.is_empty() => verb = Some("get"),
+            "help" => return Ok(Command::Help(Topic::Ndp)),
+            _ => pos.push(word),
+        }
+    }
+    let addr_at = |i: usize| -> Result<IpAddr, CliError> {
+        let v = pos.get(i).ok_or_else(CliError::incomplete)?;
+        parse_addr(v, AF_INET6).ok_or_else(|| CliError::bad_addr(AF_INET6, v))
+    };
+    let cmd = match verb.unwrap_or(if pos.is_empty() { "show" } else { "get" }) {
+        "show" => {
+            if let Some(extra) = pos.first() {
+                return Err(CliError::new(
+                    255,
+                    format!("Argument \"{extra}\" is unknown, try \"neigh ndp help\"."),
+                ));
+            }
+            NdpCommand::Show { dev }
+        }
+        "get" => NdpCommand::Get {
+            addr: addr_at(0)?,
+            dev,
+        },
+        "delete" => NdpCommand::Delete {
+            addr: addr_at(0)?,
+            dev,
+        },
+        _ => {
+            let addr = addr_at(0)?;
+            let ll = pos.get(1).ok_or_else(CliError::incomplete)?;
+            let lladdr = parse_lladdr(ll)
+                .map_err(|part| CliError::new(1, format!("\"{part}\" is invalid lladdr.")))?;
+            let (mut temp, mut router, mut proxy) = (false, false, false);
+            for word in &pos[2..] {
+                match *word {
+                    "temp" => temp = true,
+                    "router" => router = true,
+                    "proxy" => proxy = true,
+                    "any" => {}
+                    other => {
+                        return Err(CliError::new(
+                            255,
+                            format!("Argument \"{other}\" is unknown, try \"neigh ndp help\"."),
+                        ));
+                    }
+                }
+            }
+            NdpCommand::Set {
+                addr,
+                lladdr,
+                dev,
+                temp,
+                router,
+                proxy,
+            }
+        }
+    };
+    Ok(Command::Ndp(cmd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<(Globals, Command), CliError> {
+        let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse(&v)
+    }
+
+    #[test]
+    fn empty_is_show_all() {
+        let (g, c) = p("").unwrap();
+        assert_eq!(g, Globals::default());
+        let Command::Show(a) = c else { panic!("{c:?}") };
+        assert_eq!(a.state, 0xff & !0x40);
+        assert!(!a.any_args);
+    }
+
+    #[test]
+    fn show_filters_and_options_anywhere() {
+        let (g, c) =
+            p("-4 show dev eth0 nud stale nud reachable to 10.0.0.0/8 -j -p -s -s").unwrap();
+        assert_eq!(
+            g,
+            Globals {
+                family: AF_INET,
+                stats: 2,
+                json: true,
+                pretty: true
+            }
+        );
+        let Command::Show(a) = c else { panic!() };
+        assert_eq!(a.dev.as_deref(), Some("eth0"));
+        assert_eq!(a.state, 0x04 | 0x02);
+        assert_eq!(a.prefix.unwrap().len, 8);
+        let (_, c) = p("l nud all proxy router").unwrap();
+        let Command::Show(a) = c else { panic!() };
+        assert_eq!(a.state, u32::MAX);
+        assert!(a.proxy && a.router);
+        let (_, c) = p("show nud none").unwrap();
+        let Command::Show(a) = c else { panic!() };
+        assert_eq!(a.state, STATE_NONE_BIT);
+    }
+
+    #[test]
+    fn flush_defaults_skip_permanent_and_noarp() {
+        let (_, c) = p("flush dev eth0").unwrap();
+        let Command::Flush(a) = c else { panic!() };
+        assert_eq!(a.state & 0xc0, 0);
+        assert_ne!(a.state & 0x04, 0);
+        let (_, c) = p("flush nud all").unwrap();
+        let Command::Flush(a) = c else { panic!() };
+        assert_eq!(a.state & 0x40, 0);
+        assert_ne!(a.state & 0x80, 0);
+    }
+
+    #[test]
+    fn modify_words() {
+        let (_, c) =
+            p("replace 10.0.0.2 lladdr 02:00:00:00:00:01 dev eth0 nud reachable router extern_learn managed protocol static").unwrap();
+        let Command::Modify(m) = c else { panic!() };
+        assert_eq!(m.kind, ModifyKind::Replace);
+        assert_eq!(m.lladdr.as_deref(), Some(&[2, 0, 0, 0, 0, 1][..]));
+        assert_eq!(m.state, NudState::REACHABLE);
+        assert_eq!(m.flags, NtfFlags::ROUTER | NtfFlags::EXT_LEARNED);
+        assert_eq!(m.flags_ext, NtfExtFlags::MANAGED);
+        assert_eq!(m.protocol, Some(4));
+        let (_, c) = p("del 2001:db8::1 dev eth0").unwrap();
+        let Command::Modify(m) = c else { panic!() };
+        assert_eq!(m.kind, ModifyKind::Delete);
+        let (_, c) = p("a proxy 10.0.0.9 dev eth0").unwrap();
+        let Command::Modify(m) = c else { panic!() };
+        assert_eq!((m.kind, m.flags), (ModifyKind::Add, NtfFlags::PROXY));
+    }
+
+    #[test]
+    fn errors_like_ip() {
+        let e = p("show nud bogus").unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (255, "Error: argument \"bogus\" is wrong: nud state is bad")
+        );
+        let e = p("show dev").unwrap_err();
+        assert_eq!(e.code, 255);
+        assert_eq!(
+            e.message,
+            "Command line is not complete. Try option \"help\""
+        );
+        let e = p("add 10.1.1.1 lladdr zz dev eth0").unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (1, "\"zz\" is invalid lladdr.")
+        );
+        let e = p("add 10.1.1.1 lladdr 02:00:00:00:00:01").unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (255, "Device and destination are required arguments.")
+        );
+        let e = p("add bogus dev eth0").unwrap_err();
+        assert_eq!(
+            e.message,
+            "Error: any valid address is expected rather than \"bogus\"."
+        );
+        let e = p("-4 add 2001:db8::5 dev eth0").unwrap_err();
+        assert_eq!(
+            e.message,
+            "Error: inet address is expected rather than \"2001:db8::5\"."
+        );
+        let e = p("show 10.0.0.0/33").unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                1,
+                "Error: any valid prefix is expected rather than \"10.0.0.0/33\"."
+            )
+        );
+        let e = p("get 10.0.0.1").unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (1, "Device and address are required arguments.")
+        );
+        let e = p("bogus").unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (255, "Command \"bogus\" is unknown, try \"neigh help\".")
+        );
+        let e = p("show dev a dev b").unwrap_err();
+        assert_eq!(
+            e.message,
+            "Error: duplicate \"dev\": \"b\" is the second value."
+        );
+        let e = p("-x show").unwrap_err();
+        assert_eq!(e.code, 255);
+    }
+
+    #[test]
+    fn help_forms() {
+        assert_eq!(p("help").unwrap().1, Command::Help(Topic::All));
+        assert_eq!(p("show help").unwrap().1, Command::Help(Topic::Show));
+        assert_eq!(p("get help").unwrap().1, Command::Help(Topic::Get));
+        assert_eq!(p("help flush").unwrap().1, Command::Help(Topic::Flush));
+        assert_eq!(p("ndp help").unwrap().1, Command::Help(Topic::Ndp));
+        assert_eq!(p("monitor help").unwrap().1, Command::Help(Topic::Monitor));
+        assert_eq!(p("-h").unwrap().1, Command::Help(Topic::All));
+    }
+
+    #[test]
+    fn ndp_verbs() {
+        let (_, c) = p("ndp -a").unwrap();
+        assert_eq!(c, Command::Ndp(NdpCommand::Show { dev: None }));
+        let (_, c) = p("ndp -s fe80::1 02:00:00:00:00:01 temp router -i eth0").unwrap();
+        let Command::Ndp(NdpCommand::Set {
+            temp,
+            router,
+            proxy,
+            dev,
+            ..
+        }) = c
+        else {
+            panic!()
+        };
+        assert!(temp && router && !proxy);
+        assert_eq!(dev.as_deref(), Some("eth0"));
+        let (_, c) = p("ndp fe80::1").unwrap();
+        assert!(matches!(c, Command::Ndp(NdpCommand::Get { dev: None, .. })));
+        let (_, c) = p("ndp delete fe80::1 dev eth0").unwrap();
+        assert!(matches!(c, Command::Ndp(NdpCommand::Delete { .. })));
+        let e = p("ndp get 10.0.0.1").unwrap_err();
+        assert_eq!(
+            e.message,
+            "Error: inet6 address is expected rather than \"10.0.0.1\"."
+        );
+    }
+}
