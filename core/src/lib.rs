@@ -11,6 +11,9 @@
 //!   raw byte region (anonymous or shared memory, no pointers inside), read lock-free and
 //!   written under per-range version locks (a seqlock). Readers never see a torn entry.
 //!
+//! - [`ring`]: a bounded, lock-free multi-producer request ring placed after the map in
+//!   the same region, through which readers that miss ask the mirror to resolve.
+//!
 //! The types both halves share, the key and the entry, are in this file's neighbors
 //! [`entry`]. Everything that needs a socket, a file or a thread lives in the `neigh` crate.
 #![cfg_attr(not(any(test, loom)), no_std)]
@@ -18,6 +21,7 @@
 
 pub mod entry;
 pub mod map;
+pub mod ring;
 pub(crate) mod sync;
 pub mod wire;
 
