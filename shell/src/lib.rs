@@ -1,3 +1,4 @@
 //! `neigh`: the std half of neigh. (Being built: see issues 4, 5, 6.)
+pub mod ffi;
 pub mod netlink;
 pub mod workspace;

@@ -1,0 +1,349 @@
+//! The map handle ([`neigh_map`]) and its lifecycle: size, format, join, leave.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+
+use neigh_core::map::{footprint, MapParams, MapReader, NeighMap, REGION_ALIGN};
+
+use super::error::{
+    fail, map_error_code, workspace_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL,
+    NEIGH_EOVERFLOW, NEIGH_OK,
+};
+use super::guard;
+use crate::workspace::{Access, Workspace};
+
+/// `mode` of `neigh_map_join` / `neigh_map_join_shm`: lookups only. A named region is
+/// mapped `PROT_READ`, so a stray write faults instead of corrupting the map.
+pub const NEIGH_READ_ONLY: c_int = 0;
+/// `mode` of `neigh_map_join` / `neigh_map_join_shm`: lookups, writes and resolution
+/// requests.
+pub const NEIGH_READ_WRITE: c_int = 1;
+
+/// An opaque handle on a joined map: created by `neigh_map_format`, `neigh_map_join` or
+/// `neigh_map_join_shm`, destroyed by `neigh_map_leave`. Any number of threads may look up
+/// through one handle at once; see each function for writes.
+pub struct neigh_map {
+    pub(crate) reader: MapReader<'static>,
+    /// `None` for a read-only join.
+    pub(crate) writer: Option<NeighMap<'static>>,
+    /// The mapping of a region joined by name; the views above point into it, so it lives
+    /// exactly as long as the handle. `None` when the caller owns the memory.
+    _memory: Option<Workspace>,
+}
+
+/// Returns the number of bytes a region needs to hold a map meant for `entries` neighbors
+/// (the same shape `neigh_map_format` gives that `entries`): about 65 to 129 bytes per
+/// entry, the map is at most half full at `entries` entries. Returns 0 if that does not fit
+/// in `size_t`.
+///
+/// Any thread may call it. Cost: O(1), no allocation.
+#[no_mangle]
+pub extern "C" fn neigh_map_footprint(entries: usize) -> usize {
+    footprint(&MapParams::for_entries(entries)).unwrap_or(0)
+}
+
+/// Returns the alignment a region's start must have (64 bytes, one cache line). Memory
+/// from `mmap` or `aligned_alloc(neigh_map_align(), ...)` qualifies.
+///
+/// Any thread may call it. Cost: O(1).
+#[no_mangle]
+pub extern "C" fn neigh_map_align() -> usize {
+    REGION_ALIGN
+}
+
+/// Formats the caller's `region` of `len` bytes as an empty map for `entries` neighbors
+/// (see `neigh_map_footprint`) with hash `seed`, and stores a read-write handle in `*out`.
+/// Pass a random seed for a long-lived map: neighbor addresses are partly chosen by the
+/// network. Everything in the region is overwritten.
+///
+/// Contract: `region` stays mapped and writable until `neigh_map_leave(*out)`; while the
+/// map lives, every access to the region, by any thread or process, goes through this
+/// library (no `memcpy`, `memset` or plain reads of the live region). Nobody else may use
+/// the region while it is being formatted. Call from one thread; the handle may then be
+/// shared.
+///
+/// Returns `NEIGH_OK`, or: `NEIGH_EFAULT` (`region` or `out` NULL), `NEIGH_EINVAL` (`region`
+/// not `neigh_map_align()`-aligned), `NEIGH_ERANGE` (`len` < `neigh_map_footprint(entries)`),
+/// `NEIGH_EOVERFLOW` (`entries` too large). On error `*out` is set to NULL
+/// (when `out` is not NULL) and `neigh_last_error()` has details.
+///
+/// Cost: O(footprint) stores; allocates the handle (a few dozen bytes).
+///
+/// # Safety
+/// As stated in the contract: `region` valid for reads and writes of `len` bytes for the
+/// handle's life; `out` NULL or valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn neigh_map_format(
+    region: *mut c_void,
+    len: usize,
+    entries: usize,
+    seed: u64,
+    out: *mut *mut neigh_map,
+) -> c_int {
+    guard(|| {
+        // SAFETY: `out` is NULL or valid for a pointer write (this function's contract).
+        let out = match unsafe { out_slot(out) } {
+            Ok(out) => out,
+            Err(rc) => return rc,
+        };
+        if region.is_null() {
+            return fail(NEIGH_EFAULT, "region is NULL");
+        }
+        let params = MapParams {
+            seed,
+            ..MapParams::for_entries(entries)
+        };
+        if footprint(&params).is_err() {
+            return fail(NEIGH_EOVERFLOW, format!("{entries} entries do not fit"));
+        }
+        // SAFETY: the caller keeps `region` (len bytes, read-write) mapped for the handle's
+        // life and touches it only through this library (this function's contract); the
+        // handle is the only place the 'static views live.
+        match unsafe { NeighMap::format_raw(region.cast(), len, &params) } {
+            Ok(map) => publish(out, map.reader(), Some(map), None),
+            Err(e) => fail(map_error_code(&e, Origin::Params), e),
+        }
+    })
+}
+
+/// Joins the map another party formatted in `region` (`len` bytes; e.g. a mapping the
+/// caller made itself) and stores a handle in `*out`. `mode` is `NEIGH_READ_ONLY` (the
+/// region may be mapped `PROT_READ`) or `NEIGH_READ_WRITE`. Checks the magic, layout
+/// version, shape and sizes against `len`.
+///
+/// Contract: `region` stays mapped (and writable for `NEIGH_READ_WRITE`) until
+/// `neigh_map_leave(*out)`, and every write to it, by any process, goes through this
+/// library or the Rust map. Any thread may call it.
+///
+/// Returns `NEIGH_OK`, or: `NEIGH_EFAULT` (NULL `region`/`out`), `NEIGH_EINVAL` (misaligned
+/// `region`, unknown `mode`), `NEIGH_ERANGE` (`len` too small for the header or the layout
+/// it describes), `NEIGH_EBADMSG` (not a map), `NEIGH_EPROTONOSUPPORT` (other layout
+/// version), `NEIGH_EUCLEAN` (corrupted header). On error `*out` is NULL
+/// and `neigh_last_error()` has details.
+///
+/// Cost: O(1) (reads the header); allocates the handle.
+///
+/// # Safety
+/// As stated in the contract; `out` NULL or valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn neigh_map_join(
+    region: *mut c_void,
+    len: usize,
+    mode: c_int,
+    out: *mut *mut neigh_map,
+) -> c_int {
+    guard(|| {
+        // SAFETY: `out` is NULL or valid for a pointer write (this function's contract).
+        let out = match unsafe { out_slot(out) } {
+            Ok(out) => out,
+            Err(rc) => return rc,
+        };
+        if region.is_null() {
+            return fail(NEIGH_EFAULT, "region is NULL");
+        }
+        let access = match access_of(mode) {
+            Ok(a) => a,
+            Err(rc) => return rc,
+        };
+        // SAFETY: the caller keeps `region` mapped with `mode`'s access for the handle's
+        // life and every write to it is atomic (this function's contract).
+        match unsafe { join_views(region.cast(), len, access) } {
+            Ok((reader, writer)) => publish(out, reader, writer, None),
+            Err(e) => fail(map_error_code(&e, Origin::Header), e),
+        }
+    })
+}
+
+/// Joins the named shared-memory map `name` (`/dev/shm/NAME`, else the hugetlbfs at
+/// `/dev/hugepages`), as the mirror (`neigh mirror`) publishes it, and stores a handle in
+/// `*out`. `mode` is `NEIGH_READ_ONLY` (mapped `PROT_READ`: enough for a data plane) or
+/// `NEIGH_READ_WRITE`. The region must be owned by this user and not writable by others.
+/// The mapping is released by `neigh_map_leave`. Any thread may call it.
+///
+/// If the mirror restarts it creates a new region under the same name; a handle keeps
+/// the old (stale, still valid) memory: re-join when the map's heartbeat stops.
+///
+/// Returns `NEIGH_OK`, or: `NEIGH_EFAULT` (NULL `name`/`out`), `NEIGH_EINVAL` (bad `mode`;
+/// a name that is empty, not UTF-8, contains '/', or is "." or ".."), `NEIGH_ENOENT` (no
+/// such map), `NEIGH_EACCES` (foreign or group/world-writable region, or permission
+/// denied), `NEIGH_ERANGE`, `NEIGH_EBADMSG`, `NEIGH_EPROTONOSUPPORT`, `NEIGH_EUCLEAN` (as
+/// for `neigh_map_join`), another negative errno from `open`/`mmap` (`NEIGH_ENOMEM`...).
+/// On error `*out` is NULL and `neigh_last_error()` has details.
+///
+/// Cost: open, fstat, mmap and close system calls; allocates the handle.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string; `out` NULL or valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn neigh_map_join_shm(
+    name: *const c_char,
+    mode: c_int,
+    out: *mut *mut neigh_map,
+) -> c_int {
+    guard(|| {
+        // SAFETY: `out` is NULL or valid for a pointer write (this function's contract).
+        let out = match unsafe { out_slot(out) } {
+            Ok(out) => out,
+            Err(rc) => return rc,
+        };
+        if name.is_null() {
+            return fail(NEIGH_EFAULT, "name is NULL");
+        }
+        // SAFETY: `name` is a non-NULL, NUL-terminated string (this function's contract).
+        let name = unsafe { CStr::from_ptr(name) };
+        let Ok(name) = name.to_str() else {
+            return fail(NEIGH_EINVAL, "map name is not UTF-8");
+        };
+        let access = match access_of(mode) {
+            Ok(a) => a,
+            Err(rc) => return rc,
+        };
+        let ws = match Workspace::open_shm(name, access) {
+            Ok(ws) => ws,
+            Err(e) => return fail(workspace_error_code(&e), e),
+        };
+        // SAFETY: `ws` maps `ws.len()` bytes with `access` and moves into the handle, which
+        // drops the views before (never after) unmapping; the mirror writes the region only
+        // through the map's atomics.
+        match unsafe { join_views(ws.as_mut_ptr(), ws.len(), access) } {
+            Ok((reader, writer)) => publish(out, reader, writer, Some(ws)),
+            Err(e) => fail(
+                map_error_code(&e, Origin::Header),
+                format_args!("{name}: {e}"),
+            ),
+        }
+    })
+}
+
+/// Destroys a handle: frees it and, for a map joined by name, unmaps the region. The map
+/// itself (the region's contents) is left as it is. NULL is ignored.
+///
+/// Contract: no other call may use `map` during or after this one (join every thread
+/// that looks up through it first). Cost: O(1), one `munmap` for a named map.
+///
+/// # Safety
+/// `map` is NULL or a handle from this library not yet left.
+#[no_mangle]
+pub unsafe extern "C" fn neigh_map_leave(map: *mut neigh_map) {
+    let _ = guard(|| {
+        if map.is_null() || !map.is_aligned() {
+            return NEIGH_EINVAL;
+        }
+        // SAFETY: `map` came from Box::into_raw in `publish` and is left once (contract).
+        drop(unsafe { Box::from_raw(map) });
+        NEIGH_OK
+    });
+}
+
+/// Returns the number of entries in the map (the writer's counter; may lag a concurrent
+/// write), or 0 for a NULL or misaligned handle. Any thread. Cost: O(1), one load.
+///
+/// # Safety
+/// `map` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn neigh_map_len(map: *const neigh_map) -> usize {
+    // SAFETY: `map` is NULL or a live handle (contract), checked by `handle`.
+    match unsafe { handle(map) } {
+        Ok(m) => m.reader.len(),
+        Err(_) => 0,
+    }
+}
+
+/// Returns the number of slots of the map, or 0 for a NULL or misaligned handle. Any
+/// thread. Cost: O(1).
+///
+/// # Safety
+/// `map` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn neigh_map_capacity(map: *const neigh_map) -> usize {
+    // SAFETY: `map` is NULL or a live handle (contract), checked by `handle`.
+    match unsafe { handle(map) } {
+        Ok(m) => m.reader.capacity(),
+        Err(_) => 0,
+    }
+}
+
+/// Borrows a handle after checking it is non-NULL and aligned.
+///
+/// # Safety
+/// `map` is NULL, misaligned, or points to a live handle.
+#[inline(always)]
+pub(crate) unsafe fn handle<'h>(map: *const neigh_map) -> Result<&'h neigh_map, c_int> {
+    if map.is_null() {
+        return Err(NEIGH_EFAULT);
+    }
+    if !map.is_aligned() {
+        return Err(NEIGH_EINVAL);
+    }
+    // SAFETY: non-NULL and aligned (checked), live (the caller's contract).
+    Ok(unsafe { &*map })
+}
+
+/// Checks `out`, clears `*out`, and returns it as a reference.
+///
+/// # Safety
+/// `out` is NULL, misaligned, or valid for a pointer write.
+unsafe fn out_slot<'o>(out: *mut *mut neigh_map) -> Result<&'o mut *mut neigh_map, c_int> {
+    if out.is_null() {
+        return Err(fail(NEIGH_EFAULT, "out is NULL"));
+    }
+    if !out.is_aligned() {
+        return Err(fail(NEIGH_EINVAL, "out is misaligned"));
+    }
+    // SAFETY: non-NULL and aligned (checked) and writable (the caller's contract).
+    let out = unsafe { &mut *out };
+    *out = std::ptr::null_mut();
+    Ok(out)
+}
+
+fn access_of(mode: c_int) -> Result<Access, c_int> {
+    match mode {
+        NEIGH_READ_ONLY => Ok(Access::ReadOnly),
+        NEIGH_READ_WRITE => Ok(Access::ReadWrite),
+        _ => Err(fail(
+            NEIGH_EINVAL,
+            format_args!("mode {mode} is neither NEIGH_READ_ONLY nor NEIGH_READ_WRITE"),
+        )),
+    }
+}
+
+/// Joins `len` bytes at `ptr` as a reader, plus a writer for read-write access.
+///
+/// # Safety
+/// `ptr` valid for reads (and writes, for `ReadWrite`) of `len` bytes for as long as the
+/// returned views are used; every write to them atomic.
+unsafe fn join_views(
+    ptr: *mut u8,
+    len: usize,
+    access: Access,
+) -> Result<(MapReader<'static>, Option<NeighMap<'static>>), neigh_core::map::MapError> {
+    match access {
+        Access::ReadOnly => {
+            // SAFETY: forwarded from this function's contract (read access).
+            let reader = unsafe { MapReader::join_raw(ptr, len)? };
+            Ok((reader, None))
+        }
+        Access::ReadWrite => {
+            // SAFETY: forwarded from this function's contract (read-write access).
+            let writer = unsafe { NeighMap::join_raw(ptr, len)? };
+            Ok((writer.reader(), Some(writer)))
+        }
+    }
+}
+
+/// Boxes the handle and hands it to the caller.
+fn publish(
+    out: &mut *mut neigh_map,
+    reader: MapReader<'static>,
+    writer: Option<NeighMap<'static>>,
+    memory: Option<Workspace>,
+) -> c_int {
+    let handle = neigh_map {
+        reader,
+        writer,
+        _memory: memory,
+    };
+    // Box::new aborts on allocation failure (a handle is a few dozen bytes); ENOMEM from
+    // this API only ever comes from mapping a named region.
+    *out = Box::into_raw(Box::new(handle));
+    NEIGH_OK
+}

@@ -1,0 +1,59 @@
+//! The C API: `libneigh.a` + `shell/include/neigh.h` (generated from this module by
+//! cbindgen; `shell/include/check-header.sh` regenerates it and fails when it is stale).
+//!
+//! A C program sizes and formats a map in its own memory, or joins one (by pointer, or by
+//! shared-memory name as the mirror publishes it), looks neighbors up without allocation,
+//! lock or system call, and may write to a map it owns:
+//!
+//! - lifecycle (`handle.rs`): [`neigh_map_footprint`], [`neigh_map_align`],
+//!   [`neigh_map_format`], [`neigh_map_join`], [`neigh_map_join_shm`], [`neigh_map_leave`];
+//! - lookups (`lookup.rs`): [`neigh_map_lookup4`], [`neigh_map_lookup6`], filling a
+//!   [`neigh_entry`] (`entry.rs`);
+//! - writes (`write.rs`): [`neigh_map_upsert4`]/`6`, [`neigh_map_remove4`]/`6`;
+//! - errors (`error.rs`): negative errno-style codes, [`neigh_strerror`],
+//!   [`neigh_last_error`].
+//!
+//! # Boundary rules
+//!
+//! - No Rust panic crosses into C: every entry point runs its body under
+//!   [`std::panic::catch_unwind`] and turns a panic into `NEIGH_ENOTRECOVERABLE` (the bench
+//!   `ffi` shows the guard costs nothing measurable on the lookup path). The library is
+//!   built with `panic = "unwind"` (the default); a build with `panic = "abort"` would
+//!   abort the process instead.
+//! - Every pointer argument is checked for NULL (`NEIGH_EFAULT`) and for its type's
+//!   alignment (`NEIGH_EINVAL`) before use; regions must be `neigh_map_align()`-aligned.
+//! - Handles are opaque heap objects, allocated by format/join and freed by leave; lookups
+//!   and writes never allocate.
+#![allow(non_camel_case_types)]
+
+mod entry;
+mod error;
+mod handle;
+mod key;
+mod lookup;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+pub use entry::neigh_entry;
+pub use error::*;
+pub use handle::{
+    neigh_map, neigh_map_align, neigh_map_capacity, neigh_map_footprint, neigh_map_format,
+    neigh_map_join, neigh_map_join_shm, neigh_map_leave, neigh_map_len, NEIGH_READ_ONLY,
+    NEIGH_READ_WRITE,
+};
+pub use lookup::{neigh_map_lookup4, neigh_map_lookup6};
+pub use write::{neigh_map_remove4, neigh_map_remove6, neigh_map_upsert4, neigh_map_upsert6};
+
+use std::ffi::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs an entry point's body, turning a panic into `NEIGH_ENOTRECOVERABLE`. Unwind safety
+/// is asserted: after a panic the caller is told to drop the handle, and the map's own
+/// state is protected by its version locks (a panicking writer leaves a lock odd, which
+/// readers report as `NEIGH_EBUSY`, exactly like a crashed writer process).
+#[inline(always)]
+fn guard(body: impl FnOnce() -> c_int) -> c_int {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(NEIGH_ENOTRECOVERABLE)
+}

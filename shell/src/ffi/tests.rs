@@ -1,0 +1,303 @@
+//! Rust-side tests of the C API through its `extern "C"` functions (the C program in
+//! examples/c/test_neigh.c covers the same contract from C).
+
+use std::ffi::{c_int, CStr};
+use std::ptr::{null, null_mut};
+
+use super::*;
+use crate::workspace::{ShmOptions, Workspace};
+
+fn region(bytes: usize) -> Workspace {
+    Workspace::anonymous(bytes).expect("anonymous mapping")
+}
+
+fn format(ws: &Workspace, entries: usize) -> *mut neigh_map {
+    let mut map = null_mut();
+    // SAFETY: `ws` is a live read-write mapping of ws.len() bytes that outlives the handle
+    // (every test leaves before dropping it) and is used only through the map.
+    let rc = unsafe { neigh_map_format(ws.as_mut_ptr().cast(), ws.len(), entries, 42, &mut map) };
+    assert_eq!(rc, NEIGH_OK, "{}", describe(rc).to_string_lossy());
+    assert!(!map.is_null());
+    map
+}
+
+fn v4(a: [u8; 4]) -> u32 {
+    u32::from_ne_bytes(a)
+}
+
+fn last_error() -> String {
+    // SAFETY: neigh_last_error always returns a valid NUL-terminated string.
+    unsafe { CStr::from_ptr(neigh_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn resolved(mac: [u8; 6], state: u16) -> neigh_entry {
+    neigh_entry {
+        mac,
+        state,
+        flags: 0x80,
+        resolved: 1,
+        generation: 3,
+        reserved: 0,
+    }
+}
+
+#[test]
+fn footprint_and_align_match_the_map() {
+    let p = neigh_core::map::MapParams::for_entries(1000);
+    assert_eq!(
+        neigh_map_footprint(1000),
+        neigh_core::map::footprint(&p).expect("valid")
+    );
+    assert_eq!(neigh_map_align(), 64);
+    assert_eq!(
+        neigh_map_footprint(usize::MAX),
+        neigh_map_footprint(1 << 29)
+    );
+}
+
+#[test]
+fn upsert_lookup_remove_v4_and_v6() {
+    let ws = region(neigh_map_footprint(100));
+    let map = format(&ws, 100);
+    let mac = [2, 0, 0, 0, 0, 7];
+    let ip = v4([10, 0, 0, 7]);
+    let entry = resolved(mac, 0x02);
+    let mut out = neigh_entry::default();
+    // SAFETY (this and the calls below): `map` is a live handle, the other pointers point
+    // to live locals of the right types.
+    unsafe {
+        assert_eq!(neigh_map_lookup4(map, 3, ip, &mut out), NEIGH_ABSENT);
+        assert_eq!(neigh_map_upsert4(map, 3, ip, &entry), NEIGH_INSERTED);
+        assert_eq!(neigh_map_upsert4(map, 3, ip, &entry), NEIGH_UPDATED);
+        assert_eq!(neigh_map_lookup4(map, 3, ip, &mut out), NEIGH_FOUND);
+        assert_eq!(out, entry);
+        // Same address on another interface: another key.
+        assert_eq!(neigh_map_lookup4(map, 4, ip, &mut out), NEIGH_ABSENT);
+
+        let ip6 = "fe80::7"
+            .parse::<std::net::Ipv6Addr>()
+            .expect("ip")
+            .octets();
+        let pending = neigh_entry {
+            mac: [9; 6],
+            resolved: 0,
+            state: 0x01,
+            ..Default::default()
+        };
+        assert_eq!(
+            neigh_map_upsert6(map, 3, ip6.as_ptr(), &pending),
+            NEIGH_INSERTED
+        );
+        assert_eq!(
+            neigh_map_lookup6(map, 3, ip6.as_ptr(), &mut out),
+            NEIGH_FOUND
+        );
+        // Unresolved: no MAC is reported even though the input had bytes there.
+        assert_eq!((out.resolved, out.mac, out.state), (0, [0; 6], 0x01));
+        assert_eq!(neigh_map_len(map), 2);
+        assert_eq!(neigh_map_capacity(map), 256);
+
+        assert_eq!(neigh_map_remove4(map, 3, ip), NEIGH_REMOVED);
+        assert_eq!(neigh_map_remove4(map, 3, ip), NEIGH_ABSENT);
+        assert_eq!(neigh_map_lookup4(map, 3, ip, &mut out), NEIGH_ABSENT);
+        assert_eq!(neigh_map_remove6(map, 3, ip6.as_ptr()), NEIGH_REMOVED);
+        assert_eq!(neigh_map_len(map), 0);
+        neigh_map_leave(map);
+    }
+}
+
+#[test]
+fn a_second_handle_by_pointer_sees_the_writes_and_read_only_refuses_them() {
+    let ws = region(neigh_map_footprint(64));
+    let owner = format(&ws, 64);
+    let mut ro = null_mut();
+    let mut rw = null_mut();
+    let entry = resolved([2, 1, 1, 1, 1, 1], 0x80);
+    let mut out = neigh_entry::default();
+    let ip = v4([192, 168, 1, 1]);
+    // SAFETY: `ws` outlives all three handles; all pointers are to live locals.
+    unsafe {
+        let base = ws.as_mut_ptr().cast();
+        assert_eq!(
+            neigh_map_join(base, ws.len(), NEIGH_READ_ONLY, &mut ro),
+            NEIGH_OK
+        );
+        assert_eq!(
+            neigh_map_join(base, ws.len(), NEIGH_READ_WRITE, &mut rw),
+            NEIGH_OK
+        );
+        assert_eq!(neigh_map_upsert4(rw, 9, ip, &entry), NEIGH_INSERTED);
+        assert_eq!(neigh_map_lookup4(ro, 9, ip, &mut out), NEIGH_FOUND);
+        assert_eq!(out.mac, entry.mac);
+        assert_eq!(neigh_map_lookup4(owner, 9, ip, &mut out), NEIGH_FOUND);
+        assert_eq!(neigh_map_upsert4(ro, 9, ip, &entry), NEIGH_EROFS);
+        assert_eq!(neigh_map_remove4(ro, 9, ip), NEIGH_EROFS);
+        assert_eq!(neigh_map_upsert4(rw, 0, ip, &entry), NEIGH_EINVAL);
+        neigh_map_leave(ro);
+        neigh_map_leave(rw);
+        neigh_map_leave(owner);
+    }
+}
+
+#[test]
+fn bad_pointers_are_refused() {
+    let ws = region(neigh_map_footprint(64));
+    let map = format(&ws, 64);
+    let mut out = neigh_entry::default();
+    let mut handle = null_mut();
+    let base = ws.as_mut_ptr();
+    let len = ws.len();
+    // SAFETY: every pointer is NULL, misaligned (refused before use), or valid.
+    unsafe {
+        assert_eq!(neigh_map_lookup4(null(), 1, 1, &mut out), NEIGH_EFAULT);
+        assert_eq!(neigh_map_lookup4(map, 1, 1, null_mut()), NEIGH_EFAULT);
+        assert_eq!(neigh_map_lookup6(map, 1, null(), &mut out), NEIGH_EFAULT);
+        let odd_out = (&raw mut out).cast::<u8>().add(1).cast::<neigh_entry>();
+        assert_eq!(neigh_map_lookup4(map, 1, 1, odd_out), NEIGH_EINVAL);
+        let odd_map = map.cast::<u8>().add(1).cast::<neigh_map>();
+        assert_eq!(neigh_map_lookup4(odd_map, 1, 1, &mut out), NEIGH_EINVAL);
+        assert_eq!(neigh_map_upsert4(map, 1, 1, null()), NEIGH_EFAULT);
+        assert_eq!(neigh_map_upsert4(null(), 1, 1, &out), NEIGH_EFAULT);
+
+        assert_eq!(
+            neigh_map_format(null_mut(), len, 64, 0, &mut handle),
+            NEIGH_EFAULT
+        );
+        assert!(last_error().contains("NULL"), "{}", last_error());
+        assert_eq!(
+            neigh_map_format(base.cast(), len, 64, 0, null_mut()),
+            NEIGH_EFAULT
+        );
+        let rc = neigh_map_format(base.add(8).cast(), len - 64, 64, 0, &mut handle);
+        assert_eq!(rc, NEIGH_EINVAL);
+        assert!(last_error().contains("aligned"), "{}", last_error());
+        assert!(handle.is_null());
+        let rc = neigh_map_join(base.add(8).cast(), len - 64, NEIGH_READ_ONLY, &mut handle);
+        assert_eq!(rc, NEIGH_EINVAL);
+        assert_eq!(
+            neigh_map_join(base.cast(), len, 7, &mut handle),
+            NEIGH_EINVAL
+        );
+        assert!(handle.is_null());
+        neigh_map_leave(null_mut());
+        neigh_map_leave(map);
+    }
+}
+
+#[test]
+fn small_unformatted_and_corrupted_regions_are_refused() {
+    let need = neigh_map_footprint(64);
+    let ws = region(need);
+    let mut handle = null_mut();
+    let base = ws.as_mut_ptr();
+    // SAFETY: `ws` outlives every handle made here; the region is used only via the API
+    // except for the one corrupting store, made while no handle exists.
+    unsafe {
+        assert_eq!(
+            neigh_map_join(base.cast(), need, NEIGH_READ_ONLY, &mut handle),
+            NEIGH_EBADMSG
+        );
+        let rc = neigh_map_format(base.cast(), need - 64, 64, 0, &mut handle);
+        assert_eq!(rc, NEIGH_ERANGE);
+        assert!(last_error().contains(&need.to_string()), "{}", last_error());
+        neigh_map_leave(format(&ws, 64));
+        let rc = neigh_map_join(base.cast(), need - 64, NEIGH_READ_ONLY, &mut handle);
+        assert_eq!(rc, NEIGH_ERANGE);
+        assert_eq!(
+            neigh_map_join(base.cast(), 100, NEIGH_READ_ONLY, &mut handle),
+            NEIGH_ERANGE
+        );
+        // Word 1 is the layout version; word 3 the capacity (core/src/map/header.rs).
+        let words = base.cast::<u64>();
+        words.add(1).write_volatile(99);
+        let rc = neigh_map_join(base.cast(), need, NEIGH_READ_WRITE, &mut handle);
+        assert_eq!(rc, NEIGH_EPROTONOSUPPORT);
+        words.add(1).write_volatile(neigh_core::map::LAYOUT_VERSION);
+        words.add(3).write_volatile(100);
+        let rc = neigh_map_join(base.cast(), need, NEIGH_READ_WRITE, &mut handle);
+        assert_eq!(rc, NEIGH_EUCLEAN);
+        assert!(handle.is_null());
+    }
+}
+
+#[test]
+fn join_by_name_read_only_and_read_write() {
+    let name = format!("neigh-ffi-unit-{}", std::process::id());
+    let cname = std::ffi::CString::new(name.clone()).expect("name");
+    let need = neigh_map_footprint(64);
+    let ws = Workspace::create_shm(&name, need, &ShmOptions::default()).expect("create");
+    let owner = format(&ws, 64);
+    let (mut ro, mut rw) = (null_mut(), null_mut());
+    let entry = resolved([2, 2, 2, 2, 2, 2], 0x02);
+    let mut out = neigh_entry::default();
+    let ip = v4([10, 9, 8, 7]);
+    // SAFETY: NUL-terminated names, live locals, handles left before `ws` drops.
+    unsafe {
+        assert_eq!(
+            neigh_map_join_shm(cname.as_ptr(), NEIGH_READ_ONLY, &mut ro),
+            NEIGH_OK
+        );
+        assert_eq!(
+            neigh_map_join_shm(cname.as_ptr(), NEIGH_READ_WRITE, &mut rw),
+            NEIGH_OK
+        );
+        assert_eq!(neigh_map_upsert4(owner, 5, ip, &entry), NEIGH_INSERTED);
+        assert_eq!(neigh_map_lookup4(ro, 5, ip, &mut out), NEIGH_FOUND);
+        assert_eq!(out, entry);
+        assert_eq!(neigh_map_upsert4(ro, 5, ip, &entry), NEIGH_EROFS);
+        assert_eq!(neigh_map_remove4(rw, 5, ip), NEIGH_REMOVED);
+        assert_eq!(neigh_map_lookup4(ro, 5, ip, &mut out), NEIGH_ABSENT);
+        neigh_map_leave(ro);
+        neigh_map_leave(rw);
+        neigh_map_leave(owner);
+
+        let missing = c"neigh-ffi-unit-no-such-map";
+        let rc = neigh_map_join_shm(missing.as_ptr(), NEIGH_READ_ONLY, &mut ro);
+        assert_eq!(rc, NEIGH_ENOENT);
+        assert!(last_error().contains("no-such-map"), "{}", last_error());
+        assert_eq!(
+            neigh_map_join_shm(c"a/b".as_ptr(), NEIGH_READ_ONLY, &mut ro),
+            NEIGH_EINVAL
+        );
+        assert_eq!(
+            neigh_map_join_shm(null(), NEIGH_READ_ONLY, &mut ro),
+            NEIGH_EFAULT
+        );
+        assert!(ro.is_null());
+    }
+    drop(ws);
+    Workspace::unlink_shm(&name).expect("unlink");
+}
+
+#[test]
+fn a_full_map_reports_enospc() {
+    let ws = region(neigh_map_footprint(1));
+    let map = format(&ws, 1);
+    // SAFETY: live handle and local entry.
+    let codes: Vec<c_int> = unsafe {
+        let cap = neigh_map_capacity(map);
+        let entry = resolved([2, 0, 0, 0, 0, 1], 0x80);
+        let codes = (0..=cap as u32)
+            .map(|i| neigh_map_upsert4(map, 1, i.to_be(), &entry))
+            .collect();
+        neigh_map_leave(map);
+        codes
+    };
+    let inserted = codes.iter().filter(|&&c| c == NEIGH_INSERTED).count();
+    assert!(codes
+        .iter()
+        .all(|&c| c == NEIGH_INSERTED || c == NEIGH_ENOSPC));
+    assert!(
+        inserted <= 64 && codes.last() == Some(&NEIGH_ENOSPC),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn a_panic_is_caught_at_the_boundary() {
+    // The default hook prints the message to stderr; the code is what C sees.
+    assert_eq!(guard(|| panic!("injected")), NEIGH_ENOTRECOVERABLE);
+    assert_eq!(guard(|| NEIGH_FOUND), NEIGH_FOUND);
+}
