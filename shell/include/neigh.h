@@ -75,7 +75,8 @@
 #define NEIGH_EIO -5
 
 /**
- * -EAGAIN: a bounded queue is full; retry later.
+ * -EAGAIN: the resolution request ring is full; the request was dropped (and counted);
+ * retry later.
  */
 #define NEIGH_EAGAIN -11
 
@@ -138,6 +139,11 @@
  * not read (a newer or older neigh).
  */
 #define NEIGH_EPROTONOSUPPORT -93
+
+/**
+ * -EOPNOTSUPP: the map's region has no resolution request ring (a bare map).
+ */
+#define NEIGH_ENOTSUP -95
 
 /**
  * -EUCLEAN: the map header is corrupted (its shape or offsets are inconsistent).
@@ -375,6 +381,35 @@ int neigh_map_lookup6(const neigh_map *map,
                       uint32_t ifindex,
                       const uint8_t *ipv6,
                       neigh_entry *out);
+
+/**
+ * Asks the mirror to resolve the IPv4 neighbor `ipv4_be` (network byte order) on
+ * `ifindex`, typically after `neigh_map_lookup4` returned `NEIGH_ABSENT` or an entry with
+ * `resolved == 0`. The answer arrives later as a map entry; poll with lookups (do not
+ * busy-post: the mirror rate-limits per neighbor, and repeated posts only fill the ring).
+ *
+ * Returns `NEIGH_OK` (queued), or: `NEIGH_EAGAIN` (the ring is full or the mirror gave up
+ * on this claim; dropped and counted, retry later), `NEIGH_ENOTSUP` (the region has no
+ * request ring: a map formatted by `neigh_map_format`, or by a mirror that takes no
+ * requests), `NEIGH_EROFS` (handle joined `NEIGH_READ_ONLY`: posting writes to the
+ * region), `NEIGH_EFAULT` (NULL `map`), `NEIGH_EINVAL` (misaligned `map`, `ifindex` 0).
+ *
+ * Any number of threads and processes may post at once. Lock-free, never blocks, no
+ * allocation, no system call. Cost: O(1) expected: a few atomic operations.
+ *
+ * # Safety
+ * `map` is NULL or a live handle.
+ */
+int neigh_map_request_resolve4(const neigh_map *map, uint32_t ifindex, uint32_t ipv4_be);
+
+/**
+ * Asks the mirror to resolve the IPv6 neighbor whose 16 bytes are at `ipv6` on
+ * `ifindex`; as `neigh_map_request_resolve4` (`NEIGH_EFAULT` also for a NULL `ipv6`).
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `ipv6` NULL or valid for reading 16 bytes.
+ */
+int neigh_map_request_resolve6(const neigh_map *map, uint32_t ifindex, const uint8_t *ipv6);
 
 /**
  * Inserts or overwrites the IPv4 neighbor `ipv4_be` (network byte order) on `ifindex`

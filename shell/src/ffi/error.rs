@@ -32,7 +32,8 @@ pub const NEIGH_EPERM: c_int = -1;
 pub const NEIGH_ENOENT: c_int = -2;
 /// -EIO: a system call failed without an errno.
 pub const NEIGH_EIO: c_int = -5;
-/// -EAGAIN: a bounded queue is full; retry later.
+/// -EAGAIN: the resolution request ring is full; the request was dropped (and counted);
+/// retry later.
 pub const NEIGH_EAGAIN: c_int = -11;
 /// -ENOMEM: out of memory (the handle or a mapping could not be allocated).
 pub const NEIGH_ENOMEM: c_int = -12;
@@ -61,6 +62,8 @@ pub const NEIGH_EOVERFLOW: c_int = -75;
 /// -EPROTONOSUPPORT: the region was formatted with a map layout version this library does
 /// not read (a newer or older neigh).
 pub const NEIGH_EPROTONOSUPPORT: c_int = -93;
+/// -EOPNOTSUPP: the map's region has no resolution request ring (a bare map).
+pub const NEIGH_ENOTSUP: c_int = -95;
 /// -EUCLEAN: the map header is corrupted (its shape or offsets are inconsistent).
 pub const NEIGH_EUCLEAN: c_int = -117;
 /// -ENOTRECOVERABLE: an internal error (a Rust panic) was caught at the API boundary.
@@ -85,7 +88,7 @@ pub(crate) fn describe(code: c_int) -> &'static CStr {
         NEIGH_EPERM => c"operation not permitted",
         NEIGH_ENOENT => c"no map of that name (is the mirror running?)",
         NEIGH_EIO => c"system call failed",
-        NEIGH_EAGAIN => c"queue full, retry later",
+        NEIGH_EAGAIN => c"resolution request ring full, retry later",
         NEIGH_ENOMEM => c"out of memory",
         NEIGH_EACCES => c"permission denied (region owned by another user or writable by others)",
         NEIGH_EFAULT => c"null pointer argument",
@@ -97,6 +100,7 @@ pub(crate) fn describe(code: c_int) -> &'static CStr {
         NEIGH_EBADMSG => c"region is not a neigh map (format it first)",
         NEIGH_EOVERFLOW => c"map does not fit in this address space",
         NEIGH_EPROTONOSUPPORT => c"map layout version not supported by this library",
+        NEIGH_ENOTSUP => c"map has no resolution request ring",
         NEIGH_EUCLEAN => c"corrupted map header",
         NEIGH_ENOTRECOVERABLE => c"internal error (Rust panic caught at the API boundary)",
         c if c > 0 => c"success",
@@ -191,6 +195,7 @@ mod tests {
             (NEIGH_EBADMSG, libc::EBADMSG),
             (NEIGH_EOVERFLOW, libc::EOVERFLOW),
             (NEIGH_EPROTONOSUPPORT, libc::EPROTONOSUPPORT),
+            (NEIGH_ENOTSUP, libc::EOPNOTSUPP),
             (NEIGH_EUCLEAN, libc::EUCLEAN),
             (NEIGH_ENOTRECOVERABLE, libc::ENOTRECOVERABLE),
         ];

@@ -2,7 +2,10 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
+use std::sync::atomic::AtomicU64;
+
 use neigh_core::map::{footprint, MapParams, MapReader, NeighMap, REGION_ALIGN};
+use neigh_core::ring::{RequestRing, RING_HEADER_BYTES};
 
 use super::error::{
     fail, map_error_code, workspace_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL,
@@ -25,6 +28,9 @@ pub struct neigh_map {
     pub(crate) reader: MapReader<'static>,
     /// `None` for a read-only join.
     pub(crate) writer: Option<NeighMap<'static>>,
+    /// The resolution request ring after the map, if the region has one (the mirror's
+    /// regions do); only posted to through a read-write handle.
+    pub(crate) ring: Option<RequestRing<'static>>,
     /// The mapping of a region joined by name; the views above point into it, so it lives
     /// exactly as long as the handle. `None` when the caller owns the memory.
     _memory: Option<Workspace>,
@@ -99,7 +105,7 @@ pub unsafe extern "C" fn neigh_map_format(
         // life and touches it only through this library (this function's contract); the
         // handle is the only place the 'static views live.
         match unsafe { NeighMap::format_raw(region.cast(), len, &params) } {
-            Ok(map) => publish(out, map.reader(), Some(map), None),
+            Ok(map) => publish(out, map.reader(), Some(map), None, None),
             Err(e) => fail(map_error_code(&e, Origin::Params), e),
         }
     })
@@ -147,7 +153,7 @@ pub unsafe extern "C" fn neigh_map_join(
         // SAFETY: the caller keeps `region` mapped with `mode`'s access for the handle's
         // life and every write to it is atomic (this function's contract).
         match unsafe { join_views(region.cast(), len, access) } {
-            Ok((reader, writer)) => publish(out, reader, writer, None),
+            Ok((reader, writer, ring)) => publish(out, reader, writer, ring, None),
             Err(e) => fail(map_error_code(&e, Origin::Header), e),
         }
     })
@@ -205,7 +211,7 @@ pub unsafe extern "C" fn neigh_map_join_shm(
         // drops the views before (never after) unmapping; the mirror writes the region only
         // through the map's atomics.
         match unsafe { join_views(ws.as_mut_ptr(), ws.len(), access) } {
-            Ok((reader, writer)) => publish(out, reader, writer, Some(ws)),
+            Ok((reader, writer, ring)) => publish(out, reader, writer, ring, Some(ws)),
             Err(e) => fail(
                 map_error_code(&e, Origin::Header),
                 format_args!("{name}: {e}"),
@@ -306,7 +312,15 @@ fn access_of(mode: c_int) -> Result<Access, c_int> {
     }
 }
 
-/// Joins `len` bytes at `ptr` as a reader, plus a writer for read-write access.
+/// The views [`join_views`] makes of a region.
+type Views = (
+    MapReader<'static>,
+    Option<NeighMap<'static>>,
+    Option<RequestRing<'static>>,
+);
+
+/// Joins `len` bytes at `ptr` as a reader, plus a writer for read-write access, plus the
+/// request ring after the map if there is one.
 ///
 /// # Safety
 /// `ptr` valid for reads (and writes, for `ReadWrite`) of `len` bytes for as long as the
@@ -315,19 +329,57 @@ unsafe fn join_views(
     ptr: *mut u8,
     len: usize,
     access: Access,
-) -> Result<(MapReader<'static>, Option<NeighMap<'static>>), neigh_core::map::MapError> {
-    match access {
+) -> Result<Views, neigh_core::map::MapError> {
+    let (reader, writer) = match access {
         Access::ReadOnly => {
             // SAFETY: forwarded from this function's contract (read access).
             let reader = unsafe { MapReader::join_raw(ptr, len)? };
-            Ok((reader, None))
+            (reader, None)
         }
         Access::ReadWrite => {
             // SAFETY: forwarded from this function's contract (read-write access).
             let writer = unsafe { NeighMap::join_raw(ptr, len)? };
-            Ok((writer.reader(), Some(writer)))
+            (writer.reader(), Some(writer))
         }
+    };
+    // SAFETY: forwarded from this function's contract; `reader` was joined over the same
+    // `ptr` and `len`.
+    let ring = unsafe { find_ring(ptr, len, &reader) };
+    Ok((reader, writer, ring))
+}
+
+/// The request ring placed right after the map (at the map's footprint, as
+/// `neigh_core::ring` lays a combined region out), or `None` for a bare map or a region
+/// without a valid ring there.
+///
+/// # Safety
+/// As [`join_views`]; `reader` is the map joined at `ptr`.
+unsafe fn find_ring(
+    ptr: *mut u8,
+    len: usize,
+    reader: &MapReader<'static>,
+) -> Option<RequestRing<'static>> {
+    let st = reader.stats();
+    let params = MapParams {
+        capacity: usize::try_from(st.capacity).ok()?,
+        lock_count: usize::try_from(st.lock_count).ok()?,
+        probe_max: usize::try_from(st.probe_max).ok()?,
+        seed: st.seed,
+    };
+    let base = footprint(&params).ok()?;
+    if len.checked_sub(base)? < RING_HEADER_BYTES {
+        return None;
     }
+    // The map's footprint is a multiple of 64 and `ptr` is REGION_ALIGN-aligned (the map
+    // join checked it), so `ptr + base` is aligned for AtomicU64.
+    debug_assert!(base % 64 == 0);
+    // SAFETY: `base < len`, so `ptr + base` stays inside the region, aligned (above); the
+    // `(len - base) / 8` words after it lie inside the region, which is valid for the
+    // views' life and only accessed atomically (this function's contract); AtomicU64 has
+    // no invalid bit patterns and may alias memory other processes change atomically.
+    let words =
+        unsafe { std::slice::from_raw_parts(ptr.add(base).cast::<AtomicU64>(), (len - base) / 8) };
+    RequestRing::join(words, base as u64).ok()
 }
 
 /// Boxes the handle and hands it to the caller.
@@ -335,11 +387,13 @@ fn publish(
     out: &mut *mut neigh_map,
     reader: MapReader<'static>,
     writer: Option<NeighMap<'static>>,
+    ring: Option<RequestRing<'static>>,
     memory: Option<Workspace>,
 ) -> c_int {
     let handle = neigh_map {
         reader,
         writer,
+        ring,
         _memory: memory,
     };
     // Box::new aborts on allocation failure (a handle is a few dozen bytes); ENOMEM from

@@ -10,6 +10,7 @@
 //! - lookups (`lookup.rs`): [`neigh_map_lookup4`], [`neigh_map_lookup6`], filling a
 //!   [`neigh_entry`] (`entry.rs`);
 //! - writes (`write.rs`): [`neigh_map_upsert4`]/`6`, [`neigh_map_remove4`]/`6`;
+//! - resolution requests to the mirror (`resolve.rs`): [`neigh_map_request_resolve4`]/`6`;
 //! - errors (`error.rs`): negative errno-style codes, [`neigh_strerror`],
 //!   [`neigh_last_error`].
 //!
@@ -31,6 +32,7 @@ mod error;
 mod handle;
 mod key;
 mod lookup;
+mod resolve;
 mod write;
 
 #[cfg(test)]
@@ -44,6 +46,7 @@ pub use handle::{
     NEIGH_READ_WRITE,
 };
 pub use lookup::{neigh_map_lookup4, neigh_map_lookup6};
+pub use resolve::{neigh_map_request_resolve4, neigh_map_request_resolve6};
 pub use write::{neigh_map_remove4, neigh_map_remove6, neigh_map_upsert4, neigh_map_upsert6};
 
 use std::ffi::c_int;

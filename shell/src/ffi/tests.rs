@@ -301,3 +301,82 @@ fn a_panic_is_caught_at_the_boundary() {
     assert_eq!(guard(|| panic!("injected")), NEIGH_ENOTRECOVERABLE);
     assert_eq!(guard(|| NEIGH_FOUND), NEIGH_FOUND);
 }
+
+#[test]
+fn resolution_requests_reach_the_ring_after_the_map() {
+    use neigh_core::ring::{ring_footprint, RequestRing, ResolveRequest};
+    use std::sync::atomic::AtomicU64;
+
+    let base = neigh_map_footprint(64);
+    let ws = region(base + ring_footprint(4).expect("cells"));
+    let owner = format(&ws, 64);
+    // SAFETY: the region is page-aligned, `base` a multiple of 64, and the ring's words lie
+    // inside the live mapping, which is only accessed atomically.
+    let words = unsafe {
+        std::slice::from_raw_parts(
+            ws.as_mut_ptr().add(base).cast::<AtomicU64>(),
+            (ws.len() - base) / 8,
+        )
+    };
+    let ip6 = "2001:db8::5".parse::<std::net::Ipv6Addr>().expect("ip");
+    let (mut ro, mut rw) = (null_mut(), null_mut());
+    // SAFETY: `ws` outlives the handles; pointers are to live locals.
+    unsafe {
+        // The formatting owner's handle predates the ring: a bare map.
+        assert_eq!(neigh_map_request_resolve4(owner, 1, 1), NEIGH_ENOTSUP);
+        let ring = RequestRing::format(words, 4, base as u64).expect("ring");
+        let b = ws.as_mut_ptr().cast();
+        assert_eq!(
+            neigh_map_join(b, ws.len(), NEIGH_READ_ONLY, &mut ro),
+            NEIGH_OK
+        );
+        assert_eq!(
+            neigh_map_join(b, ws.len(), NEIGH_READ_WRITE, &mut rw),
+            NEIGH_OK
+        );
+        assert_eq!(
+            neigh_map_request_resolve4(ro, 2, v4([10, 0, 0, 9])),
+            NEIGH_EROFS
+        );
+        assert_eq!(
+            neigh_map_request_resolve4(rw, 0, v4([10, 0, 0, 9])),
+            NEIGH_EINVAL
+        );
+        assert_eq!(neigh_map_request_resolve6(rw, 2, null()), NEIGH_EFAULT);
+        assert_eq!(
+            neigh_map_request_resolve4(rw, 2, v4([10, 0, 0, 9])),
+            NEIGH_OK
+        );
+        assert_eq!(
+            neigh_map_request_resolve6(rw, 3, ip6.octets().as_ptr()),
+            NEIGH_OK
+        );
+        let mut got = Vec::new();
+        ring.drain(16, |r| got.push(r));
+        assert_eq!(
+            got,
+            [
+                ResolveRequest {
+                    ifindex: 2,
+                    addr: "10.0.0.9".parse().expect("ip")
+                },
+                ResolveRequest {
+                    ifindex: 3,
+                    addr: ip6.into()
+                },
+            ]
+        );
+        // Four cells: the fifth undrained post is dropped.
+        let codes: Vec<c_int> = (1..=5)
+            .map(|i| neigh_map_request_resolve4(rw, i, 7))
+            .collect();
+        assert_eq!(
+            codes,
+            [NEIGH_OK, NEIGH_OK, NEIGH_OK, NEIGH_OK, NEIGH_EAGAIN]
+        );
+        assert_eq!(ring.stats().dropped_full, 1);
+        neigh_map_leave(ro);
+        neigh_map_leave(rw);
+        neigh_map_leave(owner);
+    }
+}
