@@ -6,14 +6,23 @@
 pub struct NtfFlags(pub u8);
 
 impl NtfFlags {
+    /// No flags.
     pub const NONE: Self = Self(0);
+    /// `NTF_USE`: request: mark the entry used / trigger resolution.
     pub const USE: Self = Self(0x01);
+    /// `NTF_SELF`: bridge FDB: the entry is on the device itself.
     pub const SELF: Self = Self(0x02);
+    /// `NTF_MASTER`: bridge FDB: the entry is on the master device.
     pub const MASTER: Self = Self(0x04);
+    /// `NTF_PROXY`: a proxy-ARP/NDP entry (`ip neigh ... proxy`).
     pub const PROXY: Self = Self(0x08);
+    /// `NTF_EXT_LEARNED`: learned by an external control plane (`extern_learn`).
     pub const EXT_LEARNED: Self = Self(0x10);
+    /// `NTF_OFFLOADED`: offloaded to hardware (`offload`).
     pub const OFFLOADED: Self = Self(0x20);
+    /// `NTF_STICKY`: bridge FDB: the entry does not move between ports.
     pub const STICKY: Self = Self(0x40);
+    /// `NTF_ROUTER`: the IPv6 neighbor is a router (`router`).
     pub const ROUTER: Self = Self(0x80);
 
     /// The flags `ip neigh` prints, with the word it prints, in its order.
@@ -48,8 +57,11 @@ impl core::ops::BitOr for NtfFlags {
 pub struct NtfExtFlags(pub u32);
 
 impl NtfExtFlags {
+    /// No flags.
     pub const NONE: Self = Self(0);
+    /// `NTF_EXT_MANAGED`: the kernel keeps the entry resolved (`managed`).
     pub const MANAGED: Self = Self(0x01);
+    /// `NTF_EXT_LOCKED`: bridge FDB: locked port entry.
     pub const LOCKED: Self = Self(0x02);
 
     /// The extended flags `ip neigh` prints, with the word it prints.

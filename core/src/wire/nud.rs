@@ -7,14 +7,23 @@
 pub struct NudState(pub u16);
 
 impl NudState {
+    /// No state (`NUD_NONE`): a new or proxy entry.
     pub const NONE: Self = Self(0x00);
+    /// Resolution in progress, no link-layer address yet.
     pub const INCOMPLETE: Self = Self(0x01);
+    /// Confirmed reachable recently.
     pub const REACHABLE: Self = Self(0x02);
+    /// Valid but unconfirmed; used as is, re-verified on use.
     pub const STALE: Self = Self(0x04);
+    /// Used while STALE; waiting before probing.
     pub const DELAY: Self = Self(0x08);
+    /// Unicast probes in progress.
     pub const PROBE: Self = Self(0x10);
+    /// Resolution failed; no link-layer address.
     pub const FAILED: Self = Self(0x20);
+    /// Valid without resolution (NOARP devices, multicast).
     pub const NOARP: Self = Self(0x40);
+    /// Static, set by an administrator; never expires.
     pub const PERMANENT: Self = Self(0x80);
 
     /// Every named bit with the name `ip neigh` prints, in the order it prints them.
