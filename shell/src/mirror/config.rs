@@ -1,0 +1,103 @@
+//! [`MirrorConfig`]: what to mirror, where, and how hard to try.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::netlink::DEFAULT_RCVBUF;
+
+/// Which address families to mirror.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Families {
+    /// IPv4 (ARP) and IPv6 (NDP).
+    #[default]
+    Both,
+    /// IPv4 only (`-4`).
+    V4,
+    /// IPv6 only (`-6`).
+    V6,
+}
+
+impl Families {
+    /// The `ndm_family` of a dump request.
+    pub fn dump_family(self) -> u8 {
+        match self {
+            Families::Both => libc::AF_UNSPEC as u8,
+            Families::V4 => libc::AF_INET as u8,
+            Families::V6 => libc::AF_INET6 as u8,
+        }
+    }
+
+    /// True when a message of `family` is mirrored.
+    pub fn accepts(self, family: u8) -> bool {
+        match self {
+            Families::Both => true,
+            Families::V4 => family == libc::AF_INET as u8,
+            Families::V6 => family == libc::AF_INET6 as u8,
+        }
+    }
+}
+
+/// How the mirror resolves the misses readers post in the request ring.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResolveConfig {
+    /// Cells of the request ring (a power of two; 0: no ring, no resolution).
+    pub ring_cells: usize,
+    /// Global rate: resolutions per second handed to the kernel (token bucket refill).
+    pub rate_per_sec: f64,
+    /// Global burst: tokens the bucket holds.
+    pub burst: f64,
+    /// Per-address hold-down: the same (interface, address) is asked at most once per
+    /// this period; later posts within it are counted as deduplicated.
+    pub hold_down: Duration,
+}
+
+impl Default for ResolveConfig {
+    fn default() -> Self {
+        Self {
+            ring_cells: 1024,
+            rate_per_sec: 200.0,
+            burst: 100.0,
+            hold_down: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Everything [`super::Mirror::new`] needs.
+#[derive(Clone, Debug)]
+pub struct MirrorConfig {
+    /// Name of the shared region in `/dev/shm` (`--map NAME`); `None`: anonymous memory
+    /// for an in-process mirror.
+    pub map_name: Option<String>,
+    /// Entries the map is sized for (`--capacity N`); see `MapParams::for_entries`.
+    pub capacity: usize,
+    /// Mirror only these interfaces (`dev IF ...`); empty: all.
+    pub devs: Vec<String>,
+    /// Address families (`-4`, `-6`).
+    pub families: Families,
+    /// Receive buffer of the event socket, forced with `SO_RCVBUFFORCE` when permitted.
+    pub rcvbuf: usize,
+    /// Back the region with this hugetlbfs directory (falls back to `/dev/shm`).
+    pub hugetlb: Option<PathBuf>,
+    /// How often the heartbeat is stored (readers call it stale after 3 periods).
+    pub heartbeat: Duration,
+    /// Longest wait in one `poll` (bounds the latency of ring draining and heartbeats).
+    pub tick: Duration,
+    /// Resolution requests.
+    pub resolve: ResolveConfig,
+}
+
+impl Default for MirrorConfig {
+    fn default() -> Self {
+        Self {
+            map_name: None,
+            capacity: 65_536,
+            devs: Vec::new(),
+            families: Families::Both,
+            rcvbuf: DEFAULT_RCVBUF,
+            hugetlb: None,
+            heartbeat: Duration::from_millis(500),
+            tick: Duration::from_millis(10),
+            resolve: ResolveConfig::default(),
+        }
+    }
+}

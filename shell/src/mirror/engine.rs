@@ -1,0 +1,655 @@
+//! [`Mirror`]: keeps a map equal to the kernel's neighbor tables.
+//!
+//! # Algorithm (DESIGN.md, "Mirror")
+//!
+//! 1. Subscribe the event socket to `RTNLGRP_NEIGH` and `RTNLGRP_LINK` *before* dumping,
+//!    so no change falls between the dump and the first event.
+//! 2. Resync: bump the generation, dump the neighbor tables on a second socket (the
+//!    event socket keeps its subscription and queues events meanwhile), upsert every
+//!    entry with the new generation, then `sweep` the entries the dump did not refresh.
+//!    Entries present before and after never leave the map (upserts overwrite in place).
+//! 3. Apply events in order: the queued ones first (replay), then live ones. Replaying
+//!    events older than the dump is harmless: every later change of the same entry is
+//!    queued after them, so the map converges to the kernel's state.
+//! 4. On `ENOBUFS` (the kernel dropped events) or an unreadable datagram: discard what is
+//!    still queued (it is older than the lost events, so replaying it after the new dump
+//!    could resurrect stale states), then resync as in 2, keeping the subscription.
+//!
+//! A deleted link drops its interface's entries (the kernel also sends RTM_DELNEIGH for
+//! them on recent kernels; both are idempotent). A map that is full refuses the insert:
+//! the mirror counts it ([`StatWord::Full`]), logs once per burst, and goes on.
+
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::fmt;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use neigh_core::map::{Applied, MapParams, MapReader, NeighMap};
+use neigh_core::ring::RequestRing;
+use neigh_core::wire::consts::{RTM_DELLINK, RTM_NEWLINK};
+use neigh_core::wire::{
+    ingest, neigh_dump, request::REQUEST_BUF_LEN, DumpFilter, LinkMessage, Message, NeighMessage,
+    Parsed,
+};
+use neigh_core::Ingest;
+
+use super::config::MirrorConfig;
+use super::region::{Region, RegionError};
+use super::resolver::{Outcome, Resolver, STUCK_CLAIM};
+use super::stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};
+use crate::netlink::{RouteSocket, SocketOptions};
+use crate::workspace::ShmOptions;
+
+/// `RTNLGRP_LINK` (linux/rtnetlink.h).
+const RTNLGRP_LINK: u32 = 1;
+/// `RTNLGRP_NEIGH` (linux/rtnetlink.h).
+const RTNLGRP_NEIGH: u32 = 3;
+/// Datagrams read per [`Mirror::poll_once`] before the ring and heartbeat get a turn.
+const MAX_DATAGRAMS_PER_POLL: usize = 1024;
+/// Requests drained from the ring per [`Mirror::poll_once`].
+const MAX_REQUESTS_PER_POLL: usize = 256;
+
+/// Why a mirror could not start or had to stop.
+#[derive(Debug)]
+pub enum MirrorError {
+    /// Creating or formatting the shared region failed.
+    Region(RegionError),
+    /// A `dev` named in the configuration does not exist.
+    NoSuchDevice(String),
+    /// A socket operation failed (what, and the error).
+    Io(&'static str, io::Error),
+}
+
+impl fmt::Display for MirrorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Region(e) => e.fmt(f),
+            Self::NoSuchDevice(d) => write!(f, "Cannot find device \"{d}\""),
+            Self::Io(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for MirrorError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Region(e) => Some(e),
+            Self::Io(_, e) => Some(e),
+            Self::NoSuchDevice(_) => None,
+        }
+    }
+}
+
+impl From<RegionError> for MirrorError {
+    fn from(e: RegionError) -> Self {
+        Self::Region(e)
+    }
+}
+
+/// What one [`Mirror::poll_once`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Event messages handled (neighbor and link).
+    pub events: usize,
+    /// Resyncs done (0 or more: a resync may be followed by another overrun).
+    pub resyncs: usize,
+    /// Resolution requests drained from the ring.
+    pub requests: usize,
+}
+
+/// Interfaces the mirror is limited to (`dev IF ...`): names, and their current indexes.
+#[derive(Debug)]
+struct Watched {
+    names: Vec<String>,
+    ifindexes: HashSet<u32>,
+}
+
+/// Per-batch counters, flushed into the header's statistics words in one go.
+#[derive(Debug, Default)]
+struct Tally {
+    applied: u64,
+    ignored: u64,
+    full: u64,
+    links: u64,
+    entries: u64,
+}
+
+/// "Map full" is logged once per burst: a burst ends at the first poll without refusals.
+#[derive(Debug, Default)]
+struct FullBurst {
+    active: bool,
+    refused: u64,
+}
+
+/// The mirror: owns the shared region, the two netlink sockets and the resolver.
+///
+/// Single-threaded: [`run`](Self::run) (or a caller's loop of
+/// [`poll_once`](Self::poll_once)) drives everything. Readers use the region from any
+/// thread ([`reader`](Self::reader)) or process (`Region::open`).
+pub struct Mirror {
+    cfg: MirrorConfig,
+    // `map` and `ring` view `region`'s memory; they never leave `self` with their
+    // 'static lifetime (accessors re-borrow them from `&self`).
+    map: NeighMap<'static>,
+    ring: Option<RequestRing<'static>>,
+    events: RouteSocket,
+    dumps: RouteSocket,
+    generation: u8,
+    watched: Option<Watched>,
+    resolver: Resolver,
+    need_resync: bool,
+    full: FullBurst,
+    last_beat: Instant,
+    blocked: Option<(u64, Instant)>,
+    region: Region,
+}
+
+impl fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mirror")
+            .field("map_name", &self.cfg.map_name)
+            .field("generation", &self.generation)
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+fn ifindex_of(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: `b` is writable for 8 bytes.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n == 8 {
+        u64::from_ne_bytes(b)
+    } else {
+        // No entropy syscall: the time is a poor but non-constant seed.
+        unix_ms() ^ u64::from(std::process::id()).rotate_left(32)
+    }
+}
+
+impl Mirror {
+    /// Creates (re-creating if it exists) and formats the region, opens the event socket
+    /// (nonblocking, `cfg.rcvbuf` forced with `SO_RCVBUFFORCE` when permitted, subscribed
+    /// to neighbor and link events) and the dump socket, then does the first full sync.
+    /// Sockets belong to the calling thread's network namespace.
+    ///
+    /// Errors: [`MirrorError::Region`] (bad name, someone else's region, no memory),
+    /// [`MirrorError::NoSuchDevice`], [`MirrorError::Io`] (socket, membership, first dump).
+    /// Cost: O(map size) to format plus one dump.
+    pub fn new(cfg: MirrorConfig) -> Result<Self, MirrorError> {
+        let watched = if cfg.devs.is_empty() {
+            None
+        } else {
+            let mut ifindexes = HashSet::new();
+            for d in &cfg.devs {
+                ifindexes
+                    .insert(ifindex_of(d).ok_or_else(|| MirrorError::NoSuchDevice(d.clone()))?);
+            }
+            Some(Watched {
+                names: cfg.devs.clone(),
+                ifindexes,
+            })
+        };
+        let params = MapParams {
+            seed: random_seed(),
+            ..MapParams::for_entries(cfg.capacity)
+        };
+        let shm = ShmOptions {
+            hugetlb: cfg.hugetlb.clone(),
+        };
+        let region = Region::create(
+            cfg.map_name.as_deref(),
+            &params,
+            cfg.resolve.ring_cells,
+            &shm,
+        )?;
+        let (map_words, ring_words) = region.static_words();
+        let map = NeighMap::join_words(map_words).map_err(RegionError::Map)?;
+        let ring = if ring_words.is_empty() {
+            None
+        } else {
+            Some(
+                RequestRing::join(ring_words, (map_words.len() * 8) as u64)
+                    .map_err(RegionError::Ring)?,
+            )
+        };
+        map.set_owner(u64::from(std::process::id()));
+        map.stat_store(StatWord::StartedMs.index(), unix_ms());
+        map.stat_store(
+            StatWord::HeartbeatPeriodMs.index(),
+            cfg.heartbeat.as_millis() as u64,
+        );
+        map.stat_store(StatWord::State.index(), MirrorState::Starting.as_u64());
+        map.heartbeat(monotonic_ms());
+
+        let events = RouteSocket::open(&SocketOptions {
+            rcvbuf: cfg.rcvbuf,
+            nonblocking: true,
+            strict: true,
+        })
+        .map_err(|e| MirrorError::Io("open event socket", e))?;
+        events
+            .add_membership(RTNLGRP_NEIGH)
+            .map_err(|e| MirrorError::Io("join RTNLGRP_NEIGH", e))?;
+        events
+            .add_membership(RTNLGRP_LINK)
+            .map_err(|e| MirrorError::Io("join RTNLGRP_LINK", e))?;
+        let dumps = RouteSocket::open(&SocketOptions::default())
+            .map_err(|e| MirrorError::Io("open dump socket", e))?;
+        let now = Instant::now();
+        let mut m = Mirror {
+            resolver: Resolver::new(cfg.resolve, now),
+            cfg,
+            map,
+            ring,
+            events,
+            dumps,
+            generation: 0,
+            watched,
+            need_resync: true,
+            full: FullBurst::default(),
+            last_beat: now,
+            blocked: None,
+            region,
+        };
+        m.resync().map_err(|e| MirrorError::Io("initial dump", e))?;
+        Ok(m)
+    }
+
+    /// A lock-free reader of the mirrored map, for threads of this process.
+    pub fn reader(&self) -> MapReader<'_> {
+        self.map.reader()
+    }
+
+    /// The region (map + ring) the mirror writes.
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// The header's statistics, decoded. O(1).
+    pub fn stats(&self) -> MirrorStats {
+        MirrorStats::read(&self.map.reader())
+    }
+
+    /// Asks for a full resync at the next [`poll_once`](Self::poll_once) (e.g. on SIGHUP).
+    pub fn request_resync(&mut self) {
+        self.need_resync = true;
+    }
+
+    /// Runs until `stop` is set (see [`super::signal::install_stop_handlers`]), then
+    /// marks the map [`MirrorState::Stopped`] and returns. Each iteration is one
+    /// [`poll_once`](Self::poll_once) with the configured tick, so `stop` is seen within
+    /// one tick. Errors: those of `poll_once` (the map stays as it was).
+    pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        let tick = self.cfg.tick;
+        let result = loop {
+            if stop.load(Ordering::Relaxed) {
+                break Ok(());
+            }
+            if let Err(e) = self.poll_once(tick) {
+                break Err(e);
+            }
+        };
+        self.stop();
+        result
+    }
+
+    /// Marks the map stopped (readers then know it is frozen, not crashed). Idempotent.
+    pub fn stop(&mut self) {
+        self.map
+            .stat_store(StatWord::State.index(), MirrorState::Stopped.as_u64());
+        self.map.heartbeat(monotonic_ms());
+        info!("mirror stopped");
+    }
+
+    /// One step: a pending resync if any; waits up to `timeout` for events and applies
+    /// every queued event (up to 1024 datagrams), resyncing on `ENOBUFS`; drains the
+    /// request ring (up to 256 requests); stores the heartbeat when due.
+    ///
+    /// Errors: socket failures other than overruns (those are handled by resyncing); a
+    /// failed resync dump is retried at the next call and reported here.
+    pub fn poll_once(&mut self, timeout: Duration) -> io::Result<PollReport> {
+        let mut report = PollReport::default();
+        let mut refused_before = self.full.refused;
+        if self.need_resync {
+            self.resync()?;
+            report.resyncs += 1;
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.events.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        } else if rc > 0 {
+            for _ in 0..MAX_DATAGRAMS_PER_POLL {
+                match self.read_events() {
+                    Ok(Some(n)) => report.events += n,
+                    Ok(None) => break,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                        self.map.stat_add(StatWord::Enobufs.index(), 1);
+                        debug!("event socket overrun (ENOBUFS): resyncing");
+                        self.resync()?;
+                        report.resyncs += 1;
+                        refused_before = refused_before.min(self.full.refused);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                        warn!("unreadable event datagram ({e}): resyncing");
+                        self.resync()?;
+                        report.resyncs += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        report.requests = self.serve_requests();
+        if self.full.active && self.full.refused == refused_before {
+            info!(
+                "map full burst over: {} insert(s) refused (capacity {})",
+                self.full.refused,
+                self.map.reader().capacity()
+            );
+            self.full = FullBurst::default();
+        }
+        let now = Instant::now();
+        if now.duration_since(self.last_beat) >= self.cfg.heartbeat {
+            self.beat(now);
+        }
+        Ok(report)
+    }
+
+    fn beat(&mut self, now: Instant) {
+        self.last_beat = now;
+        self.map.heartbeat(monotonic_ms());
+        let spoofed = self.events.drops().foreign + self.dumps.drops().foreign;
+        self.map.stat_store(StatWord::Spoofed.index(), spoofed);
+    }
+
+    /// Reads one datagram of events and applies it. `Ok(None)`: nothing queued.
+    fn read_events(&mut self) -> io::Result<Option<usize>> {
+        let map = self.map;
+        let gen = self.generation;
+        let families = self.cfg.families;
+        let watched = &mut self.watched;
+        let full = &mut self.full;
+        let need_resync = &mut self.need_resync;
+        let mut tally = Tally::default();
+        let mut deleted_links = Vec::new();
+        let r = self.events.recv_events(|msg| {
+            handle_event(
+                msg,
+                &map,
+                gen,
+                families,
+                watched,
+                &mut tally,
+                &mut deleted_links,
+                need_resync,
+            )
+        });
+        let n = match r {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        for ifindex in deleted_links {
+            let removed = remove_interface(&map, ifindex);
+            debug!("link {ifindex} deleted: dropped {removed} entries");
+        }
+        if tally.applied > 0 {
+            self.map
+                .stat_store(StatWord::LastEventMs.index(), unix_ms());
+        }
+        flush_tally(&map, &tally, full, self.cfg.map_name.as_deref());
+        Ok(Some(n))
+    }
+
+    /// Discards queued events, re-dumps with a new generation, sweeps the rest.
+    fn resync(&mut self) -> io::Result<()> {
+        self.need_resync = true;
+        self.map
+            .stat_store(StatWord::State.index(), MirrorState::Resyncing.as_u64());
+        // Discard what is queued: it predates the events the kernel dropped.
+        let mut discarded = 0usize;
+        loop {
+            match self.events.recv_events(|_| {}) {
+                Ok(n) => discarded += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let gen = self.generation.wrapping_add(1);
+        self.generation = gen;
+        self.map.set_generation(gen);
+        let map = self.map;
+        let families = self.cfg.families;
+        let watched = self.watched.as_ref().map(|w| w.ifindexes.clone());
+        let mut tally = Tally::default();
+        let filters: Vec<DumpFilter> = match &watched {
+            None => vec![DumpFilter::default()],
+            Some(set) => set
+                .iter()
+                .map(|&i| DumpFilter {
+                    ifindex: Some(i),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        let mut buf = [0u8; REQUEST_BUF_LEN];
+        for filter in filters {
+            let seq = self.dumps.next_seq();
+            let n = neigh_dump(&mut buf, seq, families.dump_family(), filter)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            self.dumps.request(&buf[..n], |msg| {
+                if let Ok(Parsed::Neigh(nm)) = Parsed::parse(msg) {
+                    tally.entries += 1;
+                    apply_neigh(&nm, &map, gen, families, watched.as_ref(), &mut tally);
+                }
+                Ok(())
+            })?;
+        }
+        let swept = self.map.sweep(gen);
+        self.map.stat_add(StatWord::Resyncs.index(), 1);
+        self.map
+            .stat_store(StatWord::DumpEntries.index(), tally.entries);
+        flush_tally(&map, &tally, &mut self.full, self.cfg.map_name.as_deref());
+        self.map
+            .stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
+        self.need_resync = false;
+        info!(
+            "resync (generation {gen}): {} entries dumped, {swept} stale swept, {discarded} queued events discarded",
+            tally.entries
+        );
+        self.beat(Instant::now());
+        Ok(())
+    }
+
+    /// Drains the request ring and serves what survives dedup and rate limits.
+    fn serve_requests(&mut self) -> usize {
+        let Some(ring) = self.ring else {
+            return 0;
+        };
+        let mut reqs = Vec::new();
+        let d = ring.drain(MAX_REQUESTS_PER_POLL, |r| reqs.push(r));
+        let now = Instant::now();
+        match (d.blocked_at, self.blocked) {
+            (Some(pos), Some((was, since))) if pos == was => {
+                if now.duration_since(since) >= STUCK_CLAIM && ring.abandon(pos) {
+                    warn!("request ring: skipped a claim never published (crashed producer?)");
+                    self.blocked = None;
+                }
+            }
+            (Some(pos), _) => self.blocked = Some((pos, now)),
+            (None, _) => self.blocked = None,
+        }
+        for req in &reqs {
+            let family = match req.addr {
+                std::net::IpAddr::V4(_) => libc::AF_INET as u8,
+                std::net::IpAddr::V6(_) => libc::AF_INET6 as u8,
+            };
+            let allowed = self.cfg.families.accepts(family)
+                && self
+                    .watched
+                    .as_ref()
+                    .is_none_or(|w| w.ifindexes.contains(&req.ifindex));
+            let word = match self
+                .resolver
+                .handle(*req, now, &self.map, &mut self.dumps, allowed)
+            {
+                Outcome::Served => StatWord::RequestsServed,
+                Outcome::Deduped => StatWord::RequestsDeduped,
+                Outcome::RateLimited => StatWord::RequestsRateLimited,
+                Outcome::Failed => StatWord::RequestsFailed,
+            };
+            self.map.stat_add(word.index(), 1);
+        }
+        reqs.len()
+    }
+}
+
+/// Applies one neighbor message (dump reply or event) if the filters accept it.
+fn apply_neigh(
+    nm: &NeighMessage<'_>,
+    map: &NeighMap<'_>,
+    gen: u8,
+    families: super::Families,
+    watched: Option<&HashSet<u32>>,
+    tally: &mut Tally,
+) {
+    if !families.accepts(nm.family) || watched.is_some_and(|w| !w.contains(&nm.ifindex)) {
+        tally.ignored += 1;
+        return;
+    }
+    let decision = ingest(nm);
+    match map.apply(&decision, gen) {
+        Ok(Applied::Ignored(_)) => tally.ignored += 1,
+        Ok(_) => tally.applied += 1,
+        Err(_full) => {
+            tally.full += 1;
+            if let Ingest::Upsert(e) = decision {
+                // The kernel has this entry but the map cannot hold it; an older copy
+                // cannot be there (an update never fails), so nothing stale remains.
+                debug!(
+                    "map full: {} on ifindex {} not mirrored",
+                    e.key.addr, e.key.ifindex
+                );
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn handle_event(
+    msg: &Message<'_>,
+    map: &NeighMap<'_>,
+    gen: u8,
+    families: super::Families,
+    watched: &mut Option<Watched>,
+    tally: &mut Tally,
+    deleted_links: &mut Vec<u32>,
+    need_resync: &mut bool,
+) {
+    match Parsed::parse(msg) {
+        Ok(Parsed::Neigh(nm)) => {
+            apply_neigh(
+                &nm,
+                map,
+                gen,
+                families,
+                watched.as_ref().map(|w| &w.ifindexes),
+                tally,
+            );
+        }
+        Ok(Parsed::Link(lm)) => {
+            tally.links += 1;
+            link_event(&lm, watched, deleted_links, need_resync);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            // One bad message in an otherwise fine datagram: the change it carried is
+            // lost, so the map may be behind; a resync restores it.
+            warn!("malformed event message ({e}): resyncing");
+            *need_resync = true;
+        }
+    }
+}
+
+fn link_event(
+    lm: &LinkMessage<'_>,
+    watched: &mut Option<Watched>,
+    deleted_links: &mut Vec<u32>,
+    need_resync: &mut bool,
+) {
+    match lm.kind {
+        RTM_DELLINK => {
+            deleted_links.push(lm.ifindex);
+            if let Some(w) = watched {
+                w.ifindexes.remove(&lm.ifindex);
+            }
+        }
+        RTM_NEWLINK => {
+            if let (Some(w), Some(name)) = (watched.as_mut(), lm.name_str()) {
+                if w.names.iter().any(|n| n == name) && w.ifindexes.insert(lm.ifindex) {
+                    // A watched interface (re)appeared under a new index: dump it.
+                    *need_resync = true;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes every entry of interface `ifindex`. O(capacity).
+fn remove_interface(map: &NeighMap<'_>, ifindex: u32) -> usize {
+    let keys: Vec<_> = map
+        .iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.entry.key.ifindex == ifindex)
+        .map(|e| e.entry.key)
+        .collect();
+    keys.iter().filter(|k| map.remove(k)).count()
+}
+
+fn flush_tally(map: &NeighMap<'_>, t: &Tally, full: &mut FullBurst, name: Option<&str>) {
+    if t.applied > 0 {
+        map.stat_add(StatWord::Applied.index(), t.applied);
+    }
+    if t.ignored > 0 {
+        map.stat_add(StatWord::Ignored.index(), t.ignored);
+    }
+    if t.links > 0 {
+        map.stat_add(StatWord::LinkEvents.index(), t.links);
+    }
+    if t.full > 0 {
+        map.stat_add(StatWord::Full.index(), t.full);
+        if !full.active {
+            warn!(
+                "map {} is full: refusing inserts (capacity {} slots); raise --capacity. \
+                 Logged once per burst; counted in stats",
+                name.unwrap_or("<anonymous>"),
+                map.reader().capacity()
+            );
+            full.active = true;
+        }
+        full.refused += t.full;
+    }
+}

@@ -1,0 +1,242 @@
+//! The mirror converges to the kernel's table: hundreds of random `ip neigh` changes
+//! (add, replace, change state, delete, flush, delete and re-create an interface), with a
+//! reader thread checking every entry throughout and a second process joining read-only.
+
+mod common;
+mod mirror_support;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Netns;
+use mirror_support::*;
+use neigh::mirror::{MirrorConfig, MirrorState, MirrorStats, StatWord};
+use neigh_core::NeighKey;
+
+const STATES: [&str; 6] = [
+    "permanent",
+    "reachable",
+    "stale",
+    "noarp",
+    "incomplete",
+    "failed",
+];
+
+fn random_addr(rng: &mut Rng) -> IpAddr {
+    if rng.below(3) == 0 {
+        format!("2001:db8::{:x}", 1 + rng.below(60))
+            .parse()
+            .expect("v6")
+    } else {
+        format!("10.0.{}.{}", rng.below(2), 1 + rng.below(60))
+            .parse()
+            .expect("v4")
+    }
+}
+
+fn random_op(rng: &mut Rng, devs: &[&str]) -> String {
+    let dev = devs[rng.below(devs.len() as u64) as usize];
+    let addr = random_addr(rng);
+    let mac = mac_text(&test_mac(&addr, rng.below(4) as u8 + 1));
+    match rng.below(10) {
+        0..=4 => {
+            let state = STATES[rng.below(STATES.len() as u64) as usize];
+            let router = if rng.below(4) == 0 { " router" } else { "" };
+            if matches!(state, "incomplete" | "failed") {
+                format!("neigh replace {addr} dev {dev} nud {state}")
+            } else {
+                format!("neigh replace {addr} lladdr {mac} dev {dev} nud {state}{router}")
+            }
+        }
+        5 | 6 => format!("neigh change {addr} lladdr {mac} dev {dev} nud stale"),
+        _ => format!("neigh del {addr} dev {dev}"),
+    }
+}
+
+#[test]
+fn mirror_random_changes_converge() {
+    let Some(ns) = Netns::new("mirror_random") else {
+        return;
+    };
+    for (a, b) in [("va", "vb"), ("vc", "vd"), ("vs", "vt")] {
+        ns.veth(a, b);
+        slow_timers(&ns, a);
+    }
+    let idx = links(&ns);
+    // Entries present throughout: the reader must never miss one.
+    let mut stable = Vec::new();
+    for i in 1..=30u32 {
+        let addr: IpAddr = if i <= 20 {
+            format!("10.9.0.{i}").parse().expect("v4")
+        } else {
+            format!("2001:db8:9::{i:x}").parse().expect("v6")
+        };
+        let mac = test_mac(&addr, 0);
+        ns.ip_ok(&format!(
+            "neigh add {addr} lladdr {} dev vs nud permanent",
+            mac_text(&mac)
+        ));
+        stable.push((
+            NeighKey {
+                ifindex: idx["vs"],
+                addr,
+            },
+            mac,
+        ));
+    }
+
+    let name = map_name("mirror_random");
+    let mirror = RunningMirror::start(
+        &ns,
+        MirrorConfig {
+            map_name: Some(name.clone()),
+            capacity: 4096,
+            ..Default::default()
+        },
+    );
+    let region = mirror.join();
+    assert_converges(&ns, &region, Duration::from_secs(10));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicU64::new(0));
+    let reader = spawn_reader(
+        name.clone(),
+        stable.clone(),
+        Arc::clone(&stop),
+        Arc::clone(&rounds),
+    );
+
+    let mut rng = Rng(0x5eed_0000_0000_0001 ^ u64::from(std::process::id()));
+    eprintln!("mirror_random seed {:#x}", rng.0);
+    let mut ops = 0;
+    for round in 0..16 {
+        let mut script = String::new();
+        for _ in 0..25 {
+            script.push_str(&random_op(&mut rng, &["va", "vc"]));
+            script.push('\n');
+            ops += 1;
+        }
+        if round % 5 == 4 {
+            script.push_str("neigh flush dev va\n");
+        }
+        ip_batch(&ns, &script);
+        if round == 7 || round == 12 {
+            // Delete an interface with entries on it, then bring it back (new ifindex).
+            ns.ip_ok("link del vc");
+            ns.veth("vc", "vd");
+            slow_timers(&ns, "vc");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("mirror_random: {ops} changes applied");
+    let n = assert_converges(&ns, &region, Duration::from_secs(15));
+    assert!(n > 30, "the random changes left entries ({n})");
+
+    // A second process joins read-only and lists the same entries.
+    let out = std::process::Command::new(common::NEIGH)
+        .args(["map", "show", &name, "-j"])
+        .output()
+        .expect("run neigh map show");
+    assert!(
+        out.status.success(),
+        "neigh map show: {}",
+        common::stderr(&out)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let shown = shown.as_array().expect("array");
+    let snap = snapshot(&region);
+    assert_eq!(
+        shown.len(),
+        snap.len(),
+        "second process sees as many entries"
+    );
+    for e in shown {
+        let key = NeighKey {
+            ifindex: e["ifindex"].as_u64().expect("ifindex") as u32,
+            addr: e["dst"].as_str().expect("dst").parse().expect("addr"),
+        };
+        let (mac, _, _) = snap
+            .get(&key)
+            .unwrap_or_else(|| panic!("{key:?} not in map"));
+        assert_eq!(
+            e["lladdr"].as_str().map(String::from),
+            mac.map(|m| mac_text(&m))
+        );
+    }
+
+    stop.store(true, Ordering::Relaxed);
+    let rep = reader.join().expect("reader");
+    assert!(rounds.load(Ordering::Relaxed) > 0, "the reader ran");
+    assert!(rep.torn.is_empty(), "torn entries: {:?}", rep.torn);
+    assert!(
+        rep.missed.is_empty(),
+        "stable entries missed: {:?}",
+        rep.missed
+    );
+    eprintln!(
+        "reader: {} lookups, {} entries iterated",
+        rep.lookups, rep.iterated
+    );
+
+    let stats = MirrorStats::read(&region.reader().expect("reader"));
+    assert!(stats.get(StatWord::Applied) >= 100, "{stats:?}");
+    assert!(stats.get(StatWord::LinkEvents) >= 2, "{stats:?}");
+    assert_eq!(stats.state, MirrorState::Synced);
+    assert!(!stats.stale);
+    mirror.stop().expect("clean stop");
+    let stats = MirrorStats::read(&region.reader().expect("reader"));
+    assert_eq!(stats.state, MirrorState::Stopped);
+}
+
+#[test]
+fn mirror_dev_and_family_filters() {
+    let Some(ns) = Netns::new("mirror_filter") else {
+        return;
+    };
+    ns.veth("va", "vb");
+    ns.veth("vc", "vd");
+    for dev in ["va", "vc"] {
+        slow_timers(&ns, dev);
+        ns.ip_ok(&format!(
+            "neigh add 10.1.0.1 lladdr 02:00:0a:01:00:01 dev {dev} nud permanent"
+        ));
+        ns.ip_ok(&format!(
+            "neigh add 2001:db8::1 lladdr 02:00:00:00:00:01 dev {dev} nud permanent"
+        ));
+    }
+    let name = map_name("mirror_filter");
+    let mirror = RunningMirror::start(
+        &ns,
+        MirrorConfig {
+            map_name: Some(name),
+            capacity: 256,
+            devs: vec!["va".into()],
+            families: neigh::mirror::Families::V4,
+            ..Default::default()
+        },
+    );
+    let region = mirror.join();
+    ns.ip_ok("neigh add 10.1.0.2 lladdr 02:00:0a:01:00:02 dev va nud permanent");
+    ns.ip_ok("neigh add 10.1.0.2 lladdr 02:00:0a:01:00:02 dev vc nud permanent");
+    ns.ip_ok("neigh add 2001:db8::2 lladdr 02:00:00:00:00:02 dev va nud permanent");
+    let va = links(&ns)["va"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let want: Table = oracle(&ns)
+            .into_iter()
+            .filter(|(k, _)| k.ifindex == va && k.addr.is_ipv4())
+            .collect();
+        let got = snapshot(&region);
+        if got == want {
+            assert_eq!(got.len(), 2);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "filtered map {got:?} != {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
