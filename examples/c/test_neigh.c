@@ -1,0 +1,255 @@
+/* test_neigh: checks the C API of libneigh.a from C.
+ *
+ *   test_neigh self
+ *       No kernel, no mirror: sizes and formats a map in this process's memory, writes
+ *       and looks up IPv4/IPv6 entries, joins it a second time read-only by pointer, and
+ *       checks the error codes for NULL pointers, a misaligned or too-small region, an
+ *       unformatted region, a bad or missing map name and writes through a read-only
+ *       handle.
+ *
+ *   test_neigh check MAP_NAME TIMEOUT_MS < expectations
+ *       Joins the named map (as a running mirror publishes it) read-only and checks one
+ *       expectation per stdin line, retrying each until TIMEOUT_MS has passed (the mirror
+ *       applies kernel events asynchronously):
+ *         IFINDEX ADDR STATE MAC   entry present with NUD state STATE (hex) and MAC
+ *                                  (aa:bb:..), or MAC "-" for an unresolved entry
+ *         IFINDEX ADDR absent      no entry
+ *
+ * Prints one line per failed check; exit status 0 when all passed, 1 otherwise.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "neigh.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                           \
+    do {                                                                               \
+        int rc_ = (expr);                                                              \
+        if (rc_ != (want)) {                                                           \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), want %d (%s)\n", __FILE__,    \
+                    __LINE__, #expr, rc_, neigh_strerror(rc_), (want),                 \
+                    neigh_strerror(want));                                             \
+            failures++;                                                                \
+        }                                                                              \
+    } while (0)
+
+static uint32_t ip4(const char *text)
+{
+    uint32_t a = 0;
+    if (inet_pton(AF_INET, text, &a) != 1)
+        abort();
+    return a;
+}
+
+static int self_test(void)
+{
+    size_t align = neigh_map_align();
+    size_t need = neigh_map_footprint(1000);
+    CHECK(align == 64);
+    CHECK(need >= 1000 * 64 && need % align == 0);
+    CHECK(neigh_map_footprint(1) > 0 && neigh_map_footprint(1) <= need);
+
+    /* Twice the footprint, so misaligned and too-small views stay inside the buffer. */
+    uint8_t *mem = aligned_alloc(align, 2 * need);
+    CHECK(mem != NULL);
+    if (!mem)
+        return 1;
+
+    neigh_map *map = (neigh_map *)1; /* must be reset to NULL on failure */
+    CHECK_RC(neigh_map_format(mem, need - 64, 1000, 7, &map), NEIGH_ERANGE);
+    CHECK(map == NULL);
+    CHECK(strlen(neigh_last_error()) > 0);
+    CHECK_RC(neigh_map_format(mem + 8, need, 1000, 7, &map), NEIGH_EINVAL);
+    CHECK_RC(neigh_map_format(NULL, need, 1000, 7, &map), NEIGH_EFAULT);
+    CHECK_RC(neigh_map_format(mem, need, 1000, 7, NULL), NEIGH_EFAULT);
+    memset(mem, 0, need); /* not a map yet */
+    CHECK_RC(neigh_map_join(mem, need, NEIGH_READ_ONLY, &map), NEIGH_EBADMSG);
+
+    CHECK_RC(neigh_map_format(mem, need, 1000, 0x1234567, &map), NEIGH_OK);
+    CHECK(map != NULL);
+    CHECK(neigh_map_len(map) == 0);
+    CHECK(neigh_map_capacity(map) >= 2000);
+
+    neigh_entry e = {.mac = {0x02, 0, 0, 0, 0, 0x01}, .state = 0x80, .flags = 0x80,
+                     .resolved = 1, .generation = 1};
+    neigh_entry pending = {.state = 0x01, .resolved = 0};
+    neigh_entry out;
+    uint8_t v6[16];
+    CHECK(inet_pton(AF_INET6, "2001:db8::1", v6) == 1);
+
+    CHECK_RC(neigh_map_lookup4(map, 2, ip4("10.0.0.1"), &out), NEIGH_ABSENT);
+    CHECK_RC(neigh_map_upsert4(map, 2, ip4("10.0.0.1"), &e), NEIGH_INSERTED);
+    CHECK_RC(neigh_map_upsert4(map, 2, ip4("10.0.0.1"), &e), NEIGH_UPDATED);
+    CHECK_RC(neigh_map_upsert6(map, 2, v6, &pending), NEIGH_INSERTED);
+    CHECK_RC(neigh_map_upsert4(map, 0, ip4("10.0.0.2"), &e), NEIGH_EINVAL);
+    CHECK(neigh_map_len(map) == 2);
+
+    memset(&out, 0xff, sizeof out);
+    CHECK_RC(neigh_map_lookup4(map, 2, ip4("10.0.0.1"), &out), NEIGH_FOUND);
+    CHECK(memcmp(out.mac, e.mac, 6) == 0 && out.resolved == 1);
+    CHECK(out.state == 0x80 && out.flags == 0x80 && out.generation == 1 && out.reserved == 0);
+    CHECK_RC(neigh_map_lookup4(map, 3, ip4("10.0.0.1"), &out), NEIGH_ABSENT);
+    CHECK_RC(neigh_map_lookup6(map, 2, v6, &out), NEIGH_FOUND);
+    CHECK(out.resolved == 0 && out.state == 0x01);
+
+    /* A second, read-only handle on the same memory sees the writes and refuses its own. */
+    neigh_map *ro = NULL;
+    CHECK_RC(neigh_map_join(mem, need, NEIGH_READ_ONLY, &ro), NEIGH_OK);
+    CHECK_RC(neigh_map_lookup4(ro, 2, ip4("10.0.0.1"), &out), NEIGH_FOUND);
+    CHECK_RC(neigh_map_upsert4(ro, 2, ip4("10.0.0.9"), &e), NEIGH_EROFS);
+    CHECK_RC(neigh_map_remove4(ro, 2, ip4("10.0.0.1")), NEIGH_EROFS);
+    CHECK_RC(neigh_map_request_resolve4(ro, 2, ip4("10.0.0.9")), NEIGH_ENOTSUP);
+    CHECK_RC(neigh_map_join(mem, need - 64, NEIGH_READ_ONLY, &ro), NEIGH_ERANGE);
+    CHECK(ro == NULL);
+    CHECK_RC(neigh_map_join(mem + 64, need, NEIGH_READ_ONLY, &ro), NEIGH_EBADMSG);
+    CHECK_RC(neigh_map_join(mem + 4, need, NEIGH_READ_ONLY, &ro), NEIGH_EINVAL);
+    CHECK_RC(neigh_map_join(mem, need, 42, &ro), NEIGH_EINVAL);
+
+    /* NULL and misaligned arguments on the data path. */
+    CHECK_RC(neigh_map_lookup4(NULL, 2, ip4("10.0.0.1"), &out), NEIGH_EFAULT);
+    CHECK_RC(neigh_map_lookup4(map, 2, ip4("10.0.0.1"), NULL), NEIGH_EFAULT);
+    CHECK_RC(neigh_map_lookup6(map, 2, NULL, &out), NEIGH_EFAULT);
+    CHECK_RC(neigh_map_lookup4(map, 2, ip4("10.0.0.1"), (neigh_entry *)((char *)&out + 1)),
+             NEIGH_EINVAL);
+    CHECK_RC(neigh_map_upsert4(map, 2, ip4("10.0.0.1"), NULL), NEIGH_EFAULT);
+    CHECK(neigh_map_len(NULL) == 0);
+
+    /* Names. */
+    CHECK_RC(neigh_map_join_shm("neigh-test-no-such-map", NEIGH_READ_ONLY, &ro), NEIGH_ENOENT);
+    CHECK(strstr(neigh_last_error(), "neigh-test-no-such-map") != NULL);
+    CHECK_RC(neigh_map_join_shm("../etc/passwd", NEIGH_READ_ONLY, &ro), NEIGH_EINVAL);
+    CHECK_RC(neigh_map_join_shm("", NEIGH_READ_ONLY, &ro), NEIGH_EINVAL);
+    CHECK_RC(neigh_map_join_shm(NULL, NEIGH_READ_ONLY, &ro), NEIGH_EFAULT);
+
+    /* Removes. */
+    CHECK_RC(neigh_map_remove4(map, 2, ip4("10.0.0.1")), NEIGH_REMOVED);
+    CHECK_RC(neigh_map_remove4(map, 2, ip4("10.0.0.1")), NEIGH_ABSENT);
+    CHECK_RC(neigh_map_remove6(map, 2, v6), NEIGH_REMOVED);
+    CHECK_RC(neigh_map_lookup6(map, 2, v6, &out), NEIGH_ABSENT);
+    CHECK(neigh_map_len(map) == 0);
+
+    /* Every code has a description. */
+    const int codes[] = {NEIGH_OK, NEIGH_EPERM, NEIGH_ENOENT, NEIGH_EIO, NEIGH_EAGAIN,
+                         NEIGH_ENOMEM, NEIGH_EACCES, NEIGH_EFAULT, NEIGH_EBUSY, NEIGH_EINVAL,
+                         NEIGH_ENOSPC, NEIGH_EROFS, NEIGH_ERANGE, NEIGH_EBADMSG,
+                         NEIGH_EOVERFLOW, NEIGH_EPROTONOSUPPORT, NEIGH_ENOTSUP,
+                         NEIGH_EUCLEAN, NEIGH_ENOTRECOVERABLE};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *s = neigh_strerror(codes[i]);
+        CHECK(s != NULL && strlen(s) > 0 && strcmp(s, "unknown error") != 0);
+    }
+    CHECK(strcmp(neigh_strerror(-9999), "unknown error") == 0);
+
+    neigh_map_leave(ro);
+    neigh_map_leave(map);
+    neigh_map_leave(NULL);
+    free(mem);
+    printf("self: %s (%d failures)\n", failures ? "FAILED" : "ok", failures);
+    return failures != 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned b[6];
+    if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)b[i];
+    return 0;
+}
+
+/* One expectation; returns 1 when the map agrees now, and describes the map's view. */
+static int matches(const neigh_map *map, unsigned ifindex, const char *addr, const char *state,
+                   const char *mac, char *seen, size_t seen_len)
+{
+    uint32_t v4;
+    uint8_t v6[16];
+    neigh_entry e;
+    int rc;
+    if (inet_pton(AF_INET, addr, &v4) == 1)
+        rc = neigh_map_lookup4(map, ifindex, v4, &e);
+    else if (inet_pton(AF_INET6, addr, v6) == 1)
+        rc = neigh_map_lookup6(map, ifindex, v6, &e);
+    else {
+        snprintf(seen, seen_len, "bad address in expectation");
+        return 0;
+    }
+    if (rc != NEIGH_FOUND) {
+        snprintf(seen, seen_len, "%s", rc == NEIGH_ABSENT ? "absent" : neigh_strerror(rc));
+        return rc == NEIGH_ABSENT && strcmp(state, "absent") == 0;
+    }
+    snprintf(seen, seen_len, "state 0x%x mac %02x:%02x:%02x:%02x:%02x:%02x resolved %u",
+             e.state, e.mac[0], e.mac[1], e.mac[2], e.mac[3], e.mac[4], e.mac[5], e.resolved);
+    if (strcmp(state, "absent") == 0 || strtoul(state, NULL, 16) != e.state)
+        return 0;
+    if (strcmp(mac, "-") == 0)
+        return e.resolved == 0;
+    uint8_t want[6];
+    return parse_mac(mac, want) == 0 && e.resolved && memcmp(want, e.mac, 6) == 0;
+}
+
+static int check(const char *name, double timeout_ms)
+{
+    neigh_map *map = NULL;
+    int rc = neigh_map_join_shm(name, NEIGH_READ_ONLY, &map);
+    if (rc != NEIGH_OK) {
+        fprintf(stderr, "join %s: %s (%s)\n", name, neigh_strerror(rc), neigh_last_error());
+        return 1;
+    }
+    char line[256];
+    int checked = 0;
+    double deadline = now_ms() + timeout_ms;
+    while (fgets(line, sizeof line, stdin)) {
+        unsigned ifindex;
+        char addr[64], state[16], mac[32] = "-";
+        int n = sscanf(line, "%u %63s %15s %31s", &ifindex, addr, state, mac);
+        if (n < 3)
+            continue;
+        char seen[128];
+        while (!matches(map, ifindex, addr, state, mac, seen, sizeof seen)) {
+            if (now_ms() > deadline) {
+                fprintf(stderr, "mismatch: if %u %s: want %s %s, map has %s\n", ifindex, addr,
+                        state, mac, seen);
+                failures++;
+                break;
+            }
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        checked++;
+    }
+    neigh_map_leave(map);
+    printf("check: %d expectations, %d failures\n", checked, failures);
+    return failures != 0 || checked == 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "self") == 0)
+        return self_test();
+    if (argc == 4 && strcmp(argv[1], "check") == 0)
+        return check(argv[2], atof(argv[3]));
+    fprintf(stderr, "usage: test_neigh self | test_neigh check MAP_NAME TIMEOUT_MS\n");
+    return 2;
+}

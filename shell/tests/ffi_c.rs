@@ -1,0 +1,341 @@
+//! The C API from C: builds `libneigh.a`, compiles examples/c/test_neigh.c and
+//! examples/c/resolve_nexthops.c with `cc` against it and `shell/include/neigh.h`, and runs
+//! them: the self-contained C test, the example over a map this test writes, and the C
+//! lookups against `ip -j neigh show` with the mirror running in a network namespace.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{fill_reference_table, Netns, NEIGH};
+use neigh::workspace::{ShmOptions, Workspace};
+use neigh_core::entry::{NeighEntry, NeighKey};
+use neigh_core::map::{footprint, MapParams, NeighMap};
+use neigh_core::wire::{NtfFlags, NudState};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Builds the staticlib (cargo builds only the rlib for tests) and returns its path, once
+/// per test binary. Same cargo, same target dir and profile as this test's own build, so it
+/// is usually a no-op relink.
+fn libneigh() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "-p", "neigh", "--lib", "--message-format=json"])
+            .current_dir(repo())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run cargo build");
+        assert!(out.status.success(), "cargo build -p neigh --lib failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "neigh")
+            .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
+            .filter_map(|f| f.as_str().map(PathBuf::from))
+            .find(|f| f.extension().is_some_and(|e| e == "a"))
+            .expect("cargo reported no libneigh.a")
+    })
+}
+
+/// Compiles examples/c/NAME.c the way examples/c/Makefile does; returns the executable.
+fn build_c(name: &str) -> PathBuf {
+    let root = repo();
+    let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("c-{name}"));
+    let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args([
+            "-std=c11",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-I",
+        ])
+        .arg(root.join("shell/include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(root.join(format!("examples/c/{name}.c")))
+        .arg(libneigh())
+        .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl"])
+        .output()
+        .expect("run cc");
+    assert!(out.status.success(), "cc {name}.c:\n{}", text(&out.stderr));
+    exe
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn assert_ok(what: &str, o: &Output) {
+    assert!(
+        o.status.success(),
+        "{what}: {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+/// Removes a named region (and the mirror process, if any) when the test ends.
+struct Cleanup {
+    shm: String,
+    child: Option<Child>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = Workspace::unlink_shm(&self.shm);
+    }
+}
+
+#[test]
+fn c_self_test_passes() {
+    let exe = build_c("test_neigh");
+    let out = Command::new(exe)
+        .arg("self")
+        .output()
+        .expect("run test_neigh");
+    assert_ok("test_neigh self", &out);
+    assert!(text(&out.stdout).contains("self: ok (0 failures)"));
+}
+
+#[test]
+fn c_example_resolves_next_hops_from_a_named_map() {
+    let exe = build_c("resolve_nexthops");
+    let name = format!("neigh-ffi-example-{}", std::process::id());
+    let _cleanup = Cleanup {
+        shm: name.clone(),
+        child: None,
+    };
+    let params = MapParams::for_entries(64);
+    let ws = Workspace::create_shm(
+        &name,
+        footprint(&params).expect("size"),
+        &ShmOptions::default(),
+    )
+    .expect("create shm");
+    // SAFETY: `ws` is a live read-write mapping of ws.len() bytes that outlives `map`, and
+    // every process uses it only through the map.
+    let map = unsafe { NeighMap::format_raw(ws.as_mut_ptr(), ws.len(), &params) }.expect("format");
+    let lo = 1; // the loopback interface is always ifindex 1
+    let entry = |addr: &str, mac: Option<[u8; 6]>, state: u16| NeighEntry {
+        key: NeighKey {
+            ifindex: lo,
+            addr: addr.parse().expect("ip"),
+        },
+        mac,
+        state: NudState(state),
+        flags: NtfFlags(if mac.is_some() { 0x80 } else { 0 }),
+    };
+    map.upsert(&entry("192.0.2.1", Some([2, 0, 0, 0, 0, 1]), 0x02), 0)
+        .expect("room");
+    map.upsert(&entry("2001:db8::1", Some([2, 0, 0, 0, 0, 2]), 0x80), 0)
+        .expect("room");
+    map.upsert(&entry("192.0.2.3", None, 0x01), 0)
+        .expect("room");
+    let out = Command::new(&exe)
+        .args([
+            &name,
+            "lo",
+            "192.0.2.1",
+            "2001:db8::1",
+            "192.0.2.3",
+            "192.0.2.4",
+        ])
+        .output()
+        .expect("run resolve_nexthops");
+    // Exit status 1: not every next hop resolved.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "192.0.2.1 dev lo lladdr 02:00:00:00:00:01 state 0x02 router\n\
+         2001:db8::1 dev lo lladdr 02:00:00:00:00:02 state 0x80 router\n\
+         192.0.2.3 dev lo unresolved state 0x01\n\
+         192.0.2.4 dev lo absent\n"
+    );
+    map.remove(&entry("192.0.2.3", None, 0).key);
+    map.remove(&entry("192.0.2.4", None, 0).key);
+    let out = Command::new(&exe)
+        .args([
+            "-n",
+            "2",
+            "-i",
+            "1",
+            &name,
+            "lo",
+            "192.0.2.1",
+            "2001:db8::1",
+        ])
+        .output()
+        .expect("run resolve_nexthops");
+    assert_ok("resolve_nexthops, all resolved", &out);
+    assert_eq!(text(&out.stdout).lines().count(), 4);
+    let missing = Command::new(&exe)
+        .args(["neigh-ffi-no-such-map", "lo", "192.0.2.1"])
+        .output()
+        .expect("run resolve_nexthops");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("no map of that name"));
+}
+
+/// NUD state bits of `ip -j` state names.
+fn nud_bits(names: &serde_json::Value) -> u16 {
+    let bit = |n: &str| match n {
+        "INCOMPLETE" => 0x01,
+        "REACHABLE" => 0x02,
+        "STALE" => 0x04,
+        "DELAY" => 0x08,
+        "PROBE" => 0x10,
+        "FAILED" => 0x20,
+        "NOARP" => 0x40,
+        "PERMANENT" => 0x80,
+        _ => 0,
+    };
+    names
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()).map(bit).sum())
+        .unwrap_or(0)
+}
+
+/// The interface index of `dev` in `ns`, from `ip -j link show`.
+fn ifindex(ns: &Netns, dev: &str) -> u64 {
+    let links: serde_json::Value =
+        serde_json::from_str(&ns.ip_ok("-j link show")).expect("ip -j link json");
+    links
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["ifname"] == dev))
+        .and_then(|l| l["ifindex"].as_u64())
+        .expect("ifindex of dev")
+}
+
+/// `test_neigh check` expectation lines for every entry of `ip -j neigh show` in `ns`.
+fn expectations(ns: &Netns) -> Vec<String> {
+    let neigh: serde_json::Value =
+        serde_json::from_str(&ns.ip_ok("-j neigh show")).expect("ip -j neigh json");
+    neigh
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|n| {
+            let dev = n["dev"].as_str().expect("dev");
+            format!(
+                "{} {} {:x} {}",
+                ifindex(ns, dev),
+                n["dst"].as_str().expect("dst"),
+                nud_bits(&n["state"]),
+                n["lladdr"].as_str().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+fn run_check(exe: &Path, map: &str, lines: &[String]) -> Output {
+    let mut child = Command::new(exe)
+        .args(["check", map, "5000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run test_neigh check");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(lines.join("\n").as_bytes())
+        .expect("write expectations");
+    drop(stdin);
+    child.wait_with_output().expect("wait test_neigh")
+}
+
+/// Starts `neigh mirror --map NAME` in `ns` and waits until its region is there. `None`
+/// when this build has no mirror command yet.
+fn start_mirror(ns: &Netns, name: &str) -> Option<Child> {
+    let mut child = ns
+        .command(NEIGH)
+        .args(["mirror", "--map", name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn neigh mirror");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait mirror") {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            if err.contains("unknown") {
+                return None;
+            }
+            panic!("neigh mirror exited early ({status}): {err}");
+        }
+        if Workspace::open_shm(name, neigh::workspace::Access::ReadOnly).is_ok() {
+            return Some(child);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the mirror did not publish {name}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn c_lookups_match_ip_neigh_with_the_mirror_running() {
+    let exe = build_c("test_neigh");
+    let Some(ns) = Netns::new("ffi-c") else {
+        return;
+    };
+    fill_reference_table(&ns);
+    let name = format!("neigh-ffi-c-{}", std::process::id());
+    let mut cleanup = Cleanup {
+        shm: name.clone(),
+        child: None,
+    };
+    let Some(mirror) = start_mirror(&ns, &name) else {
+        eprintln!("SKIPPED c_lookups_match_ip_neigh_with_the_mirror_running: this neigh has no `mirror` command yet (issue 5)");
+        return;
+    };
+    cleanup.child = Some(mirror);
+
+    // Entries present before the mirror started reach the map through its dump.
+    let before = expectations(&ns);
+    assert!(before.len() >= 15, "{before:?}");
+    let out = run_check(&exe, &name, &before);
+    assert_ok("test_neigh check (dump)", &out);
+
+    // Changes while it runs reach the map through events: adds, a change, deletes.
+    ns.ip_ok("neigh add 10.0.0.50 lladdr 02:00:00:00:00:50 dev va nud permanent");
+    ns.ip_ok("neigh add 2001:db8::50 lladdr 02:00:00:00:00:51 dev vc nud noarp");
+    ns.ip_ok("neigh replace 10.0.0.1 lladdr 02:00:00:00:01:01 dev va nud permanent");
+    ns.ip_ok("neigh del 10.0.0.3 dev va");
+    ns.ip_ok("neigh del 2001:db8::2 dev va");
+    let mut after = expectations(&ns);
+    let va = ifindex(&ns, "va");
+    after.push(format!("{va} 10.0.0.3 absent"));
+    after.push(format!("{va} 2001:db8::2 absent"));
+    assert!(after.iter().any(|l| l.ends_with("02:00:00:00:01:01")));
+    let out = run_check(&exe, &name, &after);
+    assert_ok("test_neigh check (events)", &out);
+    assert!(
+        text(&out.stdout).contains(&format!("{} expectations, 0 failures", after.len())),
+        "{}",
+        text(&out.stdout)
+    );
+}
