@@ -15,10 +15,20 @@
  *                                  (aa:bb:..), or MAC "-" for an unresolved entry
  *         IFINDEX ADDR absent      no entry
  *
+ *   test_neigh serve MAP_NAME
+ *       Runs a mirror through the C API in the current network namespace: creates it,
+ *       steps it once with neigh_mirror_poll, checks a neigh_mirror_map handle, prints
+ *       "ready", then neigh_mirror_run until SIGTERM/SIGINT, and destroys it.
+ *
+ *   test_neigh request MAP_NAME IFINDEX ADDR TIMEOUT_MS
+ *       Joins the map read-write, expects ADDR to be absent, posts a resolution request,
+ *       and waits until the mirror has the kernel create the entry (any state).
+ *
  * Prints one line per failed check; exit status 0 when all passed, 1 otherwise.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +154,8 @@ static int self_test(void)
 
     /* Every code has a description. */
     const int codes[] = {NEIGH_OK, NEIGH_EPERM, NEIGH_ENOENT, NEIGH_EIO, NEIGH_EAGAIN,
-                         NEIGH_ENOMEM, NEIGH_EACCES, NEIGH_EFAULT, NEIGH_EBUSY, NEIGH_EINVAL,
+                         NEIGH_ENOMEM, NEIGH_EACCES, NEIGH_EFAULT, NEIGH_EBUSY, NEIGH_ENODEV,
+                         NEIGH_EINVAL,
                          NEIGH_ENOSPC, NEIGH_EROFS, NEIGH_ERANGE, NEIGH_EBADMSG,
                          NEIGH_EOVERFLOW, NEIGH_EPROTONOSUPPORT, NEIGH_ENOTSUP,
                          NEIGH_EUCLEAN, NEIGH_ENOTRECOVERABLE};
@@ -244,12 +255,89 @@ static int check(const char *name, double timeout_ms)
     return failures != 0 || checked == 0;
 }
 
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int serve(const char *name)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    neigh_mirror *m = NULL;
+    CHECK_RC(neigh_mirror_poll(NULL, 0), NEIGH_EFAULT);
+    CHECK_RC(neigh_mirror_create("bad/name", 0, &m), NEIGH_EINVAL);
+    CHECK(m == NULL);
+    int rc = neigh_mirror_create(name, 4096, &m);
+    if (rc != NEIGH_OK) {
+        fprintf(stderr, "mirror %s: %s (%s)\n", name, neigh_strerror(rc), neigh_last_error());
+        return 1;
+    }
+    CHECK(neigh_mirror_poll(m, 0) >= 0);
+    CHECK_RC(neigh_mirror_poll(m, -1), NEIGH_EINVAL);
+    neigh_map *map = NULL;
+    CHECK_RC(neigh_mirror_map(m, NEIGH_READ_ONLY, &map), NEIGH_OK);
+    CHECK(neigh_map_capacity(map) >= 8192);
+    neigh_map_leave(map);
+    printf("ready\n");
+    fflush(stdout);
+    rc = neigh_mirror_run(m, (const int *)&stop_flag);
+    CHECK_RC(rc, NEIGH_OK);
+    neigh_mirror_destroy(m);
+    printf("serve: %d failures\n", failures);
+    return failures != 0;
+}
+
+static int request(const char *name, unsigned ifindex, const char *addr, double timeout_ms)
+{
+    neigh_map *map = NULL;
+    int rc = neigh_map_join_shm(name, NEIGH_READ_WRITE, &map);
+    if (rc != NEIGH_OK) {
+        fprintf(stderr, "join %s: %s (%s)\n", name, neigh_strerror(rc), neigh_last_error());
+        return 1;
+    }
+    uint32_t v4;
+    uint8_t v6[16];
+    int is4 = inet_pton(AF_INET, addr, &v4) == 1;
+    if (!is4 && inet_pton(AF_INET6, addr, v6) != 1)
+        return 2;
+    neigh_entry e;
+#define LOOKUP() (is4 ? neigh_map_lookup4(map, ifindex, v4, &e) : neigh_map_lookup6(map, ifindex, v6, &e))
+    CHECK_RC(LOOKUP(), NEIGH_ABSENT);
+    CHECK_RC(is4 ? neigh_map_request_resolve4(map, ifindex, v4)
+                 : neigh_map_request_resolve6(map, ifindex, v6),
+             NEIGH_OK);
+    double deadline = now_ms() + timeout_ms;
+    while ((rc = LOOKUP()) != NEIGH_FOUND && now_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+#undef LOOKUP
+    CHECK_RC(rc, NEIGH_FOUND);
+    if (rc == NEIGH_FOUND)
+        printf("request: %s state 0x%x resolved %u\n", addr, e.state, e.resolved);
+    neigh_map_leave(map);
+    return failures != 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "self") == 0)
         return self_test();
     if (argc == 4 && strcmp(argv[1], "check") == 0)
         return check(argv[2], atof(argv[3]));
-    fprintf(stderr, "usage: test_neigh self | test_neigh check MAP_NAME TIMEOUT_MS\n");
+    if (argc == 3 && strcmp(argv[1], "serve") == 0)
+        return serve(argv[2]);
+    if (argc == 6 && strcmp(argv[1], "request") == 0)
+        return request(argv[2], (unsigned)strtoul(argv[3], NULL, 10), argv[4], atof(argv[5]));
+    fprintf(stderr, "usage: test_neigh self | check MAP_NAME TIMEOUT_MS | serve MAP_NAME | "
+                    "request MAP_NAME IFINDEX ADDR TIMEOUT_MS\n");
     return 2;
 }

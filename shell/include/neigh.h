@@ -6,11 +6,13 @@
  * Build: `cargo build -p neigh --release` gives target/release/libneigh.a; link with
  *   cc -I shell/include prog.c target/release/libneigh.a -lpthread -ldl -lm
  *
- * Use: join the map the mirror publishes (`neigh mirror`, or neigh_mirror_run) with
+ * Use: join the map a mirror publishes (`neigh mirror --map NAME`, or a C program's own
+ * neigh_mirror_create + neigh_mirror_run/neigh_mirror_poll) with
  * neigh_map_join_shm(name, NEIGH_READ_ONLY, &map), then call neigh_map_lookup4/6 from any
- * number of threads: no allocation, no lock, no system call. Programs that own a map size
- * it (neigh_map_footprint, neigh_map_align), format it in their own memory
- * (neigh_map_format) and write it (neigh_map_upsert4/6, neigh_map_remove4/6).
+ * number of threads: no allocation, no lock, no system call. On a miss, a handle joined
+ * NEIGH_READ_WRITE may ask the mirror to resolve (neigh_map_request_resolve4/6). Programs
+ * that own a map size it (neigh_map_footprint, neigh_map_align), format it in their own
+ * memory (neigh_map_format) and write it (neigh_map_upsert4/6, neigh_map_remove4/6).
  *
  * Conventions: functions return int status codes; 0 or a positive value is success, a
  * negative value is a NEIGH_E* code (a negative Linux errno), described by
@@ -104,6 +106,11 @@
 #define NEIGH_EBUSY -16
 
 /**
+ * -ENODEV: no such network interface.
+ */
+#define NEIGH_ENODEV -19
+
+/**
  * -EINVAL: an invalid argument: a pointer not aligned for its type (a region not on a
  * `neigh_map_align()` boundary), an unknown access mode, an invalid map name, ifindex 0.
  */
@@ -174,6 +181,14 @@
  * through one handle at once; see each function for writes.
  */
 typedef struct neigh_map neigh_map;
+
+/**
+ * An opaque mirror: the shared region it writes, its two netlink sockets (in the network
+ * namespace of the thread that created it) and its resolver. Created by
+ * `neigh_mirror_create`, destroyed by `neigh_mirror_destroy`. Not thread-safe: one
+ * thread at a time may call functions on a mirror.
+ */
+typedef struct neigh_mirror neigh_mirror;
 
 /**
  * One neighbor as C sees it (12 bytes, no padding holes, no pointers).
@@ -381,6 +396,95 @@ int neigh_map_lookup6(const neigh_map *map,
                       uint32_t ifindex,
                       const uint8_t *ipv6,
                       neigh_entry *out);
+
+/**
+ * Starts a mirror of the kernel's neighbor tables (IPv4 and IPv6, all interfaces) in the
+ * calling thread's network namespace: creates the region `/dev/shm/MAP_NAME` (mode 0600,
+ * replacing an old one of this user; or private memory when `map_name` is NULL) with a
+ * map sized for `capacity` entries (0: 65536) and a 1024-cell resolution request ring,
+ * subscribes to neighbor and link events, and does the first full dump. Readers in other
+ * processes join it with `neigh_map_join_shm(MAP_NAME, ...)`; in this process use
+ * `neigh_mirror_map`. The map then follows the kernel only while the mirror is driven by
+ * `neigh_mirror_poll` or `neigh_mirror_run`.
+ *
+ * Returns `NEIGH_OK` and the mirror in `*out`, or: `NEIGH_EFAULT` (NULL `out`),
+ * `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/'), `NEIGH_EACCES` (a region of that
+ * name owned by another user), `NEIGH_EOVERFLOW` (`capacity` too large), a negative errno
+ * of the failing system call (socket, bind, mmap, the dump: e.g. `NEIGH_EPERM`,
+ * `NEIGH_ENOMEM`). On error `*out` is NULL and `neigh_last_error()` has details.
+ *
+ * Cost: O(map size) to format, plus one dump of the kernel's table; allocates.
+ *
+ * # Safety
+ * `map_name` is NULL or a NUL-terminated string; `out` is NULL or valid for a pointer
+ * write.
+ */
+int neigh_mirror_create(const char *map_name, size_t capacity, neigh_mirror **out);
+
+/**
+ * One step of the mirror: waits up to `timeout_ms` milliseconds (0: do not wait) for
+ * kernel events, applies all queued ones (re-dumping on an overrun), serves posted
+ * resolution requests, and stores the heartbeat when due. Call it from the program's
+ * own loop at least every few hundred milliseconds, or readers see a stale heartbeat.
+ *
+ * Returns the number of events applied plus requests served plus resyncs done (>= 0), or:
+ * `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`, negative `timeout_ms`), a
+ * negative errno of a failing socket call (the map stays as it was; the call may be
+ * retried).
+ *
+ * One thread at a time per mirror. Cost: one `poll` plus O(events + requests); no
+ * allocation in the steady state.
+ *
+ * # Safety
+ * `mirror` is NULL or a live mirror not used by another thread during the call.
+ */
+int neigh_mirror_poll(neigh_mirror *mirror, int timeout_ms);
+
+/**
+ * Drives the mirror in the calling thread until `*stop` becomes non-zero (checked every
+ * 10 ms), then marks the map stopped (readers see a frozen map, not a crashed writer) and
+ * returns `NEIGH_OK`. Set the flag from another thread with an atomic store (declare it
+ * `atomic_int` and pass `(const int *)&flag`) or from a signal handler (`volatile
+ * sig_atomic_t`, an `int` on Linux). A NULL `stop` runs until an error.
+ *
+ * Returns `NEIGH_OK`, or `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`,
+ * misaligned `stop`), or a negative errno of a failing socket call (the map is marked
+ * stopped too).
+ *
+ * Blocks the calling thread; one thread at a time per mirror. No allocation in the steady
+ * state.
+ *
+ * # Safety
+ * `mirror` is NULL or a live mirror not used by another thread meanwhile; `stop` is NULL
+ * or points to an `int` that stays valid during the call and is written only atomically.
+ */
+int neigh_mirror_run(neigh_mirror *mirror, const int *stop);
+
+/**
+ * A map handle on the mirror's own region, for lookups (and, with `NEIGH_READ_WRITE`,
+ * resolution requests) in the mirror's process, e.g. for a private (unnamed) mirror.
+ * Stores it in `*out`; release it with `neigh_map_leave` BEFORE `neigh_mirror_destroy`.
+ *
+ * Returns `NEIGH_OK`, or `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned pointers, bad
+ * `mode`). Any thread. Cost: O(1); allocates the handle.
+ *
+ * # Safety
+ * `mirror` is NULL or a live mirror; `out` is NULL or valid for a pointer write.
+ */
+int neigh_mirror_map(const neigh_mirror *mirror, int mode, neigh_map **out);
+
+/**
+ * Stops the mirror (marks the map stopped, so readers see a frozen map, not a crashed
+ * writer), closes its sockets and unmaps its region. A named region stays in /dev/shm
+ * for readers still joined; a private one is freed. NULL is ignored.
+ *
+ * Contract: no other call may use `mirror` during or after this one, and every handle
+ * from `neigh_mirror_map` must have been left. Cost: O(1) system calls.
+ *
+ * # Safety
+ * `mirror` is NULL or a live mirror not yet destroyed.
+ */
+void neigh_mirror_destroy(neigh_mirror *mirror);
 
 /**
  * Asks the mirror to resolve the IPv4 neighbor `ipv4_be` (network byte order) on

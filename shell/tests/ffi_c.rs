@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{fill_reference_table, Netns, NEIGH};
@@ -24,15 +24,29 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
+/// The cargo profile this test binary was built with (`target/PROFILE/deps/ffi_c-*`).
+fn profile() -> String {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name);
+    match dir.and_then(|d| d.to_str()) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(p) => p.to_owned(),
+    }
+}
+
 /// Builds the staticlib (cargo builds only the rlib for tests) and returns its path, once
-/// per test binary. Same cargo, same target dir and profile as this test's own build, so it
-/// is usually a no-op relink.
+/// per test binary. Same cargo, target dir and profile as this test's own build, so it is
+/// usually just a relink.
 fn libneigh() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
             .args(["build", "-p", "neigh", "--lib", "--message-format=json"])
+            .args(["--profile", &profile()])
             .current_dir(repo())
             .stderr(Stdio::inherit())
             .output()
@@ -49,8 +63,15 @@ fn libneigh() -> &'static Path {
     })
 }
 
-/// Compiles examples/c/NAME.c the way examples/c/Makefile does; returns the executable.
+/// Compiles examples/c/NAME.c the way examples/c/Makefile does, once per test binary
+/// (tests run in parallel and must not run a file another test is rewriting); returns the
+/// executable.
 fn build_c(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, exe)) = built.iter().find(|(n, _)| n == name) {
+        return exe.clone();
+    }
     let root = repo();
     let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("c-{name}"));
     let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
@@ -72,6 +93,7 @@ fn build_c(name: &str) -> PathBuf {
         .output()
         .expect("run cc");
     assert!(out.status.success(), "cc {name}.c:\n{}", text(&out.stderr));
+    built.push((name.to_owned(), exe.clone()));
     exe
 }
 
@@ -262,17 +284,35 @@ fn run_check(exe: &Path, map: &str, lines: &[String]) -> Output {
     child.wait_with_output().expect("wait test_neigh")
 }
 
-/// Starts `neigh mirror --map NAME` in `ns` and waits until its region is there. `None`
-/// when this build has no mirror command yet.
-fn start_mirror(ns: &Netns, name: &str) -> Option<Child> {
-    let mut child = ns
-        .command(NEIGH)
-        .args(["mirror", "--map", name])
+/// Who mirrors the kernel into the map during a test.
+enum MirrorKind {
+    /// `test_neigh serve NAME`: the C API's neigh_mirror_create + neigh_mirror_run.
+    C,
+    /// `neigh mirror --map NAME`: the CLI.
+    Cli,
+}
+
+/// Starts a mirror of `ns` into `name` and waits until its region can be joined. `None`
+/// when this build's `neigh` has no mirror command yet.
+fn start_mirror(ns: &Netns, name: &str, kind: &MirrorKind, exe: &Path) -> Option<Child> {
+    let mut cmd = match kind {
+        MirrorKind::C => {
+            let mut c = ns.command(exe.to_str().expect("utf-8 path"));
+            c.args(["serve", name]);
+            c
+        }
+        MirrorKind::Cli => {
+            let mut c = ns.command(NEIGH);
+            c.args(["mirror", "--map", name]);
+            c
+        }
+    };
+    let mut child = cmd
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn neigh mirror");
+        .expect("spawn mirror");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = child.try_wait().expect("wait mirror") {
@@ -280,10 +320,10 @@ fn start_mirror(ns: &Netns, name: &str) -> Option<Child> {
             if let Some(mut e) = child.stderr.take() {
                 let _ = std::io::Read::read_to_string(&mut e, &mut err);
             }
-            if err.contains("unknown") {
+            if matches!(kind, MirrorKind::Cli) && err.contains("unknown") {
                 return None;
             }
-            panic!("neigh mirror exited early ({status}): {err}");
+            panic!("mirror exited early ({status}): {err}");
         }
         if Workspace::open_shm(name, neigh::workspace::Access::ReadOnly).is_ok() {
             return Some(child);
@@ -296,33 +336,36 @@ fn start_mirror(ns: &Netns, name: &str) -> Option<Child> {
     }
 }
 
-#[test]
-fn c_lookups_match_ip_neigh_with_the_mirror_running() {
+/// The C lookups agree with `ip -j neigh show` while `kind` mirrors `ns`: first the
+/// entries the mirror dumped at start, then changes it learned from events, then a
+/// resolution request posted from C that makes the kernel create an entry.
+fn lookups_match_ip_neigh(test: &str, kind: MirrorKind) {
     let exe = build_c("test_neigh");
-    let Some(ns) = Netns::new("ffi-c") else {
+    let Some(ns) = Netns::new(test) else {
         return;
     };
     fill_reference_table(&ns);
-    let name = format!("neigh-ffi-c-{}", std::process::id());
+    ns.ip_ok("addr add 10.0.0.254/24 dev va");
+    let name = format!("neigh-{test}-{}", std::process::id());
     let mut cleanup = Cleanup {
         shm: name.clone(),
         child: None,
     };
-    let Some(mirror) = start_mirror(&ns, &name) else {
-        eprintln!("SKIPPED c_lookups_match_ip_neigh_with_the_mirror_running: this neigh has no `mirror` command yet (issue 5)");
+    let Some(mirror) = start_mirror(&ns, &name, &kind, &exe) else {
+        eprintln!("SKIPPED {test}: this neigh has no `mirror` command yet (issue 5)");
         return;
     };
     cleanup.child = Some(mirror);
 
     // Entries present before the mirror started reach the map through its dump.
     let before = expectations(&ns);
-    assert!(before.len() >= 15, "{before:?}");
+    assert!(before.len() >= 12, "{before:?}");
     let out = run_check(&exe, &name, &before);
     assert_ok("test_neigh check (dump)", &out);
 
     // Changes while it runs reach the map through events: adds, a change, deletes.
     ns.ip_ok("neigh add 10.0.0.50 lladdr 02:00:00:00:00:50 dev va nud permanent");
-    ns.ip_ok("neigh add 2001:db8::50 lladdr 02:00:00:00:00:51 dev vc nud noarp");
+    ns.ip_ok("neigh add 2001:db8::50 lladdr 02:00:00:00:00:51 dev vc nud permanent");
     ns.ip_ok("neigh replace 10.0.0.1 lladdr 02:00:00:00:01:01 dev va nud permanent");
     ns.ip_ok("neigh del 10.0.0.3 dev va");
     ns.ip_ok("neigh del 2001:db8::2 dev va");
@@ -338,4 +381,37 @@ fn c_lookups_match_ip_neigh_with_the_mirror_running() {
         "{}",
         text(&out.stdout)
     );
+
+    // A miss posted from C: the mirror has the kernel create the entry, the map shows it.
+    let out = Command::new(&exe)
+        .args(["request", &name, &va.to_string(), "10.0.0.77", "5000"])
+        .output()
+        .expect("run test_neigh request");
+    assert_ok("test_neigh request", &out);
+    let kernel = ns.ip_ok("neigh show 10.0.0.77 dev va");
+    assert!(
+        kernel.contains("10.0.0.77"),
+        "kernel has no entry: {kernel:?}"
+    );
+
+    // The C mirror stops cleanly on SIGTERM (neigh_mirror_run returns, destroy).
+    if let MirrorKind::C = kind {
+        let child = cleanup.child.take().expect("mirror");
+        let pid = libc::pid_t::try_from(child.id()).expect("pid");
+        // SAFETY: kill on the pid of a child this test spawned and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let out = child.wait_with_output().expect("wait mirror");
+        assert_ok("test_neigh serve", &out);
+        assert!(text(&out.stdout).contains("serve: 0 failures"));
+    }
+}
+
+#[test]
+fn c_lookups_match_ip_neigh_with_the_c_mirror() {
+    lookups_match_ip_neigh("ffi-cmirror", MirrorKind::C);
+}
+
+#[test]
+fn c_lookups_match_ip_neigh_with_the_cli_mirror() {
+    lookups_match_ip_neigh("ffi-climirror", MirrorKind::Cli);
 }

@@ -46,6 +46,8 @@ pub const NEIGH_EFAULT: c_int = -14;
 /// retry budget. The key may or may not be present; retry later. A crashed writer makes
 /// this permanent for its slot range: check the writer's heartbeat.
 pub const NEIGH_EBUSY: c_int = -16;
+/// -ENODEV: no such network interface.
+pub const NEIGH_ENODEV: c_int = -19;
 /// -EINVAL: an invalid argument: a pointer not aligned for its type (a region not on a
 /// `neigh_map_align()` boundary), an unknown access mode, an invalid map name, ifindex 0.
 pub const NEIGH_EINVAL: c_int = -22;
@@ -93,6 +95,7 @@ pub(crate) fn describe(code: c_int) -> &'static CStr {
         NEIGH_EACCES => c"permission denied (region owned by another user or writable by others)",
         NEIGH_EFAULT => c"null pointer argument",
         NEIGH_EBUSY => c"map slot range is locked by a writer (retry later)",
+        NEIGH_ENODEV => c"no such network interface",
         NEIGH_EINVAL => c"invalid argument (misaligned pointer, bad mode, name or ifindex)",
         NEIGH_ENOSPC => c"neighbor map is full (no free slot within probe_max)",
         NEIGH_EROFS => c"map handle was joined read-only",
@@ -188,6 +191,7 @@ mod tests {
             (NEIGH_EACCES, libc::EACCES),
             (NEIGH_EFAULT, libc::EFAULT),
             (NEIGH_EBUSY, libc::EBUSY),
+            (NEIGH_ENODEV, libc::ENODEV),
             (NEIGH_EINVAL, libc::EINVAL),
             (NEIGH_ENOSPC, libc::ENOSPC),
             (NEIGH_EROFS, libc::EROFS),

@@ -146,17 +146,32 @@ pub unsafe extern "C" fn neigh_map_join(
         if region.is_null() {
             return fail(NEIGH_EFAULT, "region is NULL");
         }
-        let access = match access_of(mode) {
-            Ok(a) => a,
-            Err(rc) => return rc,
-        };
         // SAFETY: the caller keeps `region` mapped with `mode`'s access for the handle's
         // life and every write to it is atomic (this function's contract).
-        match unsafe { join_views(region.cast(), len, access) } {
-            Ok((reader, writer, ring)) => publish(out, reader, writer, ring, None),
-            Err(e) => fail(map_error_code(&e, Origin::Header), e),
-        }
+        unsafe { join_region(region.cast(), len, mode, out) }
     })
+}
+
+/// The body of [`neigh_map_join`] once `out` and `region` are checked.
+///
+/// # Safety
+/// `region` valid for reads (and writes, for `NEIGH_READ_WRITE`) of `len` bytes for the
+/// handle's life, every write to it atomic.
+pub(crate) unsafe fn join_region(
+    region: *mut u8,
+    len: usize,
+    mode: c_int,
+    out: &mut *mut neigh_map,
+) -> c_int {
+    let access = match access_of(mode) {
+        Ok(a) => a,
+        Err(rc) => return rc,
+    };
+    // SAFETY: forwarded from this function's contract.
+    match unsafe { join_views(region, len, access) } {
+        Ok((reader, writer, ring)) => publish(out, reader, writer, ring, None),
+        Err(e) => fail(map_error_code(&e, Origin::Header), e),
+    }
 }
 
 /// Joins the named shared-memory map `name` (`/dev/shm/NAME`, else the hugetlbfs at
@@ -288,7 +303,7 @@ pub(crate) unsafe fn handle<'h>(map: *const neigh_map) -> Result<&'h neigh_map, 
 ///
 /// # Safety
 /// `out` is NULL, misaligned, or valid for a pointer write.
-unsafe fn out_slot<'o>(out: *mut *mut neigh_map) -> Result<&'o mut *mut neigh_map, c_int> {
+pub(crate) unsafe fn out_slot<'o, T>(out: *mut *mut T) -> Result<&'o mut *mut T, c_int> {
     if out.is_null() {
         return Err(fail(NEIGH_EFAULT, "out is NULL"));
     }

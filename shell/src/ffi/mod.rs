@@ -11,6 +11,8 @@
 //!   [`neigh_entry`] (`entry.rs`);
 //! - writes (`write.rs`): [`neigh_map_upsert4`]/`6`, [`neigh_map_remove4`]/`6`;
 //! - resolution requests to the mirror (`resolve.rs`): [`neigh_map_request_resolve4`]/`6`;
+//! - the mirror itself (`mirror.rs`): [`neigh_mirror_create`], [`neigh_mirror_poll`],
+//!   [`neigh_mirror_run`], [`neigh_mirror_map`], [`neigh_mirror_destroy`];
 //! - errors (`error.rs`): negative errno-style codes, [`neigh_strerror`],
 //!   [`neigh_last_error`].
 //!
@@ -32,6 +34,7 @@ mod error;
 mod handle;
 mod key;
 mod lookup;
+mod mirror;
 mod resolve;
 mod write;
 
@@ -46,6 +49,10 @@ pub use handle::{
     NEIGH_READ_WRITE,
 };
 pub use lookup::{neigh_map_lookup4, neigh_map_lookup6};
+pub use mirror::{
+    neigh_mirror, neigh_mirror_create, neigh_mirror_destroy, neigh_mirror_map, neigh_mirror_poll,
+    neigh_mirror_run,
+};
 pub use resolve::{neigh_map_request_resolve4, neigh_map_request_resolve6};
 pub use write::{neigh_map_remove4, neigh_map_remove6, neigh_map_upsert4, neigh_map_upsert6};
 
