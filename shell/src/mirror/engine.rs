@@ -32,8 +32,8 @@ use neigh_core::map::{Applied, MapParams, MapReader, NeighMap};
 use neigh_core::ring::RequestRing;
 use neigh_core::wire::consts::{RTM_DELLINK, RTM_NEWLINK};
 use neigh_core::wire::{
-    ingest, neigh_dump, request::REQUEST_BUF_LEN, DumpFilter, LinkMessage, Message, NeighMessage,
-    Parsed,
+    ingest, neigh_dump, neigh_get, request::REQUEST_BUF_LEN, DumpFilter, LinkMessage, Message,
+    NeighMessage, Parsed,
 };
 use neigh_core::Ingest;
 
@@ -145,6 +145,7 @@ pub struct Mirror {
     full: FullBurst,
     last_beat: Instant,
     blocked: Option<(u64, Instant)>,
+    last_resync: Instant,
     region: Region,
 }
 
@@ -260,6 +261,7 @@ impl Mirror {
             full: FullBurst::default(),
             last_beat: now,
             blocked: None,
+            last_resync: now,
             region,
         };
         m.resync().map_err(|e| MirrorError::Io("initial dump", e))?;
@@ -321,6 +323,13 @@ impl Mirror {
     pub fn poll_once(&mut self, timeout: Duration) -> io::Result<PollReport> {
         let mut report = PollReport::default();
         let mut refused_before = self.full.refused;
+        if self
+            .cfg
+            .periodic_resync
+            .is_some_and(|p| self.last_resync.elapsed() >= p)
+        {
+            self.need_resync = true;
+        }
         if self.need_resync {
             self.resync()?;
             report.resyncs += 1;
@@ -475,6 +484,7 @@ impl Mirror {
         self.map
             .stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
         self.need_resync = false;
+        self.last_resync = Instant::now();
         info!(
             "resync (generation {gen}): {} entries dumped, {swept} stale swept, {discarded} queued events discarded",
             tally.entries
@@ -515,7 +525,14 @@ impl Mirror {
                 .resolver
                 .handle(*req, now, &self.map, &mut self.dumps, allowed)
             {
-                Outcome::Served => StatWord::RequestsServed,
+                Outcome::Served => {
+                    // The kernel does not announce an entry it creates unresolved: read
+                    // it back so readers see INCOMPLETE (resolution pending) at once.
+                    if let Err(e) = self.refresh(req.ifindex, req.addr) {
+                        debug!("re-reading {} after a resolve request: {e}", req.addr);
+                    }
+                    StatWord::RequestsServed
+                }
                 Outcome::Deduped => StatWord::RequestsDeduped,
                 Outcome::RateLimited => StatWord::RequestsRateLimited,
                 Outcome::Failed => StatWord::RequestsFailed,
@@ -523,6 +540,37 @@ impl Mirror {
             self.map.stat_add(word.index(), 1);
         }
         reqs.len()
+    }
+}
+
+impl Mirror {
+    /// Reads one entry back from the kernel (`RTM_GETNEIGH`) and applies it; absent
+    /// (`ENOENT`) removes it. One netlink round trip on the dump socket.
+    fn refresh(&mut self, ifindex: u32, addr: std::net::IpAddr) -> io::Result<()> {
+        let mut buf = [0u8; REQUEST_BUF_LEN];
+        let seq = self.dumps.next_seq();
+        let n = neigh_get(&mut buf, seq, ifindex, addr, false)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let map = self.map;
+        let gen = self.generation;
+        let families = self.cfg.families;
+        let watched = self.watched.as_ref().map(|w| &w.ifindexes);
+        let mut tally = Tally::default();
+        let r = self.dumps.request(&buf[..n], |msg| {
+            if let Ok(Parsed::Neigh(nm)) = Parsed::parse(msg) {
+                apply_neigh(&nm, &map, gen, families, watched, &mut tally);
+            }
+            Ok(())
+        });
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                map.remove(&neigh_core::NeighKey { ifindex, addr });
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        flush_tally(&map, &tally, &mut self.full, self.cfg.map_name.as_deref());
+        Ok(())
     }
 }
 

@@ -217,6 +217,14 @@ impl Region {
         .map(|r| r.stats())
     }
 
+    /// Where the memory comes from, for messages: the file path or `<anonymous>`.
+    pub fn workspace_path(&self) -> String {
+        match self.ws.backing() {
+            crate::workspace::Backing::File(p) => p.display().to_string(),
+            crate::workspace::Backing::Anonymous => "<anonymous>".to_owned(),
+        }
+    }
+
     /// The underlying memory.
     pub fn workspace(&self) -> &Workspace {
         &self.ws

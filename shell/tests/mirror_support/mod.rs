@@ -184,11 +184,14 @@ pub fn assert_converges(ns: &Netns, region: &Region, timeout: Duration) -> usize
                 .filter(|(k, v)| want.get(k) != Some(v))
                 .take(10)
                 .collect();
+            let stats = neigh::mirror::MirrorStats::read(&region.reader().expect("reader"));
             panic!(
                 "map did not converge in {timeout:?}: kernel {} entries, map {}; \
-                 kernel-not-map (first 10): {missing:?}; map-not-kernel (first 10): {extra:?}",
+                 kernel-not-map (first 10): {missing:?}; map-not-kernel (first 10): {extra:?}; \
+                 mirror stats {:?}",
                 want.len(),
-                got.len()
+                got.len(),
+                stats.words
             );
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -263,6 +266,16 @@ pub fn spawn_reader(
         }
         rep
     })
+}
+
+/// Adds a veth pair `a`/`b`, both up, without IPv6 link-local addresses (so the kernel
+/// creates no multicast NOARP entries of its own, which it would not announce).
+pub fn quiet_veth(ns: &Netns, a: &str, b: &str) {
+    ns.ip_ok(&format!("link add {a} type veth peer name {b}"));
+    for d in [a, b] {
+        ns.ip_ok(&format!("link set {d} addrgenmode none"));
+        ns.ip_ok(&format!("link set {d} up"));
+    }
 }
 
 /// Sets slow NUD timers on `dev` so entries do not change state on their own mid-test.

@@ -69,6 +69,12 @@ fn main() {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // The mirror's own commands (issue 5) are library functions with their own grammar.
+    match argv.first().map(String::as_str) {
+        Some("mirror") => std::process::exit(neigh::mirror::cli::run_mirror_command(&argv[1..])),
+        Some("map") => std::process::exit(neigh::mirror::cli::run_map_command(&argv[1..])),
+        _ => {}
+    }
     if let Err(e) = run(&argv) {
         if !e.message.is_empty() {
             eprintln!("{}", e.message);
