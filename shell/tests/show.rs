@@ -45,14 +45,15 @@ fn text_output_is_byte_identical_to_ip() {
         return;
     };
     fill_reference_table(&ns);
-    // The table really has what the comparison claims to cover.
+    // The table really has what the comparison claims to cover. (Not FAILED: the kernel
+    // garbage-collects FAILED entries at any moment when the host-wide table is busy; the
+    // comparisons below cover it whenever it is still there.)
     let all = ns.ip_ok("neigh show nud all");
     for needle in [
         "PERMANENT",
         "REACHABLE",
         "STALE",
         "INCOMPLETE",
-        "FAILED",
         "NOARP",
         "router",
         "extern_learn",

@@ -161,6 +161,18 @@ pub fn code(o: &Output) -> i32 {
 /// can create, router and proxy entries, extern_learn, a protocol, and the same IP on two
 /// interfaces.
 pub fn fill_reference_table(ns: &Netns) {
+    // No IPv6 link-local addresses: no DAD/MLD traffic, so the kernel creates no entries
+    // of its own while a test runs (they would make twin namespaces differ).
+    let o = ns
+        .command("sysctl")
+        .args(["-qw", "net.ipv6.conf.default.addr_gen_mode=1"])
+        .output()
+        .expect("run sysctl");
+    assert!(
+        o.status.success(),
+        "sysctl: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     ns.veth("va", "vb");
     ns.veth("vc", "vd");
     // Slow the NUD timers down so no entry changes state while a test compares outputs.
