@@ -55,6 +55,12 @@ const NDP: &str = "\
       ignored. `dev IF` may be written for `-i IF`. Output is `ip neigh` format.
 ";
 
+const MIRROR: &str = "\
+  neigh mirror ...  |  neigh map { show | stat } ...
+      The shared-memory mirror of the tables and its map: see `neigh mirror help`
+      and `neigh map help`.
+";
+
 const STATES: &str = "\
 STATE := { permanent | noarp | stale | reachable | none | incomplete |
            delay | probe | failed | all (filters only) }
@@ -63,7 +69,7 @@ STATE := { permanent | noarp | stale | reachable | none | incomplete |
 /// The usage text for `topic`.
 pub fn text(topic: Topic) -> String {
     let body = match topic {
-        Topic::All => return format!("{HEAD}\n{SHOW}\n{GET}\n{MODIFY}\n{FLUSH}\n{MONITOR}\n{NDP}\n  neigh help [ COMMAND ]\n\n{STATES}"),
+        Topic::All => return format!("{HEAD}\n{SHOW}\n{GET}\n{MODIFY}\n{FLUSH}\n{MONITOR}\n{NDP}\n{MIRROR}\n  neigh help [ COMMAND ]\n\n{STATES}"),
         Topic::Show => SHOW,
         Topic::Flush => FLUSH,
         Topic::Get => GET,
