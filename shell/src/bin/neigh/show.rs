@@ -82,9 +82,15 @@ pub fn show(sock: &mut RouteSocket, g: &Globals, args: &ListArgs) -> Result<(), 
         }
         Ok(())
     });
-    if let Err(e) = res {
-        let _ = out.flush();
-        return Err(dump_failed(&e));
+    match res {
+        Err(e) => {
+            let _ = out.flush();
+            return Err(dump_failed(&e));
+        }
+        // As iproute2's rtnl_dump_filter says it (neighbor dumps do not set the flag
+        // today; the check costs nothing).
+        Ok(done) if done.interrupted => eprintln!("Dump was interrupted and may be inconsistent."),
+        Ok(_) => {}
     }
     r.end_list(&mut out.buf);
     out.flush().map_err(|e| CliError::from_io(1, "write", &e))
