@@ -8,6 +8,7 @@
 //! - `exchange.rs`: [`RouteSocket::request`] (dump, get, or acked change; replies must carry
 //!   our sequence number and port id; `NLMSG_ERROR` becomes an `io::Error` with a
 //!   [`KernelError`]; `NLMSG_DONE` ends a dump and its error code is honored),
+//!   [`RouteSocket::dump_neighbors`] (a neighbor dump, parsed),
 //!   [`RouteSocket::request_batch`] (many acked requests in few datagrams) and
 //!   [`RouteSocket::recv_events`] (multicast subscriptions).
 //!
