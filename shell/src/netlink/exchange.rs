@@ -9,8 +9,8 @@ use std::io;
 
 use log::{debug, trace};
 use neigh_core::wire::consts::{
-    NLMSGERR_ATTR_MSG, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK,
-    NLM_F_ACK_TLVS, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI,
+    NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR,
+    NLM_F_MULTI,
 };
 use neigh_core::wire::request::REQUEST_BUF_LEN;
 use neigh_core::wire::{
@@ -47,28 +47,6 @@ fn invalid(what: impl Into<String>) -> io::Error {
 
 fn kernel_error(e: &ErrorMessage<'_>) -> io::Error {
     KernelError::from_wire(e.error, e.ext_ack_msg).into_io()
-}
-
-/// The ext-ack text of a failed `NLMSG_DONE`: TLVs after the `int` when `NLM_F_ACK_TLVS`.
-fn done_ext_ack<'a>(msg: &Message<'a>) -> Option<&'a [u8]> {
-    if msg.flags() & NLM_F_ACK_TLVS == 0 {
-        return None;
-    }
-    let mut tlvs = msg.payload().get(4..)?;
-    while tlvs.len() >= 4 {
-        let len = u16::from_ne_bytes([tlvs[0], tlvs[1]]) as usize;
-        let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & 0x3fff;
-        if len < 4 || len > tlvs.len() {
-            return None;
-        }
-        if kind == NLMSGERR_ATTR_MSG {
-            let text = &tlvs[4..len];
-            let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-            return Some(&text[..end]);
-        }
-        tlvs = tlvs.get((len + 3) & !3..).unwrap_or(&[]);
-    }
-    None
 }
 
 impl RouteSocket {
@@ -154,7 +132,7 @@ impl RouteSocket {
                             Ok(d) if d.error < 0 => {
                                 finished = true;
                                 failure.get_or_insert_with(|| {
-                                    KernelError::from_wire(d.error, done_ext_ack(&msg)).into_io()
+                                    KernelError::from_wire(d.error, d.ext_ack_msg).into_io()
                                 });
                             }
                             Ok(_) => {}
@@ -317,29 +295,5 @@ impl RouteSocket {
             on_message(&msg);
         }
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn done_ext_ack_reads_message_tlv() {
-        // nlmsghdr(16) + int error + TLV(MSG "bad\0")
-        let mut b = vec![0u8; 16];
-        b.extend_from_slice(&(-22i32).to_ne_bytes());
-        b.extend_from_slice(&8u16.to_ne_bytes());
-        b.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
-        b.extend_from_slice(b"bad\0");
-        let len = b.len() as u32;
-        b[0..4].copy_from_slice(&len.to_ne_bytes());
-        b[4..6].copy_from_slice(&NLMSG_DONE.to_ne_bytes());
-        b[6..8].copy_from_slice(&(NLM_F_MULTI | NLM_F_ACK_TLVS).to_ne_bytes());
-        let (m, _) = Message::new_checked(&b).expect("well-formed");
-        assert_eq!(done_ext_ack(&m), Some(&b"bad"[..]));
-        b[6..8].copy_from_slice(&NLM_F_MULTI.to_ne_bytes());
-        let (m, _) = Message::new_checked(&b).expect("well-formed");
-        assert_eq!(done_ext_ack(&m), None);
     }
 }
