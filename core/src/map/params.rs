@@ -3,7 +3,9 @@
 
 use super::error::MapError;
 use super::header::HEADER_BYTES;
+use super::slot::SlotKey;
 use super::{MAX_CAPACITY, MAX_PROBE, MAX_PROBE_LOCKS, SLOT_BYTES};
+use crate::entry::NeighKey;
 
 /// How to format a map region. Build one with [`MapParams::for_entries`] and adjust fields
 /// if needed; [`footprint`] and the `format` constructors validate it.
@@ -53,6 +55,13 @@ impl MapParams {
             probe_max: DEFAULT_PROBE_MAX.min(capacity),
             seed: DEFAULT_SEED,
         }
+    }
+
+    /// The slot where `key`'s probe starts in a map with these `capacity` and `seed` (its
+    /// entry sits there or up to `probe_max - 1` slots after). For diagnostics and for
+    /// tests that need keys with chosen home slots; the map itself never needs it. O(1).
+    pub fn home_slot(&self, key: &NeighKey) -> usize {
+        (SlotKey::new(key).hash(self.seed) as usize) & self.capacity.wrapping_sub(1)
     }
 
     /// Checks the parameters and computes the byte layout they imply. O(1).

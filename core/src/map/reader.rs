@@ -230,6 +230,11 @@ impl<'a> MapReader<'a> {
         self.len() == 0
     }
 
+    /// The slot where `key`'s probe starts (see [`MapParams::home_slot`](super::MapParams::home_slot)). O(1).
+    pub fn home_slot(&self, key: &NeighKey) -> usize {
+        self.home(&SlotKey::new(key))
+    }
+
     /// Number of slots.
     pub fn capacity(&self) -> usize {
         self.mask + 1

@@ -4,7 +4,7 @@
 //! `reader.rs`, where it is interleaved with the probe):
 //!
 //! ```text
-//! lock:   CAS v(even) -> v+1 (Acquire); fence(Release)
+//! lock:   fetch_or(1) (Acquire) until the old value was even: v -> v+1; fence(Release)
 //! write:  payload words .store(Relaxed)
 //! unlock: version.fetch_add(1, Release)   (v+1 -> v+2)
 //! ```
@@ -22,19 +22,19 @@ use super::reader::MapReader;
 /// it blocks other writers forever (readers only get `Busy`); the map expects one live
 /// writer process, whose heartbeat tells the others.
 fn lock(v: &AtomicU64) {
-    loop {
-        let cur = v.load(Ordering::Relaxed);
-        if cur & 1 == 0
-            && v.compare_exchange(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        {
-            // Orders the odd version before this writer's payload stores, for readers
-            // that observe any of them (they then fail their final version check).
-            fence(Ordering::Release);
-            return;
+    // `fetch_or(1)` is the CAS v(even) -> v+1 of the recipe in one RMW: an even old value
+    // means this writer set the bit and owns the lock; an odd one was left unchanged.
+    // (One RMW rather than load-then-CAS also keeps loom's DPOR from losing the race
+    // between a reader's version load and this write: loom tracks one last access per
+    // atomic, and an intervening load by the writer would hide the reader's.)
+    while v.fetch_or(1, Ordering::Acquire) & 1 != 0 {
+        while v.load(Ordering::Relaxed) & 1 != 0 {
+            spin_hint();
         }
-        spin_hint();
     }
+    // Orders the odd version before this writer's payload stores, for readers that
+    // observe any of them (they then fail their final version check).
+    fence(Ordering::Release);
 }
 
 fn unlock(v: &AtomicU64) {

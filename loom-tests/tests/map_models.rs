@@ -1,0 +1,260 @@
+//! Loom models of the neigh-core map: the real map code over loom's atomics
+//! (`RUSTFLAGS="--cfg loom"`), every interleaving explored up to a preemption bound.
+//!
+//! Each model builds a tiny map (8 slots, 4 locks of 2 slots, so probe runs cross lock
+//! boundaries and wrap), places keys at chosen home slots, then runs writers and a reader.
+//! A reader's answer must be the right key with the MAC and flags of the generation it
+//! carries (never torn), or `Busy`; never absent for a key present throughout.
+#![cfg(loom)]
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use loom::sync::atomic::AtomicU64;
+use loom::thread;
+use neigh_core::map::{footprint, Busy, MapEntry, MapParams, MapReader, NeighMap};
+use neigh_core::{NeighEntry, NeighKey, NtfFlags, NudState};
+
+/// Preemption bound for every model unless `LOOM_MAX_PREEMPTIONS` is set (see README.md
+/// for the time each model takes at bounds 3 and 4).
+const PREEMPTION_BOUND: usize = 3;
+
+const PARAMS: MapParams = MapParams {
+    capacity: 8,
+    lock_count: 4,
+    probe_max: 8,
+    seed: 0x10,
+};
+
+fn builder() -> loom::model::Builder {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(PREEMPTION_BOUND);
+    }
+    b.max_branches = 100_000;
+    b
+}
+
+/// A fresh map over leaked loom atomics (the words outlive the threads that borrow them;
+/// a few hundred bytes per explored execution).
+fn new_map() -> NeighMap<'static> {
+    new_map_with(&PARAMS)
+}
+
+fn new_map_with(params: &MapParams) -> NeighMap<'static> {
+    let n = footprint(params).unwrap() / 8;
+    let words: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
+    let words: &'static [AtomicU64] = Box::leak(words.into_boxed_slice());
+    NeighMap::format_words(words, params).unwrap()
+}
+
+/// The `nth` key (IPv4 10.0.x.y on ifindex 1) whose home slot is `home`.
+fn key_at(home: usize, nth: usize) -> NeighKey {
+    (0u32..)
+        .map(|i| NeighKey {
+            ifindex: 1,
+            addr: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)),
+        })
+        .filter(|k| PARAMS.home_slot(k) == home)
+        .nth(nth)
+        .unwrap()
+}
+
+fn mac_of(k: &NeighKey, generation: u8) -> [u8; 6] {
+    let IpAddr::V4(a) = k.addr else {
+        unreachable!()
+    };
+    let o = a.octets();
+    [
+        2,
+        o[2],
+        o[3],
+        generation,
+        generation ^ 0x5a,
+        o[3] ^ generation,
+    ]
+}
+
+fn state_of(generation: u8) -> NudState {
+    NudState(0x100 | u16::from(generation))
+}
+
+fn entry(k: NeighKey, generation: u8) -> NeighEntry {
+    NeighEntry {
+        key: k,
+        mac: Some(mac_of(&k, generation)),
+        // The state lives in slot word 2, the MAC, flags and generation in word 3: a read
+        // mixing two writes shows as a state that does not match the generation.
+        state: state_of(generation),
+        flags: NtfFlags(generation),
+    }
+}
+
+fn put(map: &NeighMap<'_>, k: NeighKey, generation: u8) {
+    map.upsert(&entry(k, generation), generation).unwrap();
+}
+
+/// Checks one read of a key that is present throughout: `Busy` or an untorn entry of one
+/// of the `generations`. Returns the generation read.
+fn check_present(r: &MapReader<'_>, k: &NeighKey, generations: &[u8]) -> Option<u8> {
+    match r.get(k) {
+        Err(Busy) => None,
+        Ok(None) => panic!("false absent for {k:?}"),
+        Ok(Some(MapEntry { entry, generation })) => {
+            assert_eq!(entry.key, *k);
+            assert!(generations.contains(&generation), "generation {generation}");
+            assert_eq!(entry.mac, Some(mac_of(k, generation)), "torn MAC");
+            assert_eq!(entry.flags, NtfFlags(generation), "torn flags");
+            assert_eq!(entry.state, state_of(generation), "torn state");
+            Some(generation)
+        }
+    }
+}
+
+fn generation_of(map: &NeighMap<'_>, k: &NeighKey) -> Option<u8> {
+    map.get(k).unwrap().map(|e| e.generation)
+}
+
+#[test]
+fn update_while_reading_is_never_torn() {
+    builder().check(|| {
+        let map = new_map();
+        let k = key_at(1, 0);
+        put(&map, k, 1);
+        let w = thread::spawn(move || put(&map, k, 2));
+        check_present(&map.reader(), &k, &[1, 2]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(2));
+    });
+}
+
+#[test]
+fn remove_back_shift_across_lock_boundary_is_never_false_absent() {
+    builder().check(|| {
+        let map = new_map();
+        // a and k both home at slot 1 (lock 0 = slots 0-1): k sits at slot 2 (lock 1).
+        let (a, k) = (key_at(1, 0), key_at(1, 1));
+        put(&map, a, 1);
+        put(&map, k, 1);
+        // Removing a moves k back from slot 2 (lock 1) to slot 1 (lock 0).
+        let w = thread::spawn(move || assert!(map.remove(&a)));
+        check_present(&map.reader(), &k, &[1]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &a), None);
+        assert_eq!(generation_of(&map, &k), Some(1));
+    });
+}
+
+#[test]
+fn remove_back_shift_into_an_earlier_crossed_lock_is_never_false_absent() {
+    builder().check(|| {
+        let map = new_map();
+        // x, a, b, k all home at slot 1: x at 1 (lock 0), a and b at 2-3 (lock 1), k at 4
+        // (lock 2).
+        let keys = [key_at(1, 0), key_at(1, 1), key_at(1, 2), key_at(1, 3)];
+        for k in keys {
+            put(&map, k, 1);
+        }
+        let (b, k) = (keys[2], keys[3]);
+        // Removing b moves k from 4 (lock 2) back to 3 (lock 1). A reader that read slot 3
+        // before the move and slot 4 after it sees k nowhere; only the version of lock 1,
+        // the second lock its probe crossed, tells it to retry.
+        let w = thread::spawn(move || assert!(map.remove(&b)));
+        check_present(&map.reader(), &k, &[1]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(1));
+    });
+}
+
+#[test]
+fn insert_shift_across_lock_boundary_is_never_false_absent() {
+    builder().check(|| {
+        let map = new_map();
+        // x at its home slot 0, k at its home slot 1 (both lock 0).
+        let (x, k, n) = (key_at(0, 0), key_at(1, 0), key_at(0, 1));
+        put(&map, x, 1);
+        put(&map, k, 1);
+        // n (home 0) takes slot 1 in Robin Hood order and pushes k to slot 2 (lock 1).
+        let w = thread::spawn(move || put(&map, n, 2));
+        check_present(&map.reader(), &k, &[1]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(1));
+        assert_eq!(generation_of(&map, &n), Some(2));
+    });
+}
+
+#[test]
+fn remove_across_the_wrap_is_never_false_absent() {
+    builder().check(|| {
+        let map = new_map();
+        // a and k home at slot 7 (lock 3); k wraps to slot 0 (lock 0).
+        let (a, k) = (key_at(7, 0), key_at(7, 1));
+        put(&map, a, 1);
+        put(&map, k, 1);
+        // The remove needs locks 3 and 0: it must take 0 first (releasing 3 to do so).
+        let w = thread::spawn(move || assert!(map.remove(&a)));
+        check_present(&map.reader(), &k, &[1]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(1));
+    });
+}
+
+/// Two writers and a reader. `same_region`: both writers' keys are homed in lock 0;
+/// otherwise writer 2 works in lock 2.
+fn two_writers(same_region: bool) {
+    builder().check(move || {
+        let map = new_map();
+        let stable = key_at(1, 0);
+        put(&map, stable, 1);
+        let k1 = key_at(0, 0);
+        let k2 = if same_region {
+            key_at(0, 1)
+        } else {
+            key_at(4, 0)
+        };
+        let w1 = thread::spawn(move || put(&map, k1, 2));
+        let w2 = thread::spawn(move || put(&map, k2, 3));
+        check_present(&map.reader(), &stable, &[1]);
+        w1.join().unwrap();
+        w2.join().unwrap();
+        assert_eq!(generation_of(&map, &stable), Some(1));
+        assert_eq!(generation_of(&map, &k1), Some(2));
+        assert_eq!(generation_of(&map, &k2), Some(3));
+        assert_eq!(map.len(), 3);
+    });
+}
+
+#[test]
+fn two_writers_same_lock_region_with_reader() {
+    two_writers(true);
+}
+
+#[test]
+fn two_writers_different_lock_regions_with_reader() {
+    two_writers(false);
+}
+
+#[test]
+fn two_writers_whose_runs_cross_both_ways_do_not_deadlock() {
+    builder().check(|| {
+        // Two locks of 4 slots (same seed and capacity as PARAMS, so the same homes).
+        let map = new_map_with(&MapParams {
+            lock_count: 2,
+            ..PARAMS
+        });
+        let (a, b, d) = (key_at(7, 0), key_at(0, 0), key_at(3, 0));
+        put(&map, a, 1);
+        put(&map, b, 1);
+        put(&map, d, 1);
+        // a2 (home 7, lock 1) goes to slot 0 (lock 0): its run wraps, so it must take
+        // lock 0 before lock 1, releasing lock 1 to do so. d2 (home 3, lock 0) goes to
+        // slot 4 (lock 1). Taking "home lock, then the next" naively would deadlock.
+        let (a2, d2) = (key_at(7, 1), key_at(3, 1));
+        let w = thread::spawn(move || put(&map, a2, 2));
+        put(&map, d2, 3);
+        w.join().unwrap();
+        for (k, g) in [(a, 1), (b, 1), (d, 1), (a2, 2), (d2, 3)] {
+            assert_eq!(generation_of(&map, &k), Some(g));
+        }
+        assert_eq!(map.len(), 5);
+    });
+}
