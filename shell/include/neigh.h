@@ -193,7 +193,7 @@ typedef struct neigh_mirror neigh_mirror;
 /**
  * One neighbor as C sees it (12 bytes, no padding holes, no pointers).
  */
-typedef struct {
+typedef struct neigh_entry {
     /**
      * The link-layer (Ethernet) address; all zero when `resolved` is 0.
      */
@@ -285,7 +285,11 @@ size_t neigh_map_align(void);
  * As stated in the contract: `region` valid for reads and writes of `len` bytes for the
  * handle's life; `out` NULL or valid for a pointer write.
  */
-int neigh_map_format(void *region, size_t len, size_t entries, uint64_t seed, neigh_map **out);
+int neigh_map_format(void *region,
+                     size_t len,
+                     size_t entries,
+                     uint64_t seed,
+                     struct neigh_map **out);
 
 /**
  * Joins the map another party formatted in `region` (`len` bytes; e.g. a mapping the
@@ -308,7 +312,7 @@ int neigh_map_format(void *region, size_t len, size_t entries, uint64_t seed, ne
  * # Safety
  * As stated in the contract; `out` NULL or valid for a pointer write.
  */
-int neigh_map_join(void *region, size_t len, int mode, neigh_map **out);
+int neigh_map_join(void *region, size_t len, int mode, struct neigh_map **out);
 
 /**
  * Joins the named shared-memory map `name` (`/dev/shm/NAME`, else the hugetlbfs at
@@ -332,7 +336,7 @@ int neigh_map_join(void *region, size_t len, int mode, neigh_map **out);
  * # Safety
  * `name` NULL or a NUL-terminated string; `out` NULL or valid for a pointer write.
  */
-int neigh_map_join_shm(const char *name, int mode, neigh_map **out);
+int neigh_map_join_shm(const char *name, int mode, struct neigh_map **out);
 
 /**
  * Destroys a handle: frees it and, for a map joined by name, unmaps the region. The map
@@ -344,7 +348,7 @@ int neigh_map_join_shm(const char *name, int mode, neigh_map **out);
  * # Safety
  * `map` is NULL or a handle from this library not yet left.
  */
-void neigh_map_leave(neigh_map *map);
+void neigh_map_leave(struct neigh_map *map);
 
 /**
  * Returns the number of entries in the map (the writer's counter; may lag a concurrent
@@ -353,7 +357,7 @@ void neigh_map_leave(neigh_map *map);
  * # Safety
  * `map` is NULL or a live handle.
  */
-size_t neigh_map_len(const neigh_map *map);
+size_t neigh_map_len(const struct neigh_map *map);
 
 /**
  * Returns the number of slots of the map, or 0 for a NULL or misaligned handle. Any
@@ -362,7 +366,7 @@ size_t neigh_map_len(const neigh_map *map);
  * # Safety
  * `map` is NULL or a live handle.
  */
-size_t neigh_map_capacity(const neigh_map *map);
+size_t neigh_map_capacity(const struct neigh_map *map);
 
 /**
  * Looks up the IPv4 neighbor `ipv4_be` (network byte order, as in `struct in_addr`) on
@@ -381,7 +385,10 @@ size_t neigh_map_capacity(const neigh_map *map);
  * # Safety
  * `map` is NULL or a live handle; `out` is NULL or valid for writing a `neigh_entry`.
  */
-int neigh_map_lookup4(const neigh_map *map, uint32_t ifindex, uint32_t ipv4_be, neigh_entry *out);
+int neigh_map_lookup4(const struct neigh_map *map,
+                      uint32_t ifindex,
+                      uint32_t ipv4_be,
+                      struct neigh_entry *out);
 
 /**
  * Looks up the IPv6 neighbor whose 16 address bytes (`struct in6_addr.s6_addr`) are at
@@ -392,10 +399,10 @@ int neigh_map_lookup4(const neigh_map *map, uint32_t ifindex, uint32_t ipv4_be, 
  * `map` is NULL or a live handle; `ipv6` is NULL or valid for reading 16 bytes (any
  * alignment); `out` is NULL or valid for writing a `neigh_entry`.
  */
-int neigh_map_lookup6(const neigh_map *map,
+int neigh_map_lookup6(const struct neigh_map *map,
                       uint32_t ifindex,
                       const uint8_t *ipv6,
-                      neigh_entry *out);
+                      struct neigh_entry *out);
 
 /**
  * Starts a mirror of the kernel's neighbor tables (IPv4 and IPv6, all interfaces) in the
@@ -419,7 +426,7 @@ int neigh_map_lookup6(const neigh_map *map,
  * `map_name` is NULL or a NUL-terminated string; `out` is NULL or valid for a pointer
  * write.
  */
-int neigh_mirror_create(const char *map_name, size_t capacity, neigh_mirror **out);
+int neigh_mirror_create(const char *map_name, size_t capacity, struct neigh_mirror **out);
 
 /**
  * One step of the mirror: waits up to `timeout_ms` milliseconds (0: do not wait) for
@@ -438,7 +445,7 @@ int neigh_mirror_create(const char *map_name, size_t capacity, neigh_mirror **ou
  * # Safety
  * `mirror` is NULL or a live mirror not used by another thread during the call.
  */
-int neigh_mirror_poll(neigh_mirror *mirror, int timeout_ms);
+int neigh_mirror_poll(struct neigh_mirror *mirror, int timeout_ms);
 
 /**
  * Drives the mirror in the calling thread until `*stop` becomes non-zero (checked every
@@ -458,7 +465,7 @@ int neigh_mirror_poll(neigh_mirror *mirror, int timeout_ms);
  * `mirror` is NULL or a live mirror not used by another thread meanwhile; `stop` is NULL
  * or points to an `int` that stays valid during the call and is written only atomically.
  */
-int neigh_mirror_run(neigh_mirror *mirror, const int *stop);
+int neigh_mirror_run(struct neigh_mirror *mirror, const int *stop);
 
 /**
  * A map handle on the mirror's own region, for lookups (and, with `NEIGH_READ_WRITE`,
@@ -471,7 +478,7 @@ int neigh_mirror_run(neigh_mirror *mirror, const int *stop);
  * # Safety
  * `mirror` is NULL or a live mirror; `out` is NULL or valid for a pointer write.
  */
-int neigh_mirror_map(const neigh_mirror *mirror, int mode, neigh_map **out);
+int neigh_mirror_map(const struct neigh_mirror *mirror, int mode, struct neigh_map **out);
 
 /**
  * Stops the mirror (marks the map stopped, so readers see a frozen map, not a crashed
@@ -484,7 +491,7 @@ int neigh_mirror_map(const neigh_mirror *mirror, int mode, neigh_map **out);
  * # Safety
  * `mirror` is NULL or a live mirror not yet destroyed.
  */
-void neigh_mirror_destroy(neigh_mirror *mirror);
+void neigh_mirror_destroy(struct neigh_mirror *mirror);
 
 /**
  * Asks the mirror to resolve the IPv4 neighbor `ipv4_be` (network byte order) on
@@ -504,7 +511,7 @@ void neigh_mirror_destroy(neigh_mirror *mirror);
  * # Safety
  * `map` is NULL or a live handle.
  */
-int neigh_map_request_resolve4(const neigh_map *map, uint32_t ifindex, uint32_t ipv4_be);
+int neigh_map_request_resolve4(const struct neigh_map *map, uint32_t ifindex, uint32_t ipv4_be);
 
 /**
  * Asks the mirror to resolve the IPv6 neighbor whose 16 bytes are at `ipv6` on
@@ -513,7 +520,7 @@ int neigh_map_request_resolve4(const neigh_map *map, uint32_t ifindex, uint32_t 
  * # Safety
  * `map` is NULL or a live handle; `ipv6` NULL or valid for reading 16 bytes.
  */
-int neigh_map_request_resolve6(const neigh_map *map, uint32_t ifindex, const uint8_t *ipv6);
+int neigh_map_request_resolve6(const struct neigh_map *map, uint32_t ifindex, const uint8_t *ipv6);
 
 /**
  * Inserts or overwrites the IPv4 neighbor `ipv4_be` (network byte order) on `ifindex`
@@ -532,10 +539,10 @@ int neigh_map_request_resolve6(const neigh_map *map, uint32_t ifindex, const uin
  * # Safety
  * `map` is NULL or a live handle; `entry` is NULL or valid for reading a `neigh_entry`.
  */
-int neigh_map_upsert4(const neigh_map *map,
+int neigh_map_upsert4(const struct neigh_map *map,
                       uint32_t ifindex,
                       uint32_t ipv4_be,
-                      const neigh_entry *entry);
+                      const struct neigh_entry *entry);
 
 /**
  * Inserts or overwrites the IPv6 neighbor whose 16 bytes are at `ipv6`; as
@@ -544,10 +551,10 @@ int neigh_map_upsert4(const neigh_map *map,
  * # Safety
  * As `neigh_map_upsert4`; `ipv6` NULL or valid for reading 16 bytes.
  */
-int neigh_map_upsert6(const neigh_map *map,
+int neigh_map_upsert6(const struct neigh_map *map,
                       uint32_t ifindex,
                       const uint8_t *ipv6,
-                      const neigh_entry *entry);
+                      const struct neigh_entry *entry);
 
 /**
  * Removes the IPv4 neighbor `ipv4_be` on `ifindex` (backward shift, no tombstone).
@@ -558,7 +565,7 @@ int neigh_map_upsert6(const neigh_map *map,
  * # Safety
  * `map` is NULL or a live handle.
  */
-int neigh_map_remove4(const neigh_map *map, uint32_t ifindex, uint32_t ipv4_be);
+int neigh_map_remove4(const struct neigh_map *map, uint32_t ifindex, uint32_t ipv4_be);
 
 /**
  * Removes the IPv6 neighbor whose 16 bytes are at `ipv6`; as `neigh_map_remove4`
@@ -567,7 +574,7 @@ int neigh_map_remove4(const neigh_map *map, uint32_t ifindex, uint32_t ipv4_be);
  * # Safety
  * `map` is NULL or a live handle; `ipv6` NULL or valid for reading 16 bytes.
  */
-int neigh_map_remove6(const neigh_map *map, uint32_t ifindex, const uint8_t *ipv6);
+int neigh_map_remove6(const struct neigh_map *map, uint32_t ifindex, const uint8_t *ipv6);
 
 #ifdef __cplusplus
 }  // extern "C"
