@@ -380,3 +380,86 @@ fn resolution_requests_reach_the_ring_after_the_map() {
         neigh_map_leave(owner);
     }
 }
+
+#[test]
+fn lookups_on_many_threads_never_see_a_torn_entry_while_a_writer_runs() {
+    const KEYS: u32 = 64;
+    let ws = region(neigh_map_footprint(KEYS as usize));
+    let map = format(&ws, KEYS as usize);
+    // Every entry's MAC encodes its own address (bytes 2..6) and a version (byte 1); a
+    // torn read or another key's MAC would break that.
+    let entry_for = |ip: u32, version: u8| {
+        let o = ip.to_ne_bytes();
+        resolved([2, version, o[0], o[1], o[2], o[3]], 0x02)
+    };
+    let ips: Vec<u32> = (0..KEYS)
+        .map(|i| v4([10, 1, (i >> 8) as u8, i as u8]))
+        .collect();
+    for &ip in &ips {
+        // SAFETY: live handle and local entry.
+        assert_eq!(
+            unsafe { neigh_map_upsert4(map, 1, ip, &entry_for(ip, 0)) },
+            NEIGH_INSERTED
+        );
+    }
+    let shared = map as usize; // the handle is Sync: lookups and writes take `const *`
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let passes = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let map = shared as *const neigh_map;
+                    let mut out = neigh_entry::default();
+                    let (mut found, mut absent) = (0u64, 0u64);
+                    // At least one full pass, however the threads get scheduled.
+                    loop {
+                        for &ip in &ips {
+                            // SAFETY: live handle (left after the scope), local out.
+                            match unsafe { neigh_map_lookup4(map, 1, ip, &mut out) } {
+                                NEIGH_FOUND => {
+                                    assert_eq!(out.mac[2..], ip.to_ne_bytes(), "torn or foreign");
+                                    found += 1;
+                                }
+                                NEIGH_ABSENT => absent += 1,
+                                rc => assert_eq!(rc, NEIGH_EBUSY),
+                            }
+                        }
+                        passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                    (found, absent)
+                })
+            })
+            .collect();
+        let map = shared as *const neigh_map;
+        // Write until the readers have made 300 passes over the keys meanwhile.
+        let mut round = 0u32;
+        while round < 2000 || passes.load(std::sync::atomic::Ordering::Relaxed) < 300 {
+            round += 1;
+            let ip = ips[(round % KEYS) as usize];
+            // SAFETY: live handle and local entries.
+            unsafe {
+                if round % 7 == 0 {
+                    assert_eq!(neigh_map_remove4(map, 1, ip), NEIGH_REMOVED);
+                    assert_eq!(
+                        neigh_map_upsert4(map, 1, ip, &entry_for(ip, 1)),
+                        NEIGH_INSERTED
+                    );
+                } else {
+                    let rc = neigh_map_upsert4(map, 1, ip, &entry_for(ip, round as u8));
+                    assert_eq!(rc, NEIGH_UPDATED);
+                }
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            let (found, _absent) = r.join().expect("reader");
+            assert!(found > 0);
+        }
+    });
+    // SAFETY: every thread using the handle has been joined.
+    unsafe { neigh_map_leave(map) };
+}
