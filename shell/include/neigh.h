@@ -236,8 +236,9 @@ const char *neigh_strerror(int code);
 
 /**
  * Returns a NUL-terminated description, with details (path, sizes, errno text), of the
- * last error returned to this thread by a lifecycle call (format, join, leave); "" if
- * there was none. Lookups and writes do not set it (they must not allocate).
+ * last error returned to this thread by a lifecycle call (`neigh_map_format`,
+ * `neigh_map_join`, `neigh_map_join_shm`, `neigh_mirror_create`); "" if there was none.
+ * Lookups, writes and requests do not set it (they must not allocate).
  *
  * The string belongs to the library and stays valid until the next failing lifecycle
  * call on this thread. Cost: O(1).
