@@ -38,8 +38,10 @@
 //! index order, the locks covering the slots from the key's home to the last slot they
 //! change (see `version_lock.rs`); any number of writers is safe. Readers follow the
 //! seqlock recipe of DESIGN.md: Acquire-load each crossed lock's version (odd: retry),
-//! Relaxed-load the slot words, then `fence(Acquire)` and re-check every crossed version;
-//! a probe crosses at most [`MAX_PROBE_LOCKS`] locks. A changed version means retry; after
+//! Relaxed-load the slot words, then `fence(Acquire)` and re-check every crossed version
+//! (as a sum: versions only grow, so the sum is unchanged exactly when each version is);
+//! a probe crosses at most [`MAX_PROBE_LOCKS`] locks. The home slot is checked on a
+//! straight-line fast path (one lock, one slot). A changed version means retry; after
 //! [`READ_RETRIES`] tries the read returns [`Busy`] (a crashed writer cannot hang a
 //! reader). Every slot word is an atomic and nothing read speculatively is used as an
 //! index, so a racing read is never UB. Under `cfg(loom)` the same code runs over loom's
@@ -87,7 +89,8 @@ pub const SLOT_BYTES: usize = 32;
 pub const MAX_CAPACITY: usize = 1 << 30;
 /// Largest `probe_max` (probe distances are stored in one byte).
 pub const MAX_PROBE: usize = 255;
-/// Most locks one probe may cross; [`MapParams`] with a longer `probe_max` are refused.
+/// Most locks one probe may cross (each is revalidated at the end of a read);
+/// [`MapParams`] with a longer `probe_max` for their lock span are refused.
 pub const MAX_PROBE_LOCKS: usize = 16;
 /// Tries a read makes before returning [`Busy`].
 #[cfg(not(loom))]

@@ -110,7 +110,8 @@ impl Layout {
         }
         let span = capacity / lock_count;
         // A probe of length p starting on the last slot of a lock's range crosses
-        // 1 + ceil((p - 1) / span) locks; readers remember at most MAX_PROBE_LOCKS of them.
+        // 1 + ceil((p - 1) / span) locks, each revalidated at the end of a read: bound
+        // that work to MAX_PROBE_LOCKS locks.
         let max_probe = (MAX_PROBE as u64).min(capacity).min(
             (MAX_PROBE_LOCKS as u64 - 1)
                 .saturating_mul(span)

@@ -8,7 +8,7 @@ use super::header::*;
 use super::iter::Iter;
 use super::params::Layout;
 use super::slot::{self, SlotKey};
-use super::{MapEntry, MAX_PROBE_LOCKS, READ_RETRIES};
+use super::{MapEntry, READ_RETRIES};
 
 /// A read-only view of a map region. Every access is an atomic load, so it is safe over a
 /// `PROT_READ` mapping of a region another process writes. `Copy`, `Send` and `Sync`:
@@ -136,18 +136,40 @@ impl<'a> MapReader<'a> {
     #[inline]
     fn try_get(&self, k: &SlotKey, home: usize) -> Option<Option<[u64; 4]>> {
         let first = self.lock_of(home);
-        // The versions of every lock the probe crosses (consecutive, from `first`), all
-        // revalidated at the end: a back-shift moving the key across a lock boundary while
-        // we probe changes at least one of them.
-        let mut versions = [0u64; MAX_PROBE_LOCKS];
-        let mut crossed = 1;
-        let mut lock = first;
-        versions[0] = self.locks[first].load(Ordering::Acquire);
-        if versions[0] & 1 != 0 {
+        let v0 = self.locks[first].load(Ordering::Acquire);
+        if v0 & 1 != 0 {
             return None;
         }
+        // Fast path, straight-line: the home slot decides (empty, or the key).
+        let w = self.load_slot(home);
+        if !slot::is_occupied(w[2]) || k.matches(w[0], w[1], w[2]) {
+            fence(Ordering::Acquire);
+            if self.locks[first].load(Ordering::Relaxed) != v0 {
+                return None;
+            }
+            return Some(slot::is_occupied(w[2]).then_some(w));
+        }
+        self.try_get_probe(k, home, first, v0)
+    }
+
+    /// The rest of the probe after the home slot held another key.
+    #[inline]
+    fn try_get_probe(
+        &self,
+        k: &SlotKey,
+        home: usize,
+        first: usize,
+        v0: u64,
+    ) -> Option<Option<[u64; 4]>> {
+        // Every lock the probe crosses (consecutive, from `first`) is revalidated at the
+        // end: a back-shift moving the key across a lock boundary while we probe changes
+        // at least one of them. Versions only grow, so the crossed locks are unchanged
+        // exactly when the sum of their versions is: no array to fill.
+        let mut sum = v0;
+        let mut crossed = 1;
+        let mut lock = first;
         let mut found = None;
-        for d in 0..self.probe_max {
+        for d in 1..self.probe_max {
             let s = (home + d) & self.mask;
             let l = self.lock_of(s);
             if l != lock {
@@ -156,7 +178,7 @@ impl<'a> MapReader<'a> {
                 if v & 1 != 0 {
                     return None;
                 }
-                *versions.get_mut(crossed)? = v;
+                sum = sum.wrapping_add(v);
                 crossed += 1;
             }
             let w = self.load_slot(s);
@@ -174,12 +196,10 @@ impl<'a> MapReader<'a> {
         }
         fence(Ordering::Acquire);
         let n = self.locks.len();
-        for (i, v) in versions[..crossed].iter().enumerate() {
-            if self.locks[(first + i) & (n - 1)].load(Ordering::Relaxed) != *v {
-                return None;
-            }
-        }
-        Some(found)
+        let now = (0..crossed).fold(0u64, |acc, i| {
+            acc.wrapping_add(self.locks[(first + i) & (n - 1)].load(Ordering::Relaxed))
+        });
+        (now == sum).then_some(found)
     }
 
     /// Reads slot `s`'s words (Relaxed; only meaningful inside the seqlock recipe).

@@ -40,6 +40,7 @@ pub(crate) struct SlotKey {
 }
 
 impl SlotKey {
+    #[inline]
     pub fn new(key: &NeighKey) -> Self {
         let (octets, v6) = match key.addr {
             IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), 0),
@@ -77,6 +78,7 @@ fn fold_mul(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
+#[inline]
 fn to8(b: &[u8]) -> [u8; 8] {
     let mut out = [0u8; 8];
     out.copy_from_slice(b);
@@ -97,6 +99,7 @@ pub(crate) fn dist(w2: u64) -> usize {
 
 /// Packs an entry into slot words; `dist` must be below 256 (the caller checks against
 /// `probe_max`, which is at most 255).
+#[inline]
 pub(crate) fn encode(entry: &NeighEntry, generation: u8, dist: usize) -> [u64; 4] {
     let k = SlotKey::new(&entry.key);
     let (mac, resolved) = match entry.mac {
@@ -114,6 +117,7 @@ pub(crate) fn encode(entry: &NeighEntry, generation: u8, dist: usize) -> [u64; 4
 }
 
 /// Unpacks the words of an occupied slot. Total: any bit pattern gives some entry.
+#[inline]
 pub(crate) fn decode(w: [u64; 4]) -> MapEntry {
     let [w0, w1, w2, w3] = w;
     let mut octets = [0u8; 16];
