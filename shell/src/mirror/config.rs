@@ -49,6 +49,10 @@ pub struct ResolveConfig {
     /// Per-address hold-down: the same (interface, address) is asked at most once per
     /// this period; later posts within it are counted as deduplicated.
     pub hold_down: Duration,
+    /// Never use netlink `NTF_USE`; always send the TTL-1 UDP datagram (what happens
+    /// anyway without `CAP_NET_ADMIN`). For tests and for hosts where the mirror must not
+    /// create neighbor entries itself.
+    pub udp_only: bool,
 }
 
 impl Default for ResolveConfig {
@@ -58,6 +62,7 @@ impl Default for ResolveConfig {
             rate_per_sec: 200.0,
             burst: 100.0,
             hold_down: Duration::from_secs(1),
+            udp_only: false,
         }
     }
 }

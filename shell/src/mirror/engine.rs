@@ -526,8 +526,9 @@ impl Mirror {
                 .handle(*req, now, &self.map, &mut self.dumps, allowed)
             {
                 Outcome::Served => {
-                    // The kernel does not announce an entry it creates unresolved: read
-                    // it back so readers see INCOMPLETE (resolution pending) at once.
+                    // The kernel does not announce an entry it creates unresolved (by
+                    // NTF_USE or by the UDP datagram's send): read it back so readers
+                    // see INCOMPLETE (resolution pending) at once.
                     if let Err(e) = self.refresh(req.ifindex, req.addr) {
                         debug!("re-reading {} after a resolve request: {e}", req.addr);
                     }

@@ -63,7 +63,7 @@ impl Resolver {
             tokens: cfg.burst,
             refilled: now,
             held: HashMap::new(),
-            use_udp: false,
+            use_udp: cfg.udp_only,
             udp4: None,
             udp6: None,
         }
@@ -247,6 +247,7 @@ mod tests {
             rate_per_sec: 0.0,
             burst: 0.0,
             hold_down: Duration::from_secs(1),
+            udp_only: false,
         };
         let mut r = Resolver::new(cfg, t0);
         let q = ResolveRequest {
@@ -284,6 +285,7 @@ mod tests {
                 rate_per_sec: 10.0,
                 burst: 5.0,
                 hold_down: Duration::ZERO,
+                udp_only: false,
             },
             t0,
         );
