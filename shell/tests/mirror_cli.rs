@@ -122,6 +122,17 @@ fn mirror_process_stop_restart_and_crash() {
     assert_eq!(v["owner_pid"].as_u64(), Some(u64::from(child.0.id())));
     assert!(v["events_applied"].as_u64() >= Some(2), "{v}");
 
+    // A second mirror must not steal the map of a live one.
+    let o = ns
+        .command(NEIGH)
+        .args(["mirror", "--map", &name])
+        .stdin(Stdio::null())
+        .output()
+        .expect("second mirror");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("kept by a running mirror"), "{err}");
+
     // Clean stop: exit 0, the map says "stopped" and is not called stale.
     signal(&child, libc::SIGTERM);
     let status = child.0.wait().expect("wait");

@@ -168,6 +168,27 @@ fn ifindex_of(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
+/// The pid of a live mirror keeping the named map: the region is formatted, not marked
+/// stopped, its heartbeat is fresh and its owner process exists. A crashed mirror's map
+/// (dead pid, or stale heartbeat) may be replaced.
+fn live_owner(name: &str) -> Option<u64> {
+    let region = Region::open(name, crate::workspace::Access::ReadOnly).ok()?;
+    let stats = MirrorStats::read(&region.reader().ok()?);
+    let pid = stats.map.owner;
+    if stats.state == MirrorState::Stopped || stats.stale || pid == 0 {
+        return None;
+    }
+    if pid == u64::from(std::process::id()) {
+        // Our own earlier mirror (e.g. a test or an FFI user re-creating it): allowed.
+        return None;
+    }
+    let pid_t = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid_t, 0) } == 0
+        || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    alive.then_some(pid)
+}
+
 fn random_seed() -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: `b` is writable for 8 bytes.
@@ -187,7 +208,8 @@ impl Mirror {
     /// Sockets belong to the calling thread's network namespace.
     ///
     /// Errors: [`MirrorError::Region`] (bad name, someone else's region, no memory),
-    /// [`MirrorError::NoSuchDevice`], [`MirrorError::Io`] (socket, membership, first dump).
+    /// [`MirrorError::NoSuchDevice`], [`MirrorError::Io`] (socket, membership, first dump;
+    /// `ResourceBusy` when a live mirror in another process keeps the named map).
     /// Cost: O(map size) to format plus one dump.
     pub fn new(cfg: MirrorConfig) -> Result<Self, MirrorError> {
         let watched = if cfg.devs.is_empty() {
@@ -203,6 +225,19 @@ impl Mirror {
                 ifindexes,
             })
         };
+        if let Some(name) = &cfg.map_name {
+            if let Some(pid) = live_owner(name) {
+                return Err(MirrorError::Io(
+                    "map in use",
+                    io::Error::new(
+                        io::ErrorKind::ResourceBusy,
+                        format!(
+                            "map {name} is kept by a running mirror (pid {pid}); stop it first"
+                        ),
+                    ),
+                ));
+            }
+        }
         let params = MapParams {
             seed: random_seed(),
             ..MapParams::for_entries(cfg.capacity)
