@@ -267,3 +267,46 @@ fn mirror_silent_changes_need_periodic_resync() {
     let stats = MirrorStats::read(&region.reader().expect("reader"));
     assert!(stats.get(StatWord::Resyncs) >= 2, "{stats:?}");
 }
+
+#[test]
+fn mirror_full_map_is_counted_not_fatal() {
+    let Some(ns) = Netns::new("mirror_full") else {
+        return;
+    };
+    quiet_veth(&ns, "va", "vb");
+    let mut script = String::new();
+    for i in 0..200u32 {
+        script.push_str(&format!(
+            "neigh add 10.6.{}.{} lladdr 02:00:0a:06:00:01 dev va nud permanent\n",
+            i >> 8,
+            i & 0xff
+        ));
+    }
+    ip_batch(&ns, &script);
+    let name = map_name("mirror_full");
+    // Sized for 8 entries: 64 slots, far fewer than the kernel's 200.
+    let mirror = RunningMirror::start(
+        &ns,
+        MirrorConfig {
+            map_name: Some(name),
+            capacity: 8,
+            periodic_resync: None,
+            ..Default::default()
+        },
+    );
+    let region = mirror.join();
+    let stats = MirrorStats::read(&region.reader().expect("reader"));
+    assert!(
+        stats.get(StatWord::Full) >= 136,
+        "refused inserts counted: {:?}",
+        stats.words
+    );
+    assert!(stats.map.len <= 64 && stats.map.len > 0, "{:?}", stats.map);
+    assert_eq!(stats.state, MirrorState::Synced);
+    // Still running and still exact once the table fits again.
+    ns.ip_ok("neigh flush dev va nud permanent");
+    ns.ip_ok("neigh add 10.6.9.1 lladdr 02:00:0a:06:09:01 dev va nud permanent");
+    let n = assert_converges(&ns, &region, Duration::from_secs(10));
+    assert_eq!(n, 1);
+    mirror.stop().expect("clean stop");
+}

@@ -1,10 +1,12 @@
 //! The mirror's commands, as library functions the `neigh` binary dispatches to:
 //!
 //! - `neigh mirror --map NAME [--capacity N] [--rcvbuf BYTES] [--ring CELLS]
-//!   [--rate PER_SEC] [--hold-down MS] [--resync-interval SECS] [--hugetlb DIR]
-//!   [dev IF ...] [-4|-6]`
+//!   [--rate PER_SEC] [--hold-down MS] [--resolve-udp] [--resync-interval SECS]
+//!   [--hugetlb DIR] [dev IF ...] [-4|-6]`
 //! - `neigh map show NAME [-j]`: the entries, read from the shared region as a data plane
-//!   would (read-only mapping, lock-free reads, no netlink).
+//!   would (read-only mapping, lock-free reads, no netlink). Interface names are resolved
+//!   in the reader's network namespace (`ifN` when unknown there); `-j` also gives
+//!   `ifindex`.
 //! - `neigh map stat NAME [-j]`: header, counters and writer liveness.
 //!
 //! Exit codes: 0 success; 1 runtime error (missing map, socket failure); 2 usage error;
@@ -28,7 +30,7 @@ use crate::workspace::{shm_path, Access};
 /// Help for `neigh mirror`.
 pub const MIRROR_HELP: &str = "\
 Usage: neigh mirror --map NAME [--capacity N] [--rcvbuf BYTES] [--ring CELLS]
-                    [--rate PER_SEC] [--hold-down MS] [--resync-interval SECS]
+                    [--rate PER_SEC] [--hold-down MS] [--resolve-udp] [--resync-interval SECS]
                     [--hugetlb DIR] [dev IF ...] [-4 | -6]
 
 Keeps the shared-memory map /dev/shm/NAME equal to the kernel's neighbor tables
@@ -41,6 +43,8 @@ Readers join it with `neigh map show NAME` or the C API.
   --ring CELLS      resolution request ring cells, a power of two; 0 disables (default 1024)
   --rate PER_SEC    resolutions asked of the kernel per second (default 200)
   --hold-down MS    ask for the same neighbor at most once per MS (default 1000)
+  --resolve-udp     resolve by sending a TTL-1 UDP datagram instead of NTF_USE
+                    (the automatic fallback without CAP_NET_ADMIN)
   --resync-interval SECS
                     re-dump this often even without a lost sync, to pick up what the
                     kernel does not announce (entries created unresolved, multicast
@@ -131,6 +135,7 @@ pub fn parse_mirror_args(args: &[String]) -> Result<Option<MirrorConfig>, String
                 }
                 cfg.periodic_resync = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
             }
+            "--resolve-udp" => cfg.resolve.udp_only = true,
             "--hugetlb" => {
                 cfg.hugetlb = Some(it.next().ok_or("--hugetlb needs a directory")?.into())
             }
@@ -452,10 +457,11 @@ mod tests {
         assert_eq!(c.devs, vec!["eth0", "eth1"]);
         assert_eq!(c.families, Families::V6);
         assert_eq!(c.resolve.ring_cells, 64);
-        let c = parse_mirror_args(&args("--map m --resync-interval 0"))
+        let c = parse_mirror_args(&args("--map m --resync-interval 0 --resolve-udp"))
             .unwrap()
             .unwrap();
         assert_eq!(c.periodic_resync, None);
+        assert!(c.resolve.udp_only);
         assert!(parse_mirror_args(&args("help")).unwrap().is_none());
         for bad in [
             "",

@@ -10,6 +10,32 @@
 //! - `resolver.rs`: dedup, rate limits and the kernel request for posted misses.
 //! - [`signal`]: SIGINT/SIGTERM to a stop flag.
 //! - [`cli`]: `neigh mirror`, `neigh map show`, `neigh map stat`.
+//!
+//! # Library use (and what the C FFI wraps)
+//!
+//! ```no_run
+//! use std::sync::atomic::AtomicBool;
+//! use neigh::mirror::{Mirror, MirrorConfig};
+//!
+//! let cfg = MirrorConfig { map_name: Some("neigh0".into()), ..Default::default() };
+//! let mut mirror = Mirror::new(cfg)?;        // create + format /dev/shm/neigh0, first dump
+//! let stop = AtomicBool::new(false);         // or signal::install_stop_handlers()?
+//! mirror.run(&stop)?;                        // or: loop { mirror.poll_once(tick)?; }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Readers in other processes: `Region::open(name, Access::ReadOnly)` then
+//! `region.reader()?.get(&key)`; to post misses, `Region::open(name, Access::ReadWrite)`
+//! and `region.ring()`. [`MirrorStats::read`] decodes the header (state, counters,
+//! heartbeat age, `stale`).
+//!
+//! # What the kernel does not announce
+//!
+//! Creating an entry in a state without a MAC (INCOMPLETE, FAILED, NONE from nothing:
+//! `ip neigh add ... nud incomplete`, traffic, `NTF_USE`) sends no event, nor does the
+//! creation of the NOARP entries of multicast addresses. The mirror reads an entry back
+//! after every resolution request it serves, and re-dumps every
+//! [`MirrorConfig::periodic_resync`] (30 s by default) to pick up the rest.
 
 pub mod cli;
 mod config;
