@@ -101,7 +101,8 @@
 /**
  * -EBUSY: a lookup gave up because a writer held the needed lock for the whole bounded
  * retry budget. The key may or may not be present; retry later. A crashed writer makes
- * this permanent for its slot range: check the writer's heartbeat.
+ * this permanent for its slot range: check the writer's heartbeat. From
+ * `neigh_mirror_create`: a live mirror already keeps the map of that name.
  */
 #define NEIGH_EBUSY -16
 

@@ -44,7 +44,8 @@ pub const NEIGH_EACCES: c_int = -13;
 pub const NEIGH_EFAULT: c_int = -14;
 /// -EBUSY: a lookup gave up because a writer held the needed lock for the whole bounded
 /// retry budget. The key may or may not be present; retry later. A crashed writer makes
-/// this permanent for its slot range: check the writer's heartbeat.
+/// this permanent for its slot range: check the writer's heartbeat. From
+/// `neigh_mirror_create`: a live mirror already keeps the map of that name.
 pub const NEIGH_EBUSY: c_int = -16;
 /// -ENODEV: no such network interface.
 pub const NEIGH_ENODEV: c_int = -19;
@@ -170,10 +171,17 @@ pub(crate) fn workspace_error_code(e: &WorkspaceError) -> c_int {
         WorkspaceError::Missing(_) => NEIGH_ENOENT,
         WorkspaceError::TooSmall { .. } => NEIGH_ERANGE,
         WorkspaceError::NotOwned { .. } => NEIGH_EACCES,
-        WorkspaceError::Io { err, .. } => match err.raw_os_error() {
-            Some(errno) if errno > 0 => -errno,
-            _ => NEIGH_EIO,
-        },
+        WorkspaceError::Io { err, .. } => io_code(err),
+    }
+}
+
+/// The code for an `io::Error`: its errno when it has one; `ResourceBusy` (a live mirror
+/// already keeps that map) is [`NEIGH_EBUSY`]; anything else [`NEIGH_EIO`].
+pub(crate) fn io_code(e: &std::io::Error) -> c_int {
+    match e.raw_os_error() {
+        Some(errno) if errno > 0 => -errno,
+        _ if e.kind() == std::io::ErrorKind::ResourceBusy => NEIGH_EBUSY,
+        _ => NEIGH_EIO,
     }
 }
 
@@ -213,6 +221,14 @@ mod tests {
         }
         assert_eq!(describe(-4000).to_bytes(), b"unknown error");
         assert!(!neigh_strerror(i32::MIN).is_null());
+    }
+
+    #[test]
+    fn io_errors_keep_their_errno_and_busy_is_ebusy() {
+        use std::io::{Error, ErrorKind};
+        assert_eq!(io_code(&Error::from_raw_os_error(libc::EPERM)), NEIGH_EPERM);
+        assert_eq!(io_code(&Error::from(ErrorKind::ResourceBusy)), NEIGH_EBUSY);
+        assert_eq!(io_code(&Error::other("no errno")), NEIGH_EIO);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::mirror::{Mirror, MirrorConfig, MirrorError, RegionError};
 
 use super::error::{
-    fail, map_error_code, workspace_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_EIO,
+    fail, io_code, map_error_code, workspace_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL,
     NEIGH_ENODEV, NEIGH_EUCLEAN, NEIGH_OK,
 };
 use super::guard;
@@ -242,13 +242,6 @@ unsafe fn mirror_mut<'m>(m: *mut neigh_mirror) -> Result<&'m mut neigh_mirror, c
     }
     // SAFETY: non-NULL, aligned (checked), live and unshared (the caller's contract).
     Ok(unsafe { &mut *m })
-}
-
-fn io_code(e: &std::io::Error) -> c_int {
-    match e.raw_os_error() {
-        Some(errno) if errno > 0 => -errno,
-        _ => NEIGH_EIO,
-    }
 }
 
 fn mirror_error_code(e: &MirrorError) -> c_int {
