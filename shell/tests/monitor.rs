@@ -193,6 +193,10 @@ fn monitor_prints_what_ip_monitor_prints() {
         "{}",
         String::from_utf8_lossy(&udp.stderr)
     );
+    // An interface created after the monitors started: ip names it (it asks the kernel
+    // for an index it does not know), and so must neigh.
+    ns.veth("vc", "vd");
+    ns.ip_ok("neigh add 10.6.6.6 lladdr 02:00:00:00:00:66 dev vc");
     ns.ip_ok("neigh add 10.5.5.99 lladdr 02:00:00:00:00:99 dev va");
     for m in [&ip, &ours, &ours_json] {
         m.wait_for("10.5.5.99");
@@ -216,6 +220,10 @@ fn monitor_prints_what_ip_monitor_prints() {
         "{theirs:?}"
     );
     assert!(theirs.iter().any(|l| l.starts_with("miss ")), "{theirs:?}");
+    assert!(
+        theirs.iter().any(|l| l.starts_with("10.6.6.6 dev vc ")),
+        "{theirs:?}"
+    );
     assert_eq!(window(ours.lines()), theirs);
 
     let json: Vec<String> = window(ours_json.lines())
