@@ -224,3 +224,37 @@ fn a_claim_abandoned_by_the_consumer_is_either_published_or_dropped_never_both()
         assert_eq!(rest, [c2, d2]);
     });
 }
+
+#[test]
+fn abandoning_a_position_no_producer_claimed_is_refused() {
+    builder().check(|| {
+        let ring = new_ring(2);
+        // A consumer abandoning its position without a `blocked_at` for it (misuse, or a
+        // stale one): before the producer claims position 0 this must be refused, else
+        // the cell ends a lap ahead of the enqueue position and every post spins forever.
+        let c = thread::spawn(move || {
+            let abandoned = ring.abandon(0);
+            let mut drained = Vec::new();
+            ring.drain(usize::MAX, |q| drained.push(q));
+            (drained, abandoned)
+        });
+        let a = req(0x0101);
+        let ra = ring.post(&a);
+        let (mut drained, abandoned) = c.join().unwrap();
+        ring.drain(usize::MAX, |q| drained.push(q));
+        if abandoned {
+            assert_eq!(ra, Err(PostError::Abandoned), "abandoned a published claim");
+            assert!(drained.is_empty());
+        } else {
+            assert_eq!(ra, Ok(()));
+            assert_eq!(drained, [a]);
+        }
+        // Whatever happened, the ring still takes and delivers requests.
+        let b = req4(2);
+        assert_eq!(ring.post(&b), Ok(()));
+        let mut rest = Vec::new();
+        ring.drain(usize::MAX, |q| rest.push(q));
+        assert_eq!(rest, [b]);
+        assert_eq!(ring.stats().pending, 0);
+    });
+}

@@ -426,6 +426,13 @@ impl<'a> RequestRing<'a> {
         if deq.load(Ordering::Relaxed) != pos {
             return false;
         }
+        // A free cell and a claimed one both hold `seq == pos`; only the enqueue position
+        // tells them apart. Skipping a position no producer claimed would leave the cell a
+        // lap ahead of the enqueue position, and every later post would spin on it forever.
+        let enq = self.header[R_ENQUEUE].load(Ordering::Relaxed);
+        if (enq.wrapping_sub(pos) as i64) <= 0 {
+            return false;
+        }
         let cell = self.cell(pos);
         let freed = cell[0]
             .compare_exchange(

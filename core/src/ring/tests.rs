@@ -137,6 +137,25 @@ fn stuck_claim_is_abandoned_and_late_publish_fails() {
 }
 
 #[test]
+fn an_unclaimed_position_is_not_abandoned() {
+    let w = words(2);
+    let r = RequestRing::format(&w, 2, 0).unwrap();
+    // Empty ring: position 0 is free, not claimed. Skipping it would put cell 0 a lap
+    // ahead of the enqueue position and wedge every later post.
+    assert!(!r.abandon(0));
+    r.post(&v4(1)).unwrap();
+    let mut got = Vec::new();
+    r.drain(usize::MAX, |q| got.push(q));
+    // Drained up to the enqueue position again: position 1 is free.
+    assert!(!r.abandon(1));
+    r.post(&v4(2)).unwrap();
+    r.drain(usize::MAX, |q| got.push(q));
+    assert_eq!(got, vec![v4(1), v4(2)]);
+    let s = r.stats();
+    assert_eq!((s.abandoned, s.pending), (0, 0));
+}
+
+#[test]
 fn garbage_cells_are_consumed_not_returned() {
     let w = words(4);
     let r = RequestRing::format(&w, 4, 0).unwrap();
