@@ -8,12 +8,9 @@
 //! otherwise. Prints the resync/recv ratio and the latency percentiles after criterion's
 //! groups; benches/README.md quotes them.
 
-use std::fs::File;
 use std::hint::black_box;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,93 +18,14 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use neigh::mirror::{Mirror, MirrorConfig};
 use neigh::netlink::{RouteSocket, SocketOptions};
+use neigh_benches::{median, raw_dump, KernelTable, DEV};
 use neigh_core::map::{footprint, MapParams, NeighMap};
-use neigh_core::wire::consts::{AF_INET, AF_UNSPEC, NLMSG_DONE, NLMSG_ERROR, RTM_NEWNEIGH};
+use neigh_core::wire::consts::{AF_INET, RTM_NEWNEIGH};
 use neigh_core::wire::request::REQUEST_BUF_LEN;
-use neigh_core::wire::{
-    self, ingest, DumpFilter, MessageIter, NeighMessage, NeighRequest, NewMode, Parsed,
-};
+use neigh_core::wire::{self, ingest, MessageIter, NeighMessage, NeighRequest, NewMode, Parsed};
 use neigh_core::{NeighKey, NtfFlags, NudState};
 
 const ENTRIES: u32 = 100_000;
-
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn ip(args: &[&str]) {
-    let ok = Command::new("ip")
-        .args(args)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "ip {args:?} failed");
-}
-
-fn setup() -> Netns {
-    let ns = Netns(format!("neigh-bench-mirror-{}", std::process::id()));
-    ip(&["netns", "add", &ns.0]);
-    ip(&[
-        "-n", &ns.0, "link", "add", "b0", "type", "veth", "peer", "name", "b1",
-    ]);
-    for d in ["b0", "b1"] {
-        ip(&["-n", &ns.0, "link", "set", d, "addrgenmode", "none"]);
-        ip(&["-n", &ns.0, "link", "set", d, "up"]);
-    }
-    let path = std::env::temp_dir().join(format!("{}.batch", ns.0));
-    let mut f = std::io::BufWriter::new(File::create(&path).expect("batch file"));
-    for i in 0..ENTRIES {
-        let (a, b, c) = ((i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
-        writeln!(
-            f,
-            "neigh add 10.{a}.{b}.{c} lladdr 02:00:00:{a:02x}:{b:02x}:{c:02x} dev b0 nud permanent"
-        )
-        .expect("write");
-    }
-    f.flush().expect("flush");
-    drop(f);
-    ip(&["-n", &ns.0, "-batch", path.to_str().expect("path")]);
-    let _ = std::fs::remove_file(&path);
-    let fd = File::open(format!("/run/netns/{}", ns.0)).expect("open netns");
-    // SAFETY: setns on a valid namespace descriptor; no other thread exists yet, and
-    // threads spawned later inherit the namespace.
-    let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-    ns
-}
-
-/// A bare dump: one `recv` per datagram into a 64 KiB buffer, headers walked to find
-/// `NLMSG_DONE`, nothing parsed or checked. Returns the message count.
-fn raw_dump(fd: i32, buf: &mut [u8], seq: u32) -> usize {
-    let mut req = [0u8; REQUEST_BUF_LEN];
-    let n = wire::neigh_dump(&mut req, seq, AF_UNSPEC, DumpFilter::default()).expect("build");
-    // SAFETY: `req[..n]` is a valid buffer; fd is a bound netlink socket.
-    let sent = unsafe { libc::send(fd, req.as_ptr().cast(), n, 0) };
-    assert_eq!(sent, n as isize);
-    let mut msgs = 0;
-    loop {
-        // SAFETY: `buf` is writable for its length.
-        let got = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        assert!(got > 0, "recv: {}", std::io::Error::last_os_error());
-        for m in MessageIter::new(&buf[..got as usize]) {
-            let m = m.expect("message");
-            match m.kind() {
-                NLMSG_DONE => return msgs,
-                NLMSG_ERROR => panic!("dump refused"),
-                _ => msgs += 1,
-            }
-        }
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -353,9 +271,11 @@ fn main() {
         c.final_summary();
         return;
     }
-    let _ns = setup();
+    let table = KernelTable::load("mirror", ENTRIES).expect("load the table");
+    // No other thread exists yet; threads spawned later inherit the namespace.
+    table.enter().expect("enter the namespace");
     let ifindex = {
-        let name = std::ffi::CString::new("b0").expect("name");
+        let name = std::ffi::CString::new(DEV).expect("name");
         // SAFETY: valid NUL-terminated name.
         unsafe { libc::if_nametoindex(name.as_ptr()) }
     };

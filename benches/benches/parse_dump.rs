@@ -12,16 +12,14 @@
 //! neigh-core allocates nothing (asserted) while netlink-packet-route allocates per message.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::fs::File;
 use std::hint::black_box;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use neigh_benches::{entry_addr, KernelTable};
 use neigh_core::wire::consts::{AF_INET, NLMSG_DONE, NLMSG_ERROR, NLM_F_MULTI, RTM_NEWNEIGH};
 use neigh_core::wire::{neigh_dump, DumpFilter, MessageIter, NeighMessage};
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
@@ -61,72 +59,25 @@ unsafe impl GlobalAlloc for CountingAlloc {
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-/// Deletes the namespace when setup ends, also on failure.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.0])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let st = Command::new("ip")
-        .args(args)
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("ip: {e}"))?;
-    st.success()
-        .then_some(())
-        .ok_or_else(|| format!("ip {args:?} failed"))
-}
-
-/// A real dump: 100k PERMANENT entries in a fresh namespace, dumped over netlink.
+/// A real dump: 100k PERMANENT entries in a fresh namespace, dumped over netlink by a
+/// thread that enters it (this thread stays where it is).
 fn kernel_dump() -> Result<Vec<Vec<u8>>, String> {
-    let name = format!("neigh-bench-parse-{}", std::process::id());
-    ip(&["netns", "add", &name])?;
-    let ns = Netns(name);
-    ip(&[
-        "-n", &ns.0, "link", "add", "nb0", "type", "veth", "peer", "name", "nb1",
-    ])?;
-    ip(&["-n", &ns.0, "link", "set", "nb0", "up"])?;
-    let mut batch = String::with_capacity(ENTRIES * 80);
-    for i in 0..ENTRIES as u32 {
-        let [_, a, b, c] = (0x0a00_0001 + i).to_be_bytes();
-        batch += &format!("neigh add 10.{a}.{b}.{c} lladdr 02:00:0a:{a:02x}:{b:02x}:{c:02x} dev nb0 nud permanent\n");
-    }
-    let mut child = Command::new("ip")
-        .args(["-n", &ns.0, "-batch", "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("ip -batch: {e}"))?;
-    child
-        .stdin
-        .take()
-        .ok_or("no stdin")?
-        .write_all(batch.as_bytes())
-        .map_err(|e| e.to_string())?;
-    if !child.wait().map_err(|e| e.to_string())?.success() {
-        return Err("ip -batch failed".into());
-    }
-    let path = format!("/run/netns/{}", ns.0);
-    std::thread::spawn(move || dump_in_netns(&path))
+    let table = KernelTable::load("parse", ENTRIES as u32)?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            table.enter()?;
+            dump_here()
+        })
         .join()
         .map_err(|_| "dump thread panicked".to_string())?
+    })
 }
 
-/// Joins the namespace at `path` (this thread only), dumps AF_INET neighbors and returns
-/// the reply datagrams as received.
-fn dump_in_netns(path: &str) -> Result<Vec<Vec<u8>>, String> {
-    let nsfd = File::open(path).map_err(|e| format!("{path}: {e}"))?;
-    // SAFETY: plain syscalls on valid descriptors; setns affects only this thread.
+/// Dumps this thread's namespace's AF_INET neighbors and returns the reply datagrams as
+/// received.
+fn dump_here() -> Result<Vec<Vec<u8>>, String> {
+    // SAFETY: a plain syscall; the descriptor it returns is owned right away.
     let sock = unsafe {
-        if libc::setns(nsfd.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-            return Err(format!("setns: {}", std::io::Error::last_os_error()));
-        }
         let fd = libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
@@ -185,7 +136,7 @@ fn replicated_dump() -> Vec<Vec<u8>> {
     let (mut datagrams, mut cur) = (Vec::new(), Vec::new());
     let mut msg = [0u8; 128];
     for i in 0..ENTRIES as u32 {
-        let addr = Ipv4Addr::from(0x0a00_0001 + i);
+        let addr = entry_addr(i);
         let [_, a, b, c] = addr.octets();
         let mac = [2, 0, 10, a, b, c];
         let n = NeighMessage {

@@ -10,70 +10,19 @@
 //! After criterion's groups it prints the ratios from an interleaved run (median of 15
 //! alternating invocations each), the number benches/README.md quotes.
 
-use std::fs::File;
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::Criterion;
 use neigh::netlink::{RouteSocket, SocketOptions};
-use neigh_core::wire::consts::{AF_UNSPEC, NLMSG_DONE, NLMSG_ERROR};
+use neigh_benches::{median, raw_dump, KernelTable};
+use neigh_core::wire::consts::AF_UNSPEC;
 use neigh_core::wire::request::REQUEST_BUF_LEN;
-use neigh_core::wire::{self, DumpFilter, MessageIter};
+use neigh_core::wire::{self, DumpFilter};
 
 const ENTRIES: u32 = 100_000;
-
-/// The namespace, deleted on drop.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn ip(args: &[&str]) {
-    let ok = Command::new("ip")
-        .args(args)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "ip {args:?} failed");
-}
-
-fn setup() -> Netns {
-    let ns = Netns(format!("neigh-bench-show-{}", std::process::id()));
-    ip(&["netns", "add", &ns.0]);
-    ip(&[
-        "-n", &ns.0, "link", "add", "b0", "type", "veth", "peer", "name", "b1",
-    ]);
-    ip(&["-n", &ns.0, "link", "set", "b0", "up"]);
-    ip(&["-n", &ns.0, "link", "set", "b1", "up"]);
-    let path = std::env::temp_dir().join(format!("{}.batch", ns.0));
-    let mut f = std::io::BufWriter::new(File::create(&path).expect("batch file"));
-    for i in 0..ENTRIES {
-        let (a, b, c) = ((i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
-        writeln!(
-            f,
-            "neigh add 10.{a}.{b}.{c} lladdr 02:00:00:{a:02x}:{b:02x}:{c:02x} dev b0 nud permanent"
-        )
-        .expect("write");
-    }
-    f.flush().expect("flush");
-    drop(f);
-    let t = Instant::now();
-    ip(&["-n", &ns.0, "-batch", path.to_str().expect("path")]);
-    let _ = std::fs::remove_file(&path);
-    eprintln!("show bench: loaded {ENTRIES} entries in {:?}", t.elapsed());
-    // Enter it: children spawned from now on run inside.
-    let fd = File::open(format!("/run/netns/{}", ns.0)).expect("open netns");
-    // SAFETY: setns on a valid namespace descriptor; this process is single-threaded here.
-    let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-    ns
-}
 
 /// `$NEIGH_BIN`, or target/release/neigh next to this bench (built if missing).
 fn neigh_bin() -> PathBuf {
@@ -102,35 +51,6 @@ fn run(prog: &PathBuf, args: &[&str]) {
     assert!(st.success(), "{} {args:?} failed", prog.display());
 }
 
-/// A bare dump: send the request, `recv` until NLMSG_DONE, look at nothing but the
-/// message types. What any tool must at least wait for.
-fn raw_dump(fd: i32, buf: &mut [u8], seq: u32) -> usize {
-    let mut req = [0u8; REQUEST_BUF_LEN];
-    let n = wire::neigh_dump(&mut req, seq, AF_UNSPEC, DumpFilter::default()).expect("build");
-    // SAFETY: `req[..n]` is a valid buffer; fd is a bound netlink socket.
-    let sent = unsafe { libc::send(fd, req.as_ptr().cast(), n, 0) };
-    assert_eq!(sent, n as isize);
-    let mut msgs = 0;
-    loop {
-        // SAFETY: `buf` is writable for its length.
-        let got = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        assert!(got > 0, "recv: {}", std::io::Error::last_os_error());
-        for m in MessageIter::new(&buf[..got as usize]) {
-            let m = m.expect("message");
-            match m.kind() {
-                NLMSG_DONE => return msgs,
-                NLMSG_ERROR => panic!("dump refused"),
-                _ => msgs += 1,
-            }
-        }
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -139,7 +59,9 @@ fn main() {
     }
     let bin = neigh_bin();
     let ip_bin = PathBuf::from("ip");
-    let _ns = setup();
+    let table = KernelTable::load("show", ENTRIES).expect("load the table");
+    // Enter it: children spawned from now on run inside.
+    table.enter().expect("enter the namespace");
 
     let mut sock = RouteSocket::open(&SocketOptions::default()).expect("socket");
     let mut buf = vec![0u8; 64 << 10];
