@@ -10,37 +10,8 @@ use netlink_packet_route::link::LinkAttribute;
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 
-const FIXTURES: &[(&str, &[u8])] = &[
-    (
-        "neigh_dump_v4",
-        include_bytes!("fixtures/neigh_dump_v4.bin"),
-    ),
-    (
-        "neigh_dump_v6",
-        include_bytes!("fixtures/neigh_dump_v6.bin"),
-    ),
-    (
-        "neigh_dump_proxy",
-        include_bytes!("fixtures/neigh_dump_proxy.bin"),
-    ),
-    ("neigh_get", include_bytes!("fixtures/neigh_get.bin")),
-    ("neigh_events", include_bytes!("fixtures/neigh_events.bin")),
-    ("link_dump", include_bytes!("fixtures/link_dump.bin")),
-    ("ack", include_bytes!("fixtures/ack.bin")),
-    (
-        "error_dump_header",
-        include_bytes!("fixtures/error_dump_header.bin"),
-    ),
-    (
-        "error_dump_attr",
-        include_bytes!("fixtures/error_dump_attr.bin"),
-    ),
-    ("error_nodev", include_bytes!("fixtures/error_nodev.bin")),
-    (
-        "error_new_attr",
-        include_bytes!("fixtures/error_new_attr.bin"),
-    ),
-];
+mod fixtures;
+use fixtures::ALL as FIXTURES;
 
 /// Our decoding of one neighbor message, rebuilt from netlink-packet-route's.
 fn peer_neigh(kind: u16, p: &NeighbourMessage) -> NeighMessage<'_> {
