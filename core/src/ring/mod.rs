@@ -194,7 +194,9 @@ pub struct RingStats {
     pub abandoned: u64,
     /// Requests taken by the consumer.
     pub drained: u64,
-    /// Claimed but not yet drained (enqueue minus dequeue position).
+    /// Claimed but not yet drained: the enqueue minus the dequeue position, read one
+    /// after the other (dequeue first), so while producers post it may include posts
+    /// made after the dequeue position was read (even exceed `cells`); it never wraps.
     pub pending: u64,
 }
 
@@ -452,13 +454,19 @@ impl<'a> RequestRing<'a> {
     /// The ring's counters. O(1).
     pub fn stats(&self) -> RingStats {
         let h = |i: usize| self.header[i].load(Ordering::Relaxed);
+        // The dequeue position first, Acquire: the consumer stores it (Release) only past
+        // positions it saw claimed (a published cell, or the enqueue position in
+        // `abandon`), so the enqueue position read after it is at least as far on. Read
+        // the other way round, a drain in between made `pending` wrap to ~2^64.
+        let deq = self.header[R_DEQUEUE].load(Ordering::Acquire);
+        let enq = h(R_ENQUEUE);
         RingStats {
             cells: self.mask + 1,
             posted: h(R_POSTED),
             dropped_full: h(R_DROPPED),
             abandoned: h(R_ABANDONED),
             drained: h(R_DRAINED),
-            pending: h(R_ENQUEUE).wrapping_sub(h(R_DEQUEUE)),
+            pending: enq.wrapping_sub(deq),
         }
     }
 }
