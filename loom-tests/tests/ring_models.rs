@@ -125,12 +125,13 @@ fn spawn_consumer(
 fn two_producers_and_the_consumer_deliver_each_request_once_intact() {
     builder().check(|| {
         let ring = new_ring(4);
-        let c = spawn_consumer(ring, 1, usize::MAX);
+        let c = spawn_consumer(ring, 2, usize::MAX);
         let p2 = thread::spawn(move || post_all(&ring, &[req(0x0202)]));
         let (a1, f1) = post_all(&ring, &[req(0x0101), req4(3)]);
         let (a2, f2) = p2.join().unwrap();
-        // The consumer drained while both producers posted (it may have seen none, some,
-        // or a claimed-unpublished cell); once all are done, everything left is published.
+        // The consumer drained twice while both producers posted (each drain may have
+        // seen none, some, or stopped at a claimed-unpublished cell); once all are done,
+        // everything left is published.
         let mut drained = c.join().unwrap();
         let d = ring.drain(usize::MAX, |q| drained.push(q));
         assert_eq!(d.blocked_at, None, "blocked after every producer returned");
