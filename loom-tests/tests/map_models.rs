@@ -99,7 +99,8 @@ fn check_present(r: &MapReader<'_>, k: &NeighKey, generations: &[u8]) -> Option<
     match r.get(k) {
         Err(Busy) => None,
         Ok(None) => panic!("false absent for {k:?}"),
-        Ok(Some(MapEntry { entry, generation })) => {
+        Ok(Some(e)) => {
+            let (entry, generation) = (e.entry(), e.generation());
             assert_eq!(entry.key, *k);
             assert!(generations.contains(&generation), "generation {generation}");
             assert_eq!(entry.mac, Some(mac_of(k, generation)), "torn MAC");
@@ -111,7 +112,7 @@ fn check_present(r: &MapReader<'_>, k: &NeighKey, generations: &[u8]) -> Option<
 }
 
 fn generation_of(map: &NeighMap<'_>, k: &NeighKey) -> Option<u8> {
-    map.get(k).unwrap().map(|e| e.generation)
+    map.get(k).unwrap().map(|e| e.generation())
 }
 
 #[test]

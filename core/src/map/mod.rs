@@ -61,6 +61,7 @@
 mod error;
 mod header;
 mod iter;
+mod map_entry;
 mod params;
 mod reader;
 #[cfg(not(loom))]
@@ -75,10 +76,12 @@ mod tests;
 pub use error::{Busy, Full, MapError};
 pub use header::{MapStats, LAYOUT_VERSION, MAGIC, STAT_WORDS};
 pub use iter::Iter;
+pub use map_entry::MapEntry;
 pub use params::{footprint, MapParams, DEFAULT_PROBE_MAX, DEFAULT_SEED, DEFAULT_SLOTS_PER_LOCK};
 pub use reader::MapReader;
 pub use writer::{Applied, NeighMap, Upserted};
 
+#[cfg(doc)]
 use crate::entry::NeighEntry;
 
 /// Required alignment of a region's start (one cache line, so slots never straddle two).
@@ -98,12 +101,3 @@ pub const READ_RETRIES: usize = 256;
 /// Tries a read makes before returning [`Busy`] (small under loom to bound the models).
 #[cfg(loom)]
 pub const READ_RETRIES: usize = 3;
-
-/// An entry as the map stores it: the neighbor and the generation it was written with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct MapEntry {
-    /// The neighbor.
-    pub entry: NeighEntry,
-    /// The generation tag given to [`NeighMap::upsert`] (mark and sweep).
-    pub generation: u8,
-}

@@ -124,7 +124,7 @@ impl<'a> MapReader<'a> {
         let home = (k.hash(self.seed) as usize) & self.mask;
         for _ in 0..READ_RETRIES {
             if let Some(found) = self.try_get(&k, home) {
-                return Ok(found.map(|w| slot::decode_for(*key, w)));
+                return Ok(found.map(slot::decode));
             }
             spin_hint();
         }

@@ -99,7 +99,7 @@ fn check_invariants(map: &NeighMap<'_>) {
         }
         count += 1;
         let e = slot::decode(w);
-        let home = r.home(&SlotKey::new(&e.entry.key));
+        let home = r.home(&SlotKey::new(&e.key()));
         let d = (s + cap - home) % cap;
         assert_eq!(slot::dist(w[2]), d, "slot {s}: stored distance");
         assert!(d < r.probe_max(), "slot {s}: distance {d} past probe_max");
@@ -125,8 +125,8 @@ fn check_against_model(map: &NeighMap<'_>, model: &Model, universe: u64) {
     }
     let mut seen: Vec<MapEntry> = map.iter().map(|e| e.unwrap()).collect();
     let mut want: Vec<MapEntry> = model.values().copied().collect();
-    seen.sort_by_key(|e| e.entry.key);
-    want.sort_by_key(|e| e.entry.key);
+    seen.sort_by_key(|e| e.key());
+    want.sort_by_key(|e| e.key());
     assert_eq!(seen, want);
 }
 
@@ -154,13 +154,7 @@ fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) {
                     }
                 }
                 if map.get(&k).unwrap().is_some() {
-                    model.insert(
-                        k,
-                        MapEntry {
-                            entry: e,
-                            generation,
-                        },
-                    );
+                    model.insert(k, MapEntry::new(&e, generation));
                 }
             }
             55..=89 => {
@@ -180,17 +174,11 @@ fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) {
                     if rng.below(2) == 0 {
                         let e = entry(k, generation, true);
                         assert_eq!(map.upsert(&e, generation), Ok(Upserted::Updated));
-                        model.insert(
-                            k,
-                            MapEntry {
-                                entry: e,
-                                generation,
-                            },
-                        );
+                        model.insert(k, MapEntry::new(&e, generation));
                     }
                 }
                 let before = model.len();
-                model.retain(|_, e| e.generation == generation);
+                model.retain(|_, e| e.generation() == generation);
                 let swept = map.sweep(generation);
                 assert_eq!(swept, before - model.len(), "op {op}: sweep count");
                 removes += swept as u64;
@@ -354,8 +342,8 @@ fn remove_shifts_back_across_wrap_and_lock_boundary() {
             assert_eq!(got, None);
         } else {
             let got = got.unwrap();
-            assert_eq!(got.generation, g as u8);
-            assert_eq!(got.entry.mac, Some(mac_of(k, g as u8)));
+            assert_eq!(got.generation(), g as u8);
+            assert_eq!(got.mac(), Some(mac_of(k, g as u8)));
         }
     }
     // An entry homed at 0 sits behind the wrapped run and moves back when it shrinks.
@@ -411,7 +399,7 @@ fn apply_ingest_decisions() {
     let e = entry(k, 3, false);
     assert_eq!(map.apply(&Ingest::Upsert(e), 3), Ok(Applied::Inserted));
     assert_eq!(map.apply(&Ingest::Upsert(e), 3), Ok(Applied::Updated));
-    assert_eq!(map.get(&k).unwrap().unwrap().entry.mac, None);
+    assert_eq!(map.get(&k).unwrap().unwrap().mac(), None);
     assert_eq!(map.apply(&Ingest::Remove(k), 3), Ok(Applied::Removed));
     assert_eq!(map.apply(&Ingest::Remove(k), 3), Ok(Applied::Absent));
     let why = crate::entry::IgnoreReason::Proxy;
@@ -486,7 +474,7 @@ fn byte_region_format_join_and_errors() {
     }
     {
         let map = NeighMap::join(region).unwrap();
-        assert_eq!(map.get(&key(5)).unwrap().unwrap().generation, 1);
+        assert_eq!(map.get(&key(5)).unwrap().unwrap().generation(), 1);
     }
     // Too short for the layout, and too short for a header.
     assert!(matches!(
@@ -669,11 +657,11 @@ fn stress(p: MapParams, stable: u64, all: u64, reads: u64) {
                 Err(Busy) => busy += 1,
                 Ok(None) => assert!(i >= stable, "false absent for stable key {i}"),
                 Ok(Some(e)) => {
-                    assert_eq!(e.entry.key, k);
-                    assert_eq!(e.entry.flags, NtfFlags(e.generation), "torn entry");
-                    assert_eq!(e.entry.state.0 as u8, e.generation, "torn entry");
-                    if let Some(mac) = e.entry.mac {
-                        assert_eq!(mac, mac_of(&k, e.generation), "MAC of another version");
+                    assert_eq!(e.key(), k);
+                    assert_eq!(e.flags(), NtfFlags(e.generation()), "torn entry");
+                    assert_eq!(e.state().0 as u8, e.generation(), "torn entry");
+                    if let Some(mac) = e.mac() {
+                        assert_eq!(mac, mac_of(&k, e.generation()), "MAC of another version");
                     }
                     checked += 1;
                 }

@@ -260,7 +260,7 @@ impl<'a> NeighMap<'a> {
         let RemovePlan::Remove { at, last } = plan else {
             return false;
         };
-        if !pred(slot::decode(self.r.load_slot(at)).generation) {
+        if !pred(slot::decode(self.r.load_slot(at)).generation()) {
             return false;
         }
         let mask = self.r.mask();
@@ -326,8 +326,7 @@ impl<'a> NeighMap<'a> {
                     break;
                 }
                 let e = slot::decode(w);
-                if e.generation == generation || !self.remove_if(&e.entry.key, |g| g != generation)
-                {
+                if e.generation() == generation || !self.remove_if(&e.key(), |g| g != generation) {
                     break;
                 }
                 removed += 1;
