@@ -18,7 +18,8 @@ use super::slot;
 /// `(entry(), generation())`.
 #[derive(Clone, Copy)]
 pub struct MapEntry {
-    /// Slot words 0-3 (see `slot.rs`): address, address, ifindex/state/meta, MAC/generation/flags.
+    /// Slot words 0-3 (see `slot.rs`): address (2 words), ifindex/state/meta,
+    /// MAC/generation/flags.
     w: [u64; 4],
 }
 

@@ -93,6 +93,14 @@ fn to8(b: &[u8]) -> [u8; 8] {
     out
 }
 
+/// The tag-array byte of an entry whose key hashes to `hash`: bit 7 set (occupied; an
+/// empty slot's tag is 0) and 7 fingerprint bits from the top of the hash (the home slot
+/// comes from the low bits, so the fingerprint tells apart keys of one home).
+#[inline]
+pub(crate) fn tag(hash: u64) -> u8 {
+    0x80 | (hash >> 57) as u8
+}
+
 /// True when word 2 marks the MAC (word 3) valid.
 #[inline]
 pub(crate) fn is_resolved(w2: u64) -> bool {

@@ -95,10 +95,16 @@ fn check_invariants(map: &NeighMap<'_>) {
         let w = r.load_slot(s);
         if !slot::is_occupied(w[2]) {
             assert_eq!(w, [0; 4], "empty slot {s} not zeroed");
+            assert_eq!(r.load_tag(s), 0, "empty slot {s}: tag");
             continue;
         }
         count += 1;
         let e = slot::decode(w);
+        assert_eq!(
+            r.load_tag(s),
+            r.tag_of(&SlotKey::new(&e.key())),
+            "slot {s}: tag"
+        );
         let home = r.home(&SlotKey::new(&e.key()));
         let d = (s + cap - home) % cap;
         assert_eq!(slot::dist(w[2]), d, "slot {s}: stored distance");
@@ -510,8 +516,8 @@ fn byte_region_format_join_and_errors() {
         MapError::BadMagic { found: 7 }
     ));
     assert!(matches!(
-        corrupt(region, H_VERSION, 2),
-        MapError::UnsupportedVersion { found: 2, .. }
+        corrupt(region, H_VERSION, 1),
+        MapError::UnsupportedVersion { found: 1, .. }
     ));
     assert!(matches!(
         corrupt(region, H_CAPACITY, 48),
@@ -521,11 +527,12 @@ fn byte_region_format_join_and_errors() {
         corrupt(region, H_CAPACITY, 1 << 40),
         MapError::BadCapacity { .. }
     ));
-    // A larger (valid) capacity no longer matches the offsets, or the region length.
+    // A larger (valid) capacity no longer matches the offsets (a longer tag array moves
+    // the slots), or the region length.
     assert!(matches!(
         corrupt(region, H_CAPACITY, p.capacity as u64 * 2),
         MapError::LayoutMismatch {
-            field: "total size",
+            field: "slots offset",
             ..
         }
     ));
@@ -537,7 +544,7 @@ fn byte_region_format_join_and_errors() {
     assert!(matches!(
         corrupt(region, H_LOCK_COUNT, p.lock_count as u64 * 4),
         MapError::LayoutMismatch {
-            field: "slots offset",
+            field: "tags offset",
             ..
         } | MapError::BadProbeMax { .. }
     ));
@@ -564,6 +571,13 @@ fn byte_region_format_join_and_errors() {
         corrupt(region, H_LOCKS_OFFSET, 0),
         MapError::LayoutMismatch {
             field: "locks offset",
+            ..
+        }
+    ));
+    assert!(matches!(
+        corrupt(region, H_TAGS_OFFSET, 0),
+        MapError::LayoutMismatch {
+            field: "tags offset",
             ..
         }
     ));
