@@ -433,8 +433,15 @@ impl<'a> MapReader<'a> {
     }
 
     /// The tag of `k`'s entry (see `slot::tag`).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn tag_of(&self, k: &SlotKey) -> u8 {
         slot::tag(k.hash(self.seed))
+    }
+
+    /// [`home`](Self::home) and [`tag_of`](Self::tag_of) from one hash.
+    #[inline]
+    pub(crate) fn home_and_tag(&self, k: &SlotKey) -> (usize, u8) {
+        let h = k.hash(self.seed);
+        ((h as usize) & self.mask, slot::tag(h))
     }
 }

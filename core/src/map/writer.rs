@@ -158,7 +158,7 @@ impl<'a> NeighMap<'a> {
     /// Cost: O(probe run); spins while another writer holds a needed lock.
     pub fn upsert(&self, entry: &NeighEntry, generation: u8) -> Result<Upserted, Full> {
         let k = SlotKey::new(&entry.key);
-        let home = self.r.home(&k);
+        let (home, tag) = self.r.home_and_tag(&k);
         let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
         let plan = loop {
             match self.plan_upsert(&k, home, &locks) {
@@ -169,7 +169,8 @@ impl<'a> NeighMap<'a> {
         match plan {
             UpsertPlan::Update { at } => {
                 let dist = slot::dist(self.r.load_slot(at)[2]);
-                self.store_slot(at, slot::encode(entry, generation, dist), self.r.tag_of(&k));
+                // Same key, same tag.
+                self.store_slot(at, slot::encode(entry, generation, dist), tag);
                 self.bump(H_UPDATES);
                 Ok(Upserted::Updated)
             }
@@ -183,7 +184,7 @@ impl<'a> NeighMap<'a> {
                     self.store_slot(j, w, self.r.load_tag(prev));
                     j = prev;
                 }
-                self.store_slot(at, slot::encode(entry, generation, dist), self.r.tag_of(&k));
+                self.store_slot(at, slot::encode(entry, generation, dist), tag);
                 self.bump(H_LEN);
                 self.bump(H_INSERTS);
                 Ok(Upserted::Inserted)
