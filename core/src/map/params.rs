@@ -44,7 +44,8 @@ impl MapParams {
     ///
     /// Footprint: 32 bytes per slot plus 1 byte per slot of tags, 0.5 byte per slot of
     /// locks and a 512-byte header, so 67 to 134 bytes per entry when the map holds
-    /// `entries` entries (67 when `entries` is a power of two). Saturates at [`MAX_CAPACITY`]. O(1).
+    /// `entries` entries (67 when `entries` is a power of two). Saturates at
+    /// [`MAX_CAPACITY`]. O(1).
     pub fn for_entries(entries: usize) -> Self {
         let want = entries.saturating_mul(2).clamp(64, MAX_CAPACITY);
         let capacity = want.checked_next_power_of_two().unwrap_or(MAX_CAPACITY);

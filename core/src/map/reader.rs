@@ -152,9 +152,10 @@ impl<'a> MapReader<'a> {
     ///
     /// Scans the tags of slots `home..home + probe_max` a word at a time: the key, if
     /// present, sits before the first empty slot of its run, in a slot whose tag equals
-    /// `tag`; only those slots are read (a straight-line home-slot check first, as in
-    /// [`Self::try_get`], measured slower: its branch is a coin flip for misses). Every lock covering a tag word read is loaded
-    /// (Acquire) before the word and revalidated at the end, as in [`Self::try_get_probe`].
+    /// `tag`; only those slots are read. (A straight-line home-slot check first, as in
+    /// [`Self::try_get`], measured slower: its branch is a coin flip for misses.) Every
+    /// lock covering a tag word read is loaded (Acquire) before the word and revalidated
+    /// at the end, as in [`Self::try_get_probe`].
     #[inline]
     fn try_get_tagged(&self, k: &SlotKey, home: usize, tag: u8) -> Option<Option<[u64; 4]>> {
         const LO: u64 = 0x0101_0101_0101_0101;
@@ -438,7 +439,7 @@ impl<'a> MapReader<'a> {
         slot::tag(k.hash(self.seed))
     }
 
-    /// [`home`](Self::home) and [`tag_of`](Self::tag_of) from one hash.
+    /// [`home`](Self::home) and the tag (`slot::tag`) of `k`'s entry, from one hash.
     #[inline]
     pub(crate) fn home_and_tag(&self, k: &SlotKey) -> (usize, u8) {
         let h = k.hash(self.seed);
