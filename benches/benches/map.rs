@@ -88,13 +88,10 @@ fn lookups(c: &mut Criterion) {
         let dm = dashmap::DashMap::with_capacity(n as usize);
         let pa = papaya::HashMap::with_capacity(n as usize);
         for i in 0..n {
-            let e = MapEntry {
-                entry: entry(i, 0),
-                generation: 0,
-            };
-            hb.insert(e.entry.key, e);
-            dm.insert(e.entry.key, e);
-            pa.pin().insert(e.entry.key, e);
+            let e = MapEntry::new(&entry(i, 0), 0);
+            hb.insert(e.key(), e);
+            dm.insert(e.key(), e);
+            pa.pin().insert(e.key(), e);
         }
         for (kind, keys) in [("hit", &hits), ("miss", &misses)] {
             let mut g = c.benchmark_group(format!("lookup_{kind}_{load}pct"));
@@ -200,13 +197,7 @@ fn writes(c: &mut Criterion) {
     fill(&map, n);
     let mut hb = hashbrown::HashMap::with_capacity(n as usize);
     for i in 0..n {
-        hb.insert(
-            key(i),
-            MapEntry {
-                entry: entry(i, 0),
-                generation: 0,
-            },
-        );
+        hb.insert(key(i), MapEntry::new(&entry(i, 0), 0));
     }
     let mut g = c.benchmark_group("writes");
     g.throughput(Throughput::Elements(BATCH as u64));
@@ -235,13 +226,7 @@ fn writes(c: &mut Criterion) {
                     state: NudState::STALE,
                     flags: NtfFlags::NONE,
                 };
-                black_box(hb.insert(
-                    *k,
-                    MapEntry {
-                        entry: e,
-                        generation: 1,
-                    },
-                ));
+                black_box(hb.insert(*k, MapEntry::new(&e, 1)));
             }
         })
     });
@@ -258,13 +243,7 @@ fn writes(c: &mut Criterion) {
         b.iter(|| {
             at = (at + BATCH) % (absent.len() - BATCH);
             for &i in &absent[at..at + BATCH] {
-                hb.insert(
-                    key(i),
-                    MapEntry {
-                        entry: entry(i, 2),
-                        generation: 2,
-                    },
-                );
+                hb.insert(key(i), MapEntry::new(&entry(i, 2), 2));
                 black_box(hb.remove(&key(i)));
             }
         })

@@ -175,7 +175,7 @@ fn bench_latency(c: &mut Criterion, ifindex: u32) -> (Vec<Duration>, Vec<Duratio
         let ack = t.elapsed();
         loop {
             if let Ok(Some(e)) = reader.get(&key) {
-                if e.entry.mac == Some(mac) {
+                if e.mac() == Some(mac) {
                     break;
                 }
             }

@@ -49,7 +49,7 @@ fn a_copy_at_another_address_is_the_same_map() {
     assert_eq!(map.stats().owner, 99);
     for i in 0..500 {
         let got = map.get(&entry(i).key).unwrap().unwrap();
-        assert_eq!((got.entry, got.generation), (entry(i), 7));
+        assert_eq!((got.entry(), got.generation()), (entry(i), 7));
     }
     assert_eq!(map.iter().filter(|e| e.is_ok()).count(), 500);
     // Mark and sweep: re-tag half, sweep the rest.

@@ -62,9 +62,9 @@ fn check_all(map: &NeighMap<'_>, model: &HashMap<NeighKey, MapEntry>) {
         assert_eq!(map.get(&key(k)).unwrap(), model.get(&key(k)).copied());
     }
     let mut seen: Vec<MapEntry> = map.iter().map(|e| e.unwrap()).collect();
-    seen.sort_by_key(|e| e.entry.key);
+    seen.sort_by_key(|e| e.key());
     let mut want: Vec<MapEntry> = model.values().copied().collect();
-    want.sort_by_key(|e| e.entry.key);
+    want.sort_by_key(|e| e.key());
     assert_eq!(seen, want);
 }
 
@@ -107,7 +107,7 @@ fuzz_target!(|input: Input| {
                         continue;
                     }
                 }
-                model.insert(entry.key, MapEntry { entry, generation });
+                model.insert(entry.key, MapEntry::new(&entry, generation));
             }
             Op::Remove { key: k } => {
                 assert_eq!(map.remove(&key(k)), model.remove(&key(k)).is_some());
@@ -117,7 +117,7 @@ fuzz_target!(|input: Input| {
             }
             Op::Sweep { generation } => {
                 let before = model.len();
-                model.retain(|_, e| e.generation == generation);
+                model.retain(|_, e| e.generation() == generation);
                 assert_eq!(map.sweep(generation), before - model.len());
             }
             Op::Clear => {

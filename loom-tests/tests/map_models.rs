@@ -2,7 +2,8 @@
 //! (`RUSTFLAGS="--cfg loom"`), every interleaving explored up to a preemption bound.
 //!
 //! Each model builds a tiny map (8 slots, 4 locks of 2 slots, so probe runs cross lock
-//! boundaries and wrap), places keys at chosen home slots, then runs writers and a reader.
+//! boundaries and wrap; the `tagged_` models use locks of 8 slots, where readers decide
+//! from the tag array), places keys at chosen home slots, then runs writers and a reader.
 //! A reader's answer must be the right key with the MAC and flags of the generation it
 //! carries (never torn), or `Busy`; never absent for a key present throughout.
 #![cfg(loom)]
@@ -99,7 +100,8 @@ fn check_present(r: &MapReader<'_>, k: &NeighKey, generations: &[u8]) -> Option<
     match r.get(k) {
         Err(Busy) => None,
         Ok(None) => panic!("false absent for {k:?}"),
-        Ok(Some(MapEntry { entry, generation })) => {
+        Ok(Some(e)) => {
+            let (entry, generation) = (e.entry(), e.generation());
             assert_eq!(entry.key, *k);
             assert!(generations.contains(&generation), "generation {generation}");
             assert_eq!(entry.mac, Some(mac_of(k, generation)), "torn MAC");
@@ -111,7 +113,7 @@ fn check_present(r: &MapReader<'_>, k: &NeighKey, generations: &[u8]) -> Option<
 }
 
 fn generation_of(map: &NeighMap<'_>, k: &NeighKey) -> Option<u8> {
-    map.get(k).unwrap().map(|e| e.generation)
+    map.get(k).unwrap().map(|e| e.generation())
 }
 
 #[test]
@@ -256,5 +258,149 @@ fn two_writers_whose_runs_cross_both_ways_do_not_deadlock() {
             assert_eq!(generation_of(&map, &k), Some(g));
         }
         assert_eq!(map.len(), 5);
+    });
+}
+
+/// Two locks of 8 slots: at least 8 slots per lock, so readers decide from the tag array
+/// (one tag byte per slot, 8 to a word, under the slot's lock) and read only the slots
+/// whose tag matches. Same questions as above, over that path.
+const TAGGED: MapParams = MapParams {
+    capacity: 16,
+    lock_count: 2,
+    probe_max: 16,
+    seed: 0x10,
+};
+
+/// The `nth` key whose home slot in a [`TAGGED`] map is `home`.
+fn tagged_key_at(home: usize, nth: usize) -> NeighKey {
+    key_in(&TAGGED, home, nth)
+}
+
+/// The `nth` key whose home slot in a map with `params` is `home`.
+fn key_in(params: &MapParams, home: usize, nth: usize) -> NeighKey {
+    (0u32..)
+        .map(|i| NeighKey {
+            ifindex: 1,
+            addr: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)),
+        })
+        .filter(|k| params.home_slot(k) == home)
+        .nth(nth)
+        .unwrap()
+}
+
+#[test]
+fn tagged_update_while_reading_is_never_torn() {
+    builder().check(|| {
+        let map = new_map_with(&TAGGED);
+        let k = tagged_key_at(3, 0);
+        put(&map, k, 1);
+        let w = thread::spawn(move || put(&map, k, 2));
+        check_present(&map.reader(), &k, &[1, 2]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(2));
+    });
+}
+
+#[test]
+fn tagged_remove_back_shift_across_lock_boundary_is_never_false_absent() {
+    builder().check(|| {
+        let map = new_map_with(&TAGGED);
+        // a and k both home at slot 7 (lock 0, tag word 0): k sits at slot 8 (lock 1,
+        // tag word 1). Removing a moves k and its tag back to slot 7.
+        let (a, k) = (tagged_key_at(7, 0), tagged_key_at(7, 1));
+        put(&map, a, 1);
+        put(&map, k, 1);
+        let w = thread::spawn(move || assert!(map.remove(&a)));
+        check_present(&map.reader(), &k, &[1]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &a), None);
+        assert_eq!(generation_of(&map, &k), Some(1));
+    });
+}
+
+#[test]
+fn tagged_insert_shift_across_lock_boundary_is_never_false_absent() {
+    builder().check(|| {
+        let map = new_map_with(&TAGGED);
+        // x at its home slot 6, k at its home slot 7 (both lock 0). n (home 6) takes
+        // slot 7 in Robin Hood order and pushes k (and its tag) to slot 8 (lock 1).
+        let (x, k, n) = (
+            tagged_key_at(6, 0),
+            tagged_key_at(7, 0),
+            tagged_key_at(6, 1),
+        );
+        put(&map, x, 1);
+        put(&map, k, 1);
+        let w = thread::spawn(move || put(&map, n, 2));
+        check_present(&map.reader(), &k, &[1]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(1));
+        assert_eq!(generation_of(&map, &n), Some(2));
+    });
+}
+
+#[test]
+fn tagged_remove_across_the_wrap_is_never_false_absent() {
+    builder().check(|| {
+        let map = new_map_with(&TAGGED);
+        // a and k home at slot 15 (lock 1); k wraps to slot 0 (lock 0, tag word 0).
+        let (a, k) = (tagged_key_at(15, 0), tagged_key_at(15, 1));
+        put(&map, a, 1);
+        put(&map, k, 1);
+        let w = thread::spawn(move || assert!(map.remove(&a)));
+        check_present(&map.reader(), &k, &[1]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(1));
+    });
+}
+
+#[test]
+fn tagged_absent_key_is_never_found_while_a_neighbor_moves() {
+    builder().check(|| {
+        let map = new_map_with(&TAGGED);
+        // a and b home at 7; c (absent throughout) homes at 7 too, so its probe scans
+        // the same run while removing a shifts b across the lock boundary.
+        let (a, b, c) = (
+            tagged_key_at(7, 0),
+            tagged_key_at(7, 1),
+            tagged_key_at(7, 2),
+        );
+        put(&map, a, 1);
+        put(&map, b, 1);
+        let w = thread::spawn(move || assert!(map.remove(&a)));
+        assert!(matches!(map.reader().get(&c), Ok(None) | Err(Busy)));
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &b), Some(1));
+        assert_eq!(generation_of(&map, &c), None);
+    });
+}
+
+#[test]
+fn tagged_remove_back_shift_into_an_earlier_crossed_lock_is_never_false_absent() {
+    builder().check(|| {
+        // Four locks of 8 slots. Ten keys home at slot 7: they fill 7 (lock 0) and 8-15
+        // (lock 1), and k, the tenth, sits at 16 (lock 2).
+        let params = MapParams {
+            capacity: 32,
+            lock_count: 4,
+            probe_max: 32,
+            seed: 0x10,
+        };
+        let map = new_map_with(&params);
+        let keys: Vec<NeighKey> = (0..10).map(|i| key_in(&params, 7, i)).collect();
+        for k in &keys {
+            put(&map, *k, 1);
+        }
+        let (last, k) = (keys[8], keys[9]);
+        // Removing the key at 15 moves k from 16 (lock 2) back to 15 (lock 1). A reader
+        // whose scan crosses three locks and tag words, reading word 1 before the move
+        // and word 2 after it, sees k nowhere and must retry. (The remover also holds
+        // lock 0, where the removed key homes: in Robin Hood order every writer that
+        // moves k holds the lock of k's home, so the first lock alone would catch this;
+        // the reader validates every crossed lock regardless.)
+        let w = thread::spawn(move || assert!(map.remove(&last)));
+        check_present(&map.reader(), &k, &[1]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(1));
     });
 }

@@ -58,7 +58,7 @@ fn post_until(
             ring.post(&req).expect("ring has room");
             last_post = Some(Instant::now());
         }
-        let e = reader.get(&key).ok().flatten().map(|e| e.entry);
+        let e = reader.get(&key).ok().flatten().map(|e| e.entry());
         if done(e) {
             return true;
         }

@@ -11,18 +11,20 @@
 //! | 11-14 | counters: inserts, updates, removes, full (refused inserts) | writers |
 //! | 15    | current generation (last `sweep` or `set_generation`) | writers |
 //! | 16-17 | owner id, heartbeat (opaque to the map; crash detection) | the owner |
-//! | 18-31 | reserved, zero: descriptors of later sections (e.g. a request ring) | - |
+//! | 18    | tags offset (checked against 3-4 on join; layout version 2) | format |
+//! | 19-31 | reserved, zero: descriptors of later sections (e.g. a request ring) | - |
 //! | 32-47 | [`STAT_WORDS`] general-purpose statistics words | the owner |
 //! | 48-63 | reserved, zero | - |
 //!
 //! A later section (such as a request ring) is added after the slots: its offset and
-//! length go into reserved words 18-31, `total bytes` grows to cover it, and the layout
+//! length go into reserved words 19-31, `total bytes` grows to cover it, and the layout
 //! version is bumped so that older readers refuse the region instead of misreading it.
 
 /// The first word of every formatted region: `"NEIGHMAP"` in big-endian ASCII.
 pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
 /// The layout this build formats and joins; any other version is refused on join.
-pub const LAYOUT_VERSION: u64 = 1;
+/// Version 2 added the tag array between the locks and the slots.
+pub const LAYOUT_VERSION: u64 = 2;
 /// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`).
 pub const STAT_WORDS: usize = 16;
 
@@ -47,6 +49,7 @@ pub(crate) const H_FULL: usize = 14;
 pub(crate) const H_GENERATION: usize = 15;
 pub(crate) const H_OWNER: usize = 16;
 pub(crate) const H_HEARTBEAT: usize = 17;
+pub(crate) const H_TAGS_OFFSET: usize = 18;
 pub(crate) const H_STATS: usize = 32;
 
 const _: () = assert!(H_STATS + STAT_WORDS <= HEADER_WORDS);

@@ -42,9 +42,10 @@ impl MapParams {
     /// is at most half full at `entries` entries; one lock per
     /// [`DEFAULT_SLOTS_PER_LOCK`] slots; `probe_max` = [`DEFAULT_PROBE_MAX`].
     ///
-    /// Footprint: 32 bytes per slot plus 0.5 byte per slot of locks and a 512-byte header,
-    /// so 64.5 to 129 bytes per entry when the map holds `entries` entries (64.5 when
-    /// `entries` is a power of two). Saturates at [`MAX_CAPACITY`]. O(1).
+    /// Footprint: 32 bytes per slot plus 1 byte per slot of tags, 0.5 byte per slot of
+    /// locks and a 512-byte header, so 67 to 134 bytes per entry when the map holds
+    /// `entries` entries (67 when `entries` is a power of two). Saturates at
+    /// [`MAX_CAPACITY`]. O(1).
     pub fn for_entries(entries: usize) -> Self {
         let want = entries.saturating_mul(2).clamp(64, MAX_CAPACITY);
         let capacity = want.checked_next_power_of_two().unwrap_or(MAX_CAPACITY);
@@ -81,7 +82,7 @@ pub fn footprint(params: &MapParams) -> Result<usize, MapError> {
     Ok(params.layout()?.total_bytes)
 }
 
-/// Byte offsets of the three sections of a region, validated: `header | locks | slots`.
+/// Byte offsets of the sections of a region, validated: `header | locks | tags | slots`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub capacity: usize,
@@ -89,6 +90,8 @@ pub(crate) struct Layout {
     pub probe_max: usize,
     /// Offset of the first lock word (bytes).
     pub locks_offset: usize,
+    /// Offset of the tag array (bytes): one byte per slot, padded to 64 bytes.
+    pub tags_offset: usize,
     /// Offset of the first slot (bytes).
     pub slots_offset: usize,
     /// Total bytes (end of the slots).
@@ -130,8 +133,14 @@ impl Layout {
             .and_then(|b| b.checked_next_multiple_of(64))
             .ok_or(MapError::TooLarge)?;
         let locks_offset = HEADER_BYTES;
-        let slots_offset = locks_offset
+        let tags_offset = locks_offset
             .checked_add(locks_bytes)
+            .ok_or(MapError::TooLarge)?;
+        let tags_bytes = capacity
+            .checked_next_multiple_of(64)
+            .ok_or(MapError::TooLarge)?;
+        let slots_offset = tags_offset
+            .checked_add(tags_bytes)
             .ok_or(MapError::TooLarge)?;
         let total_bytes = capacity
             .checked_mul(SLOT_BYTES)
@@ -142,6 +151,7 @@ impl Layout {
             lock_count,
             probe_max: probe_max as usize,
             locks_offset,
+            tags_offset,
             slots_offset,
             total_bytes,
         })
@@ -168,8 +178,8 @@ mod tests {
     fn footprint_of_64k_entries() {
         let p = MapParams::for_entries(65_536);
         assert_eq!(p.capacity, 131_072);
-        // 512-byte header + 8192 locks * 8 bytes + 131072 slots * 32 bytes.
-        assert_eq!(footprint(&p).unwrap(), 512 + 65_536 + 4_194_304);
+        // 512-byte header + 8192 locks * 8 bytes + 131072 tag bytes + 131072 slots * 32 bytes.
+        assert_eq!(footprint(&p).unwrap(), 512 + 65_536 + 131_072 + 4_194_304);
     }
 
     #[test]

@@ -20,6 +20,9 @@ use super::{MapEntry, READ_RETRIES};
 pub struct MapReader<'a> {
     header: &'a [AtomicU64],
     locks: &'a [AtomicU64],
+    /// One tag byte per slot, 8 to a word (see `slot::tag`); slot `s` is byte `s % 8`
+    /// (bits `8 * (s % 8)..`) of word `s / 8`, covered by the same lock as the slot.
+    tags: &'a [AtomicU64],
     slots: &'a [AtomicU64],
     /// capacity - 1
     mask: usize,
@@ -70,6 +73,7 @@ impl<'a> MapReader<'a> {
         let derived = [
             ("header size", H_HEADER_BYTES, HEADER_BYTES),
             ("locks offset", H_LOCKS_OFFSET, layout.locks_offset),
+            ("tags offset", H_TAGS_OFFSET, layout.tags_offset),
             ("slots offset", H_SLOTS_OFFSET, layout.slots_offset),
             ("total size", H_TOTAL_BYTES, layout.total_bytes),
         ];
@@ -99,10 +103,12 @@ impl<'a> MapReader<'a> {
         }
         let locks_at = layout.locks_offset / 8;
         let slots_at = layout.slots_offset / 8;
+        let tags_at = layout.tags_offset / 8;
         let span = layout.capacity / layout.lock_count;
         Ok(MapReader {
             header: &words[..HEADER_WORDS],
             locks: &words[locks_at..locks_at + layout.lock_count],
+            tags: &words[tags_at..tags_at + layout.capacity.div_ceil(8)],
             slots: &words[slots_at..slots_at + 4 * layout.capacity],
             mask: layout.capacity - 1,
             lock_shift: span.trailing_zeros(),
@@ -121,14 +127,104 @@ impl<'a> MapReader<'a> {
     #[inline]
     pub fn get(&self, key: &NeighKey) -> Result<Option<MapEntry>, Busy> {
         let k = SlotKey::new(key);
-        let home = (k.hash(self.seed) as usize) & self.mask;
+        let h = k.hash(self.seed);
+        let home = (h as usize) & self.mask;
+        // With at least 8 slots per lock, a tag word lies under one lock: the probe is
+        // decided from the tag array, reading only the slots whose tag matches.
+        let tagged = self.lock_shift >= 3;
         for _ in 0..READ_RETRIES {
-            if let Some(found) = self.try_get(&k, home) {
-                return Ok(found.map(|w| slot::decode_for(*key, w)));
+            let found = if tagged {
+                self.try_get_tagged(&k, home, slot::tag(h))
+            } else {
+                self.try_get(&k, home)
+            };
+            if let Some(found) = found {
+                return Ok(found.map(slot::decode));
             }
             spin_hint();
         }
         Err(Busy)
+    }
+
+    /// One optimistic probe over the tag array (at least 8 slots per lock, so every tag
+    /// word read lies under one lock). `None`: a lock was held or changed, retry.
+    /// `Some(None)`: absent. `Some(Some(words))`: the validated slot words of the key.
+    ///
+    /// Scans the tags of slots `home..home + probe_max` a word at a time: the key, if
+    /// present, sits before the first empty slot of its run, in a slot whose tag equals
+    /// `tag`; only those slots are read. (A straight-line home-slot check first, as in
+    /// [`Self::try_get`], measured slower: its branch is a coin flip for misses.) Every
+    /// lock covering a tag word read is loaded (Acquire) before the word and revalidated
+    /// at the end, as in [`Self::try_get_probe`].
+    #[inline]
+    fn try_get_tagged(&self, k: &SlotKey, home: usize, tag: u8) -> Option<Option<[u64; 4]>> {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        let first = self.lock_of(home);
+        let v0 = self.locks[first].load(Ordering::Acquire);
+        if v0 & 1 != 0 {
+            return None;
+        }
+        let pattern = LO.wrapping_mul(u64::from(tag));
+        let (mut sum, mut crossed, mut lock) = (v0, 1, first);
+        // Unwrapped slot numbers: `base` is the first slot of the tag word being scanned,
+        // `end` one past the last slot the key may occupy.
+        let mut base = home & !7;
+        let end = home + self.probe_max;
+        // Bytes of the first word before `home` are not part of the probe.
+        let mut valid = HI << (8 * (home & 7));
+        let mut found = None;
+        'scan: loop {
+            let s0 = base & self.mask;
+            let l = self.lock_of(s0);
+            if l != lock {
+                lock = l;
+                let v = self.locks[l].load(Ordering::Acquire);
+                if v & 1 != 0 {
+                    return None;
+                }
+                sum = sum.wrapping_add(v);
+                crossed += 1;
+            }
+            // Bytes past `end` in the last word are scanned too: they lie under the lock
+            // just loaded, and no entry sits that far from its home anyway.
+            let x = self.tags[s0 >> 3].load(Ordering::Relaxed);
+            // An occupied slot's tag has bit 7 set, an empty one is 0.
+            let empty = !x & valid;
+            // Exact per-byte zero test of x ^ pattern (no borrow across bytes).
+            let y = x ^ pattern;
+            let equal = !(((y & !HI).wrapping_add(!HI)) | y) & valid;
+            // Candidates before the first empty slot, lowest first.
+            let before_empty = if empty != 0 {
+                (empty & empty.wrapping_neg()) - 1
+            } else {
+                !0
+            };
+            let mut cand = equal & before_empty;
+            while cand != 0 {
+                let s = (base + (cand.trailing_zeros() / 8) as usize) & self.mask;
+                let w = self.load_slot(s);
+                if k.matches(w[0], w[1], w[2]) {
+                    found = Some(w);
+                    break 'scan;
+                }
+                cand &= cand - 1;
+            }
+            base += 8;
+            if empty != 0 || base >= end {
+                break;
+            }
+            valid = HI;
+        }
+        fence(Ordering::Acquire);
+        if crossed == 1 {
+            return (self.locks[first].load(Ordering::Relaxed) == v0).then_some(found);
+        }
+        let n = self.locks.len();
+        let now = (0..crossed).fold(0u64, |acc, i| {
+            acc.wrapping_add(self.locks[(first + i) & (n - 1)].load(Ordering::Relaxed))
+        });
+        (now == sum).then_some(found)
     }
 
     /// One optimistic probe. `None`: a lock was held or changed, retry. `Some(None)`:
@@ -297,6 +393,24 @@ impl<'a> MapReader<'a> {
         self.slots
     }
 
+    /// The tag of slot `s` (Relaxed; only meaningful under its lock or the seqlock recipe).
+    #[inline]
+    pub(crate) fn load_tag(&self, s: usize) -> u8 {
+        (self.tags[s >> 3].load(Ordering::Relaxed) >> (8 * (s & 7))) as u8
+    }
+
+    /// Sets the tag of slot `s`; the caller holds its lock. Other bytes of the word may
+    /// belong to slots under other locks (fewer than 8 slots per lock), which other writers
+    /// change concurrently: the byte is changed with one atomic XOR, never a plain store
+    /// of the whole word.
+    #[inline]
+    pub(crate) fn store_tag(&self, s: usize, tag: u8) {
+        let old = self.load_tag(s);
+        if old != tag {
+            self.tags[s >> 3].fetch_xor(u64::from(old ^ tag) << (8 * (s & 7)), Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn lock_count(&self) -> usize {
         self.locks.len()
     }
@@ -317,5 +431,18 @@ impl<'a> MapReader<'a> {
     #[inline]
     pub(crate) fn home(&self, k: &SlotKey) -> usize {
         (k.hash(self.seed) as usize) & self.mask
+    }
+
+    /// The tag of `k`'s entry (see `slot::tag`).
+    #[cfg(test)]
+    pub(crate) fn tag_of(&self, k: &SlotKey) -> u8 {
+        slot::tag(k.hash(self.seed))
+    }
+
+    /// [`home`](Self::home) and the tag (`slot::tag`) of `k`'s entry, from one hash.
+    #[inline]
+    pub(crate) fn home_and_tag(&self, k: &SlotKey) -> (usize, u8) {
+        let h = k.hash(self.seed);
+        ((h as usize) & self.mask, slot::tag(h))
     }
 }

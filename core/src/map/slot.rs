@@ -15,10 +15,8 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::entry::{NeighEntry, NeighKey};
-use crate::wire::{NtfFlags, NudState};
-
 use super::MapEntry;
+use crate::entry::{NeighEntry, NeighKey};
 
 const META_SHIFT: u32 = 56;
 pub(crate) const META_OCCUPIED: u64 = 1 << META_SHIFT;
@@ -42,15 +40,25 @@ pub(crate) struct SlotKey {
 impl SlotKey {
     #[inline]
     pub fn new(key: &NeighKey) -> Self {
-        let (octets, v6) = match key.addr {
-            IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), 0),
-            IpAddr::V6(a) => (a.octets(), META_V6),
-        };
-        let (lo, hi) = octets.split_at(8);
-        SlotKey {
-            w0: u64::from_ne_bytes(to8(lo)),
-            w1: u64::from_ne_bytes(to8(hi)),
-            w2: u64::from(key.ifindex) | META_OCCUPIED | v6,
+        match key.addr {
+            // ::ffff:a.b.c.d: bytes 0..8 are zero, bytes 8..16 are 0 0 ff ff a b c d.
+            IpAddr::V4(a) => {
+                let o = a.octets();
+                SlotKey {
+                    w0: 0,
+                    w1: u64::from_ne_bytes([0, 0, 0xff, 0xff, o[0], o[1], o[2], o[3]]),
+                    w2: u64::from(key.ifindex) | META_OCCUPIED,
+                }
+            }
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                let (lo, hi) = o.split_at(8);
+                SlotKey {
+                    w0: u64::from_ne_bytes(to8(lo)),
+                    w1: u64::from_ne_bytes(to8(hi)),
+                    w2: u64::from(key.ifindex) | META_OCCUPIED | META_V6,
+                }
+            }
         }
     }
 
@@ -83,6 +91,20 @@ fn to8(b: &[u8]) -> [u8; 8] {
     let mut out = [0u8; 8];
     out.copy_from_slice(b);
     out
+}
+
+/// The tag-array byte of an entry whose key hashes to `hash`: bit 7 set (occupied; an
+/// empty slot's tag is 0) and 7 fingerprint bits from the top of the hash (the home slot
+/// comes from the low bits, so the fingerprint tells apart keys of one home).
+#[inline]
+pub(crate) fn tag(hash: u64) -> u8 {
+    0x80 | (hash >> 57) as u8
+}
+
+/// True when word 2 marks the MAC (word 3) valid.
+#[inline]
+pub(crate) fn is_resolved(w2: u64) -> bool {
+    w2 & META_RESOLVED != 0
 }
 
 /// True when word 2 marks the slot occupied.
@@ -119,6 +141,12 @@ pub(crate) fn encode(entry: &NeighEntry, generation: u8, dist: usize) -> [u64; 4
 /// Unpacks the words of an occupied slot. Total: any bit pattern gives some entry.
 #[inline]
 pub(crate) fn decode(w: [u64; 4]) -> MapEntry {
+    MapEntry::from_words(w)
+}
+
+/// The key of an occupied slot's words. Total: any bit pattern gives some key.
+#[inline]
+pub(crate) fn decode_key(w: [u64; 4]) -> NeighKey {
     let [w0, w1, w2, _] = w;
     let mut octets = [0u8; 16];
     octets[..8].copy_from_slice(&w0.to_ne_bytes());
@@ -130,40 +158,30 @@ pub(crate) fn decode(w: [u64; 4]) -> MapEntry {
             octets[12], octets[13], octets[14], octets[15],
         ))
     };
-    decode_for(
-        NeighKey {
-            ifindex: w2 as u32,
-            addr,
-        },
-        w,
-    )
-}
-
-/// Unpacks an occupied slot known to hold `key` (a lookup's match): the address is not
-/// decoded again, which keeps the lookup path short. Total, like [`decode`].
-#[inline]
-pub(crate) fn decode_for(key: NeighKey, w: [u64; 4]) -> MapEntry {
-    let [_, _, w2, w3] = w;
-    let mac = if w2 & META_RESOLVED != 0 {
-        let b = w3.to_le_bytes();
-        Some([b[0], b[1], b[2], b[3], b[4], b[5]])
-    } else {
-        None
-    };
-    MapEntry {
-        entry: NeighEntry {
-            key,
-            mac,
-            state: NudState((w2 >> 32) as u16),
-            flags: NtfFlags((w3 >> 56) as u8),
-        },
-        generation: (w3 >> 48) as u8,
+    NeighKey {
+        ifindex: w2 as u32,
+        addr,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{NtfFlags, NudState};
+
+    #[test]
+    fn v4_key_words_are_the_v4_mapped_address() {
+        for a in [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(255, 1, 128, 0)] {
+            let k = SlotKey::new(&NeighKey {
+                ifindex: 4,
+                addr: IpAddr::V4(a),
+            });
+            let o = a.to_ipv6_mapped().octets();
+            assert_eq!(k.w0, u64::from_ne_bytes(to8(&o[..8])));
+            assert_eq!(k.w1, u64::from_ne_bytes(to8(&o[8..])));
+            assert_eq!(k.w2, 4 | META_OCCUPIED);
+        }
+    }
 
     fn entry(ifindex: u32, addr: IpAddr, mac: Option<[u8; 6]>) -> NeighEntry {
         NeighEntry {
@@ -192,8 +210,8 @@ mod tests {
             assert_eq!(dist(w[2]), i * 70);
             assert!(SlotKey::new(&e.key).matches(w[0], w[1], w[2]));
             let d = decode(w);
-            assert_eq!(d.entry, *e);
-            assert_eq!(d.generation, (i * 60) as u8);
+            assert_eq!(d.entry(), *e);
+            assert_eq!(d.generation(), (i * 60) as u8);
         }
     }
 

@@ -95,11 +95,17 @@ fn check_invariants(map: &NeighMap<'_>) {
         let w = r.load_slot(s);
         if !slot::is_occupied(w[2]) {
             assert_eq!(w, [0; 4], "empty slot {s} not zeroed");
+            assert_eq!(r.load_tag(s), 0, "empty slot {s}: tag");
             continue;
         }
         count += 1;
         let e = slot::decode(w);
-        let home = r.home(&SlotKey::new(&e.entry.key));
+        assert_eq!(
+            r.load_tag(s),
+            r.tag_of(&SlotKey::new(&e.key())),
+            "slot {s}: tag"
+        );
+        let home = r.home(&SlotKey::new(&e.key()));
         let d = (s + cap - home) % cap;
         assert_eq!(slot::dist(w[2]), d, "slot {s}: stored distance");
         assert!(d < r.probe_max(), "slot {s}: distance {d} past probe_max");
@@ -125,8 +131,8 @@ fn check_against_model(map: &NeighMap<'_>, model: &Model, universe: u64) {
     }
     let mut seen: Vec<MapEntry> = map.iter().map(|e| e.unwrap()).collect();
     let mut want: Vec<MapEntry> = model.values().copied().collect();
-    seen.sort_by_key(|e| e.entry.key);
-    want.sort_by_key(|e| e.entry.key);
+    seen.sort_by_key(|e| e.key());
+    want.sort_by_key(|e| e.key());
     assert_eq!(seen, want);
 }
 
@@ -154,13 +160,7 @@ fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) {
                     }
                 }
                 if map.get(&k).unwrap().is_some() {
-                    model.insert(
-                        k,
-                        MapEntry {
-                            entry: e,
-                            generation,
-                        },
-                    );
+                    model.insert(k, MapEntry::new(&e, generation));
                 }
             }
             55..=89 => {
@@ -180,17 +180,11 @@ fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) {
                     if rng.below(2) == 0 {
                         let e = entry(k, generation, true);
                         assert_eq!(map.upsert(&e, generation), Ok(Upserted::Updated));
-                        model.insert(
-                            k,
-                            MapEntry {
-                                entry: e,
-                                generation,
-                            },
-                        );
+                        model.insert(k, MapEntry::new(&e, generation));
                     }
                 }
                 let before = model.len();
-                model.retain(|_, e| e.generation == generation);
+                model.retain(|_, e| e.generation() == generation);
                 let swept = map.sweep(generation);
                 assert_eq!(swept, before - model.len(), "op {op}: sweep count");
                 removes += swept as u64;
@@ -354,8 +348,8 @@ fn remove_shifts_back_across_wrap_and_lock_boundary() {
             assert_eq!(got, None);
         } else {
             let got = got.unwrap();
-            assert_eq!(got.generation, g as u8);
-            assert_eq!(got.entry.mac, Some(mac_of(k, g as u8)));
+            assert_eq!(got.generation(), g as u8);
+            assert_eq!(got.mac(), Some(mac_of(k, g as u8)));
         }
     }
     // An entry homed at 0 sits behind the wrapped run and moves back when it shrinks.
@@ -411,7 +405,7 @@ fn apply_ingest_decisions() {
     let e = entry(k, 3, false);
     assert_eq!(map.apply(&Ingest::Upsert(e), 3), Ok(Applied::Inserted));
     assert_eq!(map.apply(&Ingest::Upsert(e), 3), Ok(Applied::Updated));
-    assert_eq!(map.get(&k).unwrap().unwrap().entry.mac, None);
+    assert_eq!(map.get(&k).unwrap().unwrap().mac(), None);
     assert_eq!(map.apply(&Ingest::Remove(k), 3), Ok(Applied::Removed));
     assert_eq!(map.apply(&Ingest::Remove(k), 3), Ok(Applied::Absent));
     let why = crate::entry::IgnoreReason::Proxy;
@@ -486,7 +480,7 @@ fn byte_region_format_join_and_errors() {
     }
     {
         let map = NeighMap::join(region).unwrap();
-        assert_eq!(map.get(&key(5)).unwrap().unwrap().generation, 1);
+        assert_eq!(map.get(&key(5)).unwrap().unwrap().generation(), 1);
     }
     // Too short for the layout, and too short for a header.
     assert!(matches!(
@@ -522,8 +516,8 @@ fn byte_region_format_join_and_errors() {
         MapError::BadMagic { found: 7 }
     ));
     assert!(matches!(
-        corrupt(region, H_VERSION, 2),
-        MapError::UnsupportedVersion { found: 2, .. }
+        corrupt(region, H_VERSION, 1),
+        MapError::UnsupportedVersion { found: 1, .. }
     ));
     assert!(matches!(
         corrupt(region, H_CAPACITY, 48),
@@ -533,11 +527,12 @@ fn byte_region_format_join_and_errors() {
         corrupt(region, H_CAPACITY, 1 << 40),
         MapError::BadCapacity { .. }
     ));
-    // A larger (valid) capacity no longer matches the offsets, or the region length.
+    // A larger (valid) capacity no longer matches the offsets (a longer tag array moves
+    // the slots), or the region length.
     assert!(matches!(
         corrupt(region, H_CAPACITY, p.capacity as u64 * 2),
         MapError::LayoutMismatch {
-            field: "total size",
+            field: "slots offset",
             ..
         }
     ));
@@ -549,7 +544,7 @@ fn byte_region_format_join_and_errors() {
     assert!(matches!(
         corrupt(region, H_LOCK_COUNT, p.lock_count as u64 * 4),
         MapError::LayoutMismatch {
-            field: "slots offset",
+            field: "tags offset",
             ..
         } | MapError::BadProbeMax { .. }
     ));
@@ -576,6 +571,13 @@ fn byte_region_format_join_and_errors() {
         corrupt(region, H_LOCKS_OFFSET, 0),
         MapError::LayoutMismatch {
             field: "locks offset",
+            ..
+        }
+    ));
+    assert!(matches!(
+        corrupt(region, H_TAGS_OFFSET, 0),
+        MapError::LayoutMismatch {
+            field: "tags offset",
             ..
         }
     ));
@@ -669,11 +671,11 @@ fn stress(p: MapParams, stable: u64, all: u64, reads: u64) {
                 Err(Busy) => busy += 1,
                 Ok(None) => assert!(i >= stable, "false absent for stable key {i}"),
                 Ok(Some(e)) => {
-                    assert_eq!(e.entry.key, k);
-                    assert_eq!(e.entry.flags, NtfFlags(e.generation), "torn entry");
-                    assert_eq!(e.entry.state.0 as u8, e.generation, "torn entry");
-                    if let Some(mac) = e.entry.mac {
-                        assert_eq!(mac, mac_of(&k, e.generation), "MAC of another version");
+                    assert_eq!(e.key(), k);
+                    assert_eq!(e.flags(), NtfFlags(e.generation()), "torn entry");
+                    assert_eq!(e.state().0 as u8, e.generation(), "torn entry");
+                    if let Some(mac) = e.mac() {
+                        assert_eq!(mac, mac_of(&k, e.generation()), "MAC of another version");
                     }
                     checked += 1;
                 }

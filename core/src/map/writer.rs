@@ -101,6 +101,7 @@ impl<'a> NeighMap<'a> {
         h(H_SEED, params.seed);
         h(H_LOCKS_OFFSET, layout.locks_offset as u64);
         h(H_SLOTS_OFFSET, layout.slots_offset as u64);
+        h(H_TAGS_OFFSET, layout.tags_offset as u64);
         h(H_TOTAL_BYTES, layout.total_bytes as u64);
         words[H_MAGIC].store(MAGIC, Ordering::Release);
         Ok(NeighMap {
@@ -157,7 +158,7 @@ impl<'a> NeighMap<'a> {
     /// Cost: O(probe run); spins while another writer holds a needed lock.
     pub fn upsert(&self, entry: &NeighEntry, generation: u8) -> Result<Upserted, Full> {
         let k = SlotKey::new(&entry.key);
-        let home = self.r.home(&k);
+        let (home, tag) = self.r.home_and_tag(&k);
         let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
         let plan = loop {
             match self.plan_upsert(&k, home, &locks) {
@@ -168,7 +169,8 @@ impl<'a> NeighMap<'a> {
         match plan {
             UpsertPlan::Update { at } => {
                 let dist = slot::dist(self.r.load_slot(at)[2]);
-                self.store_slot(at, slot::encode(entry, generation, dist));
+                // Same key, same tag.
+                self.store_slot(at, slot::encode(entry, generation, dist), tag);
                 self.bump(H_UPDATES);
                 Ok(Upserted::Updated)
             }
@@ -179,10 +181,10 @@ impl<'a> NeighMap<'a> {
                     let prev = (j + mask) & mask;
                     let mut w = self.r.load_slot(prev);
                     w[2] += DIST_ONE;
-                    self.store_slot(j, w);
+                    self.store_slot(j, w, self.r.load_tag(prev));
                     j = prev;
                 }
-                self.store_slot(at, slot::encode(entry, generation, dist));
+                self.store_slot(at, slot::encode(entry, generation, dist), tag);
                 self.bump(H_LEN);
                 self.bump(H_INSERTS);
                 Ok(Upserted::Inserted)
@@ -260,7 +262,7 @@ impl<'a> NeighMap<'a> {
         let RemovePlan::Remove { at, last } = plan else {
             return false;
         };
-        if !pred(slot::decode(self.r.load_slot(at)).generation) {
+        if !pred(slot::decode(self.r.load_slot(at)).generation()) {
             return false;
         }
         let mask = self.r.mask();
@@ -269,10 +271,10 @@ impl<'a> NeighMap<'a> {
             let next = (j + 1) & mask;
             let mut w = self.r.load_slot(next);
             w[2] -= DIST_ONE;
-            self.store_slot(j, w);
+            self.store_slot(j, w, self.r.load_tag(next));
             j = next;
         }
-        self.store_slot(last, [0; 4]);
+        self.store_slot(last, [0; 4], 0);
         self.r.header()[H_LEN].fetch_sub(1, Ordering::Relaxed);
         self.bump(H_REMOVES);
         true
@@ -326,8 +328,7 @@ impl<'a> NeighMap<'a> {
                     break;
                 }
                 let e = slot::decode(w);
-                if e.generation == generation || !self.remove_if(&e.entry.key, |g| g != generation)
-                {
+                if e.generation() == generation || !self.remove_if(&e.key(), |g| g != generation) {
                     break;
                 }
                 removed += 1;
@@ -343,7 +344,7 @@ impl<'a> NeighMap<'a> {
         let mut removed = 0;
         for s in 0..self.r.capacity() {
             if slot::is_occupied(self.r.load_slot(s)[2]) {
-                self.store_slot(s, [0; 4]);
+                self.store_slot(s, [0; 4], 0);
                 removed += 1;
             }
         }
@@ -418,13 +419,15 @@ impl<'a> NeighMap<'a> {
         }
     }
 
-    /// Writes slot `s`; the caller holds its lock.
+    /// Writes slot `s` and its tag (0 for an empty slot); the caller holds its lock, which
+    /// covers both, so a reader sees the tag and the words of one write or retries.
     #[inline]
-    fn store_slot(&self, s: usize, w: [u64; 4]) {
+    fn store_slot(&self, s: usize, w: [u64; 4], tag: u8) {
         let slot = &self.r.slots()[4 * s..4 * s + 4];
         for (a, v) in slot.iter().zip(w) {
             a.store(v, Ordering::Relaxed);
         }
+        self.r.store_tag(s, tag);
     }
 
     fn bump(&self, word: usize) {

@@ -29,11 +29,11 @@ impl neigh_entry {
     #[inline(always)]
     pub(crate) fn from_map(e: &MapEntry) -> Self {
         neigh_entry {
-            mac: e.entry.mac.unwrap_or([0; 6]),
-            state: e.entry.state.0,
-            flags: e.entry.flags.0,
-            resolved: u8::from(e.entry.mac.is_some()),
-            generation: e.generation,
+            mac: e.mac().unwrap_or([0; 6]),
+            state: e.state().0,
+            flags: e.flags().0,
+            resolved: u8::from(e.is_resolved()),
+            generation: e.generation(),
             reserved: 0,
         }
     }

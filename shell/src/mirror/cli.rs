@@ -201,7 +201,7 @@ pub fn run_map_command(args: &[String]) -> i32 {
     let out = match verb {
         "show" | "list" | "ls" => {
             let mut entries: Vec<MapEntry> = reader.iter().filter_map(Result::ok).collect();
-            entries.sort_by_key(|e| (e.entry.key.ifindex, e.entry.key.addr));
+            entries.sort_by_key(|e| (e.key().ifindex, e.key().addr));
             if json {
                 show_json(&entries)
             } else {
@@ -273,7 +273,7 @@ fn json_str(s: &str) -> String {
 fn show_text(entries: &[MapEntry]) -> String {
     let mut o = String::new();
     for e in entries {
-        let n = &e.entry;
+        let n = e.entry();
         let _ = write!(o, "{} dev {}", n.key.addr, ifname(n.key.ifindex));
         if let Some(m) = &n.mac {
             let _ = write!(o, " lladdr {}", mac_str(m));
@@ -291,7 +291,7 @@ fn show_text(entries: &[MapEntry]) -> String {
 fn show_json(entries: &[MapEntry]) -> String {
     let mut o = String::from("[");
     for (i, e) in entries.iter().enumerate() {
-        let n = &e.entry;
+        let n = e.entry();
         if i > 0 {
             o.push(',');
         }
@@ -317,7 +317,7 @@ fn show_json(entries: &[MapEntry]) -> String {
             o,
             ",\"state\":[{}],\"generation\":{}}}",
             states.join(","),
-            e.generation
+            e.generation()
         );
     }
     o.push_str("]\n");

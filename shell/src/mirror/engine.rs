@@ -752,8 +752,8 @@ fn remove_interface(map: &NeighMap<'_>, ifindex: u32) -> usize {
     let keys: Vec<_> = map
         .iter()
         .filter_map(Result::ok)
-        .filter(|e| e.entry.key.ifindex == ifindex)
-        .map(|e| e.entry.key)
+        .map(|e| e.key())
+        .filter(|k| k.ifindex == ifindex)
         .collect();
     keys.iter().filter(|k| map.remove(k)).count()
 }

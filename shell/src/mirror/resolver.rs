@@ -88,7 +88,7 @@ impl Resolver {
             addr: req.addr,
         };
         if let Ok(Some(e)) = map.get(&key) {
-            if e.entry.is_resolved() && e.entry.state.intersects(SETTLED) {
+            if e.is_resolved() && e.state().intersects(SETTLED) {
                 return Outcome::Deduped;
             }
         }

@@ -150,7 +150,7 @@ pub fn snapshot(region: &Region) -> Table {
         let mut t = Table::new();
         for e in r.iter() {
             let Ok(e) = e else { continue 'retry };
-            let e = e.entry;
+            let e = e.entry();
             t.insert(
                 e.key,
                 (
@@ -244,7 +244,7 @@ pub fn spawn_reader(
             for (k, mac) in &stable {
                 rep.lookups += 1;
                 match r.get(k) {
-                    Ok(Some(e)) if e.entry.mac == Some(*mac) && e.entry.key == *k => {}
+                    Ok(Some(e)) if e.mac() == Some(*mac) && e.key() == *k => {}
                     Ok(other) => {
                         if rep.missed.len() < 10 {
                             rep.missed.push(format!("{k:?}: {other:?}"));
@@ -255,7 +255,7 @@ pub fn spawn_reader(
             }
             for e in r.iter().flatten() {
                 rep.iterated += 1;
-                let e = e.entry;
+                let e = e.entry();
                 if let Some(m) = e.mac {
                     if m[0] == 2 && test_mac(&e.key.addr, m[1]) != m && rep.torn.len() < 10 {
                         rep.torn.push(format!("{e:?}"));
