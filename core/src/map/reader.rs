@@ -32,6 +32,32 @@ pub struct MapReader<'a> {
     seed: u64,
 }
 
+/// The consecutive locks a probe crossed, from `first` to `last` (with wrap), all
+/// revalidated at its end ([`MapReader::unchanged`]): a back-shift moving the key across a
+/// lock boundary while the probe runs changes at least one of them. Versions only grow, so
+/// the crossed locks are unchanged exactly when the sum of their versions is: no array to
+/// fill.
+struct CrossedLocks {
+    first: usize,
+    last: usize,
+    /// Sum of the versions seen when each lock was entered.
+    sum: u64,
+    count: usize,
+}
+
+impl CrossedLocks {
+    /// A probe that entered lock `first` at (even) version `v0`.
+    #[inline]
+    fn new(first: usize, v0: u64) -> Self {
+        Self {
+            first,
+            last: first,
+            sum: v0,
+            count: 1,
+        }
+    }
+}
+
 impl core::fmt::Debug for MapReader<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MapReader")
@@ -166,7 +192,7 @@ impl<'a> MapReader<'a> {
             return None;
         }
         let pattern = LO.wrapping_mul(u64::from(tag));
-        let (mut sum, mut crossed, mut lock) = (v0, 1, first);
+        let mut crossed = CrossedLocks::new(first, v0);
         // Unwrapped slot numbers: `base` is the first slot of the tag word being scanned,
         // `end` one past the last slot the key may occupy.
         let mut base = home & !7;
@@ -176,15 +202,8 @@ impl<'a> MapReader<'a> {
         let mut found = None;
         'scan: loop {
             let s0 = base & self.mask;
-            let l = self.lock_of(s0);
-            if l != lock {
-                lock = l;
-                let v = self.locks[l].load(Ordering::Acquire);
-                if v & 1 != 0 {
-                    return None;
-                }
-                sum = sum.wrapping_add(v);
-                crossed += 1;
+            if !self.cross(&mut crossed, self.lock_of(s0)) {
+                return None;
             }
             // Bytes past `end` in the last word are scanned too: they lie under the lock
             // just loaded, and no entry sits that far from its home anyway.
@@ -216,15 +235,7 @@ impl<'a> MapReader<'a> {
             }
             valid = HI;
         }
-        fence(Ordering::Acquire);
-        if crossed == 1 {
-            return (self.locks[first].load(Ordering::Relaxed) == v0).then_some(found);
-        }
-        let n = self.locks.len();
-        let now = (0..crossed).fold(0u64, |acc, i| {
-            acc.wrapping_add(self.locks[(first + i) & (n - 1)].load(Ordering::Relaxed))
-        });
-        (now == sum).then_some(found)
+        self.unchanged(&crossed).then_some(found)
     }
 
     /// One optimistic probe. `None`: a lock was held or changed, retry. `Some(None)`:
@@ -257,25 +268,12 @@ impl<'a> MapReader<'a> {
         first: usize,
         v0: u64,
     ) -> Option<Option<[u64; 4]>> {
-        // Every lock the probe crosses (consecutive, from `first`) is revalidated at the
-        // end: a back-shift moving the key across a lock boundary while we probe changes
-        // at least one of them. Versions only grow, so the crossed locks are unchanged
-        // exactly when the sum of their versions is: no array to fill.
-        let mut sum = v0;
-        let mut crossed = 1;
-        let mut lock = first;
+        let mut crossed = CrossedLocks::new(first, v0);
         let mut found = None;
         for d in 1..self.probe_max {
             let s = (home + d) & self.mask;
-            let l = self.lock_of(s);
-            if l != lock {
-                lock = l;
-                let v = self.locks[l].load(Ordering::Acquire);
-                if v & 1 != 0 {
-                    return None;
-                }
-                sum = sum.wrapping_add(v);
-                crossed += 1;
+            if !self.cross(&mut crossed, self.lock_of(s)) {
+                return None;
             }
             let w = self.load_slot(s);
             if !slot::is_occupied(w[2]) {
@@ -290,12 +288,39 @@ impl<'a> MapReader<'a> {
                 break;
             }
         }
+        self.unchanged(&crossed).then_some(found)
+    }
+
+    /// Moves a probe onto slot lock `l`: a lock not crossed yet (the next one: probes
+    /// advance one slot or one tag word at a time) is loaded with Acquire and added to
+    /// `c`. False when a writer holds it (retry).
+    #[inline]
+    fn cross(&self, c: &mut CrossedLocks, l: usize) -> bool {
+        if l != c.last {
+            c.last = l;
+            let v = self.locks[l].load(Ordering::Acquire);
+            if v & 1 != 0 {
+                return false;
+            }
+            c.sum = c.sum.wrapping_add(v);
+            c.count += 1;
+        }
+        true
+    }
+
+    /// The end of the seqlock recipe for a probe: after `fence(Acquire)`, true when no
+    /// lock the probe crossed changed version since it was entered.
+    #[inline]
+    fn unchanged(&self, c: &CrossedLocks) -> bool {
         fence(Ordering::Acquire);
+        if c.count == 1 {
+            return self.locks[c.first].load(Ordering::Relaxed) == c.sum;
+        }
         let n = self.locks.len();
-        let now = (0..crossed).fold(0u64, |acc, i| {
-            acc.wrapping_add(self.locks[(first + i) & (n - 1)].load(Ordering::Relaxed))
+        let now = (0..c.count).fold(0u64, |acc, i| {
+            acc.wrapping_add(self.locks[(c.first + i) & (n - 1)].load(Ordering::Relaxed))
         });
-        (now == sum).then_some(found)
+        now == c.sum
     }
 
     /// Reads slot `s`'s words (Relaxed; only meaningful inside the seqlock recipe).
