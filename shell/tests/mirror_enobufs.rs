@@ -8,7 +8,7 @@ mod mirror_support;
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,20 +124,6 @@ fn mirror_enobufs_bursts_converge() {
         );
     }
 
-    stop.store(true, Ordering::Relaxed);
-    let rep = reader.join().expect("reader");
-    assert!(rounds.load(Ordering::Relaxed) > 0, "the reader ran");
-    assert!(rep.torn.is_empty(), "torn entries: {:?}", rep.torn);
-    assert!(
-        rep.missed.is_empty(),
-        "stable entries missed: {:?}",
-        rep.missed
-    );
-    eprintln!(
-        "reader: {} rounds, {} lookups, {} entries iterated",
-        rounds.load(Ordering::Relaxed),
-        rep.lookups,
-        rep.iterated
-    );
+    finish_reader(&stop, &rounds, reader);
     mirror.stop().expect("clean stop");
 }

@@ -6,7 +6,7 @@ mod common;
 mod mirror_support;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -164,19 +164,7 @@ fn mirror_random_changes_converge() {
         );
     }
 
-    stop.store(true, Ordering::Relaxed);
-    let rep = reader.join().expect("reader");
-    assert!(rounds.load(Ordering::Relaxed) > 0, "the reader ran");
-    assert!(rep.torn.is_empty(), "torn entries: {:?}", rep.torn);
-    assert!(
-        rep.missed.is_empty(),
-        "stable entries missed: {:?}",
-        rep.missed
-    );
-    eprintln!(
-        "reader: {} lookups, {} entries iterated",
-        rep.lookups, rep.iterated
-    );
+    finish_reader(&stop, &rounds, reader);
 
     let stats = MirrorStats::read(&region.reader().expect("reader"));
     assert!(stats.get(StatWord::Applied) >= 100, "{stats:?}");

@@ -268,6 +268,30 @@ pub fn spawn_reader(
     })
 }
 
+/// Stops the reader thread and asserts what it saw: it ran, no torn entry, no stable
+/// entry ever missing. Prints its counts.
+pub fn finish_reader(
+    stop: &AtomicBool,
+    rounds: &AtomicU64,
+    reader: JoinHandle<ReaderReport>,
+) -> ReaderReport {
+    stop.store(true, Ordering::Relaxed);
+    let rep = reader.join().expect("reader");
+    let rounds = rounds.load(Ordering::Relaxed);
+    assert!(rounds > 0, "the reader ran");
+    assert!(rep.torn.is_empty(), "torn entries: {:?}", rep.torn);
+    assert!(
+        rep.missed.is_empty(),
+        "stable entries missed: {:?}",
+        rep.missed
+    );
+    eprintln!(
+        "reader: {rounds} rounds, {} lookups, {} entries iterated",
+        rep.lookups, rep.iterated
+    );
+    rep
+}
+
 /// Adds a veth pair `a`/`b`, both up, without IPv6 link-local addresses (so the kernel
 /// creates no multicast NOARP entries of its own, which it would not announce).
 pub fn quiet_veth(ns: &Netns, a: &str, b: &str) {
