@@ -316,8 +316,8 @@ pub fn slow_timers(ns: &Netns, dev: &str) {
     }
 }
 
-/// Runs `ip -n NS -force -batch -` with `script` on stdin and waits for it; refused lines
-/// are part of the mix, so its exit status is not checked.
+/// Runs `ip -n NS -force -batch -` with `script` on stdin and waits for it. Its exit
+/// status is not checked: the callers check the resulting table (against `ip`, or its size).
 pub fn ip_batch(ns: &Netns, script: &str) {
     use std::io::Write;
     use std::process::{Command, Stdio};
