@@ -69,10 +69,11 @@ fn check_all(map: &NeighMap<'_>, model: &HashMap<NeighKey, MapEntry>) {
 }
 
 fuzz_target!(|input: Input| {
-    let capacity = 1usize << (input.capacity_log2 % 7);
+    // 8 to 128 slots, at least 8 per lock (the fewest allowed).
+    let capacity = 8usize << (input.capacity_log2 % 5);
     let params = MapParams {
         capacity,
-        lock_count: (1usize << (input.locks_log2 % 7)).min(capacity),
+        lock_count: (1usize << (input.locks_log2 % 5)).min(capacity / 8),
         probe_max: usize::from(input.probe_max),
         seed: input.seed,
     };

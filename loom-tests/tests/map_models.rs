@@ -1,9 +1,10 @@
 //! Loom models of the neigh-core map: the real map code over loom's atomics
 //! (`RUSTFLAGS="--cfg loom"`), every interleaving explored up to a preemption bound.
 //!
-//! Each model builds a tiny map (8 slots, 4 locks of 2 slots, so probe runs cross lock
-//! boundaries and wrap; the `tagged_` models use locks of 8 slots, where readers decide
-//! from the tag array), places keys at chosen home slots, then runs writers and a reader.
+//! Each model builds a tiny map (16 slots in 2 locks of 8, the fewest slots per lock
+//! allowed, so probe runs cross lock boundaries and wrap; two models use 32 slots in 4
+//! locks), places keys at chosen home slots, then runs writers and a reader. Readers
+//! decide from the tags in each lock's group and read only the slots whose tag matches.
 //! A reader's answer must be the right key with the MAC and flags of the generation it
 //! carries (never torn), or `Busy`; never absent for a key present throughout.
 #![cfg(loom)]
@@ -20,9 +21,17 @@ use neigh_core::{NeighEntry, NeighKey, NtfFlags, NudState};
 const PREEMPTION_BOUND: usize = 3;
 
 const PARAMS: MapParams = MapParams {
-    capacity: 8,
+    capacity: 16,
+    lock_count: 2,
+    probe_max: 16,
+    seed: 0x10,
+};
+
+/// 32 slots in 4 locks of 8, for runs that cross more than one boundary.
+const FOUR_LOCKS: MapParams = MapParams {
+    capacity: 32,
     lock_count: 4,
-    probe_max: 8,
+    probe_max: 32,
     seed: 0x10,
 };
 
@@ -48,14 +57,20 @@ fn new_map_with(params: &MapParams) -> NeighMap<'static> {
     NeighMap::format_words(words, params).unwrap()
 }
 
-/// The `nth` key (IPv4 10.0.x.y on ifindex 1) whose home slot is `home`.
+/// The `nth` key (IPv4 10.0.x.y on ifindex 1) whose home slot in a [`PARAMS`] map is
+/// `home`.
 fn key_at(home: usize, nth: usize) -> NeighKey {
+    key_in(&PARAMS, home, nth)
+}
+
+/// The `nth` key whose home slot in a map with `params` is `home`.
+fn key_in(params: &MapParams, home: usize, nth: usize) -> NeighKey {
     (0u32..)
         .map(|i| NeighKey {
             ifindex: 1,
             addr: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)),
         })
-        .filter(|k| PARAMS.home_slot(k) == home)
+        .filter(|k| params.home_slot(k) == home)
         .nth(nth)
         .unwrap()
 }
@@ -116,103 +131,25 @@ fn generation_of(map: &NeighMap<'_>, k: &NeighKey) -> Option<u8> {
     map.get(k).unwrap().map(|e| e.generation())
 }
 
-#[test]
-fn update_while_reading_is_never_torn() {
-    builder().check(|| {
-        let map = new_map();
-        let k = key_at(1, 0);
-        put(&map, k, 1);
-        let w = thread::spawn(move || put(&map, k, 2));
-        check_present(&map.reader(), &k, &[1, 2]);
-        w.join().unwrap();
-        assert_eq!(generation_of(&map, &k), Some(2));
-    });
-}
+/// 32 slots in 2 locks of 16: a writer homed in the second half of a lock's range takes
+/// that lock alone (one homed in the first 8 slots also takes the previous lock).
+const TWO_WIDE_LOCKS: MapParams = MapParams {
+    capacity: 32,
+    lock_count: 2,
+    probe_max: 32,
+    seed: 0x10,
+};
 
-#[test]
-fn remove_back_shift_across_lock_boundary_is_never_false_absent() {
-    builder().check(|| {
-        let map = new_map();
-        // a and k both home at slot 1 (lock 0 = slots 0-1): k sits at slot 2 (lock 1).
-        let (a, k) = (key_at(1, 0), key_at(1, 1));
-        put(&map, a, 1);
-        put(&map, k, 1);
-        // Removing a moves k back from slot 2 (lock 1) to slot 1 (lock 0).
-        let w = thread::spawn(move || assert!(map.remove(&a)));
-        check_present(&map.reader(), &k, &[1]);
-        w.join().unwrap();
-        assert_eq!(generation_of(&map, &a), None);
-        assert_eq!(generation_of(&map, &k), Some(1));
-    });
-}
-
-#[test]
-fn remove_back_shift_into_an_earlier_crossed_lock_is_never_false_absent() {
-    builder().check(|| {
-        let map = new_map();
-        // x, a, b, k all home at slot 1: x at 1 (lock 0), a and b at 2-3 (lock 1), k at 4
-        // (lock 2).
-        let keys = [key_at(1, 0), key_at(1, 1), key_at(1, 2), key_at(1, 3)];
-        for k in keys {
-            put(&map, k, 1);
-        }
-        let (b, k) = (keys[2], keys[3]);
-        // Removing b moves k from 4 (lock 2) back to 3 (lock 1). A reader that read slot 3
-        // before the move and slot 4 after it sees k nowhere; only the version of lock 1,
-        // the second lock its probe crossed, tells it to retry.
-        let w = thread::spawn(move || assert!(map.remove(&b)));
-        check_present(&map.reader(), &k, &[1]);
-        w.join().unwrap();
-        assert_eq!(generation_of(&map, &k), Some(1));
-    });
-}
-
-#[test]
-fn insert_shift_across_lock_boundary_is_never_false_absent() {
-    builder().check(|| {
-        let map = new_map();
-        // x at its home slot 0, k at its home slot 1 (both lock 0).
-        let (x, k, n) = (key_at(0, 0), key_at(1, 0), key_at(0, 1));
-        put(&map, x, 1);
-        put(&map, k, 1);
-        // n (home 0) takes slot 1 in Robin Hood order and pushes k to slot 2 (lock 1).
-        let w = thread::spawn(move || put(&map, n, 2));
-        check_present(&map.reader(), &k, &[1]);
-        w.join().unwrap();
-        assert_eq!(generation_of(&map, &k), Some(1));
-        assert_eq!(generation_of(&map, &n), Some(2));
-    });
-}
-
-#[test]
-fn remove_across_the_wrap_is_never_false_absent() {
-    builder().check(|| {
-        let map = new_map();
-        // a and k home at slot 7 (lock 3); k wraps to slot 0 (lock 0).
-        let (a, k) = (key_at(7, 0), key_at(7, 1));
-        put(&map, a, 1);
-        put(&map, k, 1);
-        // The remove needs locks 3 and 0: it must take 0 first (releasing 3 to do so).
-        let w = thread::spawn(move || assert!(map.remove(&a)));
-        check_present(&map.reader(), &k, &[1]);
-        w.join().unwrap();
-        assert_eq!(generation_of(&map, &k), Some(1));
-    });
-}
-
-/// Two writers and a reader. `same_region`: both writers' keys are homed in lock 0;
-/// otherwise writer 2 works in lock 2.
+/// Two writers and a reader. `same_region`: both writers' keys are homed in lock 0 (and
+/// take only lock 0); otherwise writer 2 works in lock 1 alone.
 fn two_writers(same_region: bool) {
     builder().check(move || {
-        let map = new_map();
-        let stable = key_at(1, 0);
+        let map = new_map_with(&TWO_WIDE_LOCKS);
+        let at = |home, nth| key_in(&TWO_WIDE_LOCKS, home, nth);
+        let stable = at(9, 0);
         put(&map, stable, 1);
-        let k1 = key_at(0, 0);
-        let k2 = if same_region {
-            key_at(0, 1)
-        } else {
-            key_at(4, 0)
-        };
+        let k1 = at(8, 0);
+        let k2 = if same_region { at(8, 1) } else { at(24, 0) };
         let w1 = thread::spawn(move || put(&map, k1, 2));
         let w2 = thread::spawn(move || put(&map, k2, 3));
         check_present(&map.reader(), &stable, &[1]);
@@ -238,61 +175,35 @@ fn two_writers_different_lock_regions_with_reader() {
 #[test]
 fn two_writers_whose_runs_cross_both_ways_do_not_deadlock() {
     builder().check(|| {
-        // Two locks of 4 slots (same seed and capacity as PARAMS, so the same homes).
-        let map = new_map_with(&MapParams {
-            lock_count: 2,
-            ..PARAMS
-        });
-        let (a, b, d) = (key_at(7, 0), key_at(0, 0), key_at(3, 0));
+        let map = new_map_with(&FOUR_LOCKS);
+        let at = |home, nth| key_in(&FOUR_LOCKS, home, nth);
+        let (a, b, d) = (at(31, 0), at(0, 0), at(7, 0));
         put(&map, a, 1);
         put(&map, b, 1);
         put(&map, d, 1);
-        // a2 (home 7, lock 1) goes to slot 0 (lock 0): its run wraps, so it must take
-        // lock 0 before lock 1, releasing lock 1 to do so. d2 (home 3, lock 0) goes to
-        // slot 4 (lock 1). Taking "home lock, then the next" naively would deadlock.
-        let (a2, d2) = (key_at(7, 1), key_at(3, 1));
+        // A writer takes the locks of the slot 8 before its home on (that lock's group
+        // copies the tags of the next lock's first 8 slots). a2 (home 31) starts with
+        // locks 2-3 and goes to slot 0 (lock 0): its run wraps, so it must release and
+        // retake 0, 2, 3 in increasing order. d2 (home 7) starts with locks 3 and 0
+        // (taken 0 first), then needs lock 1 for slot 8: again a release and retake.
+        // Taking "home lock, then the next" naively would deadlock.
+        let (a2, d2) = (at(31, 1), at(7, 1));
         let w = thread::spawn(move || put(&map, a2, 2));
         put(&map, d2, 3);
         w.join().unwrap();
+        let get = |k| map.get(&k).unwrap().map(|e| e.generation());
         for (k, g) in [(a, 1), (b, 1), (d, 1), (a2, 2), (d2, 3)] {
-            assert_eq!(generation_of(&map, &k), Some(g));
+            assert_eq!(get(k), Some(g));
         }
         assert_eq!(map.len(), 5);
     });
 }
 
-/// Two locks of 8 slots: at least 8 slots per lock, so readers decide from the tag array
-/// (one tag byte per slot, 8 to a word, under the slot's lock) and read only the slots
-/// whose tag matches. Same questions as above, over that path.
-const TAGGED: MapParams = MapParams {
-    capacity: 16,
-    lock_count: 2,
-    probe_max: 16,
-    seed: 0x10,
-};
-
-/// The `nth` key whose home slot in a [`TAGGED`] map is `home`.
-fn tagged_key_at(home: usize, nth: usize) -> NeighKey {
-    key_in(&TAGGED, home, nth)
-}
-
-/// The `nth` key whose home slot in a map with `params` is `home`.
-fn key_in(params: &MapParams, home: usize, nth: usize) -> NeighKey {
-    (0u32..)
-        .map(|i| NeighKey {
-            ifindex: 1,
-            addr: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)),
-        })
-        .filter(|k| params.home_slot(k) == home)
-        .nth(nth)
-        .unwrap()
-}
-
 #[test]
-fn tagged_update_while_reading_is_never_torn() {
+fn update_while_reading_is_never_torn() {
     builder().check(|| {
-        let map = new_map_with(&TAGGED);
-        let k = tagged_key_at(3, 0);
+        let map = new_map();
+        let k = key_at(3, 0);
         put(&map, k, 1);
         let w = thread::spawn(move || put(&map, k, 2));
         check_present(&map.reader(), &k, &[1, 2]);
@@ -302,12 +213,29 @@ fn tagged_update_while_reading_is_never_torn() {
 }
 
 #[test]
-fn tagged_remove_back_shift_across_lock_boundary_is_never_false_absent() {
+fn update_of_a_slot_whose_tag_is_copied_is_never_torn() {
     builder().check(|| {
-        let map = new_map_with(&TAGGED);
-        // a and k both home at slot 7 (lock 0, tag word 0): k sits at slot 8 (lock 1,
-        // tag word 1). Removing a moves k and its tag back to slot 7.
-        let (a, k) = (tagged_key_at(7, 0), tagged_key_at(7, 1));
+        let map = new_map();
+        // a and k home at slot 7 (lock 0): k sits at slot 8 (lock 1), which a reader of
+        // home 7 reads through lock 0's group (the copy of lock 1's first 8 tags). The
+        // writer updating k holds both locks.
+        let (a, k) = (key_at(7, 0), key_at(7, 1));
+        put(&map, a, 1);
+        put(&map, k, 1);
+        let w = thread::spawn(move || put(&map, k, 2));
+        check_present(&map.reader(), &k, &[1, 2]);
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(2));
+    });
+}
+
+#[test]
+fn remove_back_shift_across_lock_boundary_is_never_false_absent() {
+    builder().check(|| {
+        let map = new_map();
+        // a and k both home at slot 7 (lock 0): k sits at slot 8 (lock 1; its tag is also
+        // copied in lock 0's group). Removing a moves k and its tag back to slot 7.
+        let (a, k) = (key_at(7, 0), key_at(7, 1));
         put(&map, a, 1);
         put(&map, k, 1);
         let w = thread::spawn(move || assert!(map.remove(&a)));
@@ -319,16 +247,12 @@ fn tagged_remove_back_shift_across_lock_boundary_is_never_false_absent() {
 }
 
 #[test]
-fn tagged_insert_shift_across_lock_boundary_is_never_false_absent() {
+fn insert_shift_across_lock_boundary_is_never_false_absent() {
     builder().check(|| {
-        let map = new_map_with(&TAGGED);
+        let map = new_map();
         // x at its home slot 6, k at its home slot 7 (both lock 0). n (home 6) takes
         // slot 7 in Robin Hood order and pushes k (and its tag) to slot 8 (lock 1).
-        let (x, k, n) = (
-            tagged_key_at(6, 0),
-            tagged_key_at(7, 0),
-            tagged_key_at(6, 1),
-        );
+        let (x, k, n) = (key_at(6, 0), key_at(7, 0), key_at(6, 1));
         put(&map, x, 1);
         put(&map, k, 1);
         let w = thread::spawn(move || put(&map, n, 2));
@@ -340,11 +264,12 @@ fn tagged_insert_shift_across_lock_boundary_is_never_false_absent() {
 }
 
 #[test]
-fn tagged_remove_across_the_wrap_is_never_false_absent() {
+fn remove_across_the_wrap_is_never_false_absent() {
     builder().check(|| {
-        let map = new_map_with(&TAGGED);
-        // a and k home at slot 15 (lock 1); k wraps to slot 0 (lock 0, tag word 0).
-        let (a, k) = (tagged_key_at(15, 0), tagged_key_at(15, 1));
+        let map = new_map();
+        // a and k home at slot 15 (lock 1); k wraps to slot 0 (lock 0, its tag copied in
+        // lock 1's group).
+        let (a, k) = (key_at(15, 0), key_at(15, 1));
         put(&map, a, 1);
         put(&map, k, 1);
         let w = thread::spawn(move || assert!(map.remove(&a)));
@@ -355,16 +280,12 @@ fn tagged_remove_across_the_wrap_is_never_false_absent() {
 }
 
 #[test]
-fn tagged_absent_key_is_never_found_while_a_neighbor_moves() {
+fn absent_key_is_never_found_while_a_neighbor_moves() {
     builder().check(|| {
-        let map = new_map_with(&TAGGED);
+        let map = new_map();
         // a and b home at 7; c (absent throughout) homes at 7 too, so its probe scans
         // the same run while removing a shifts b across the lock boundary.
-        let (a, b, c) = (
-            tagged_key_at(7, 0),
-            tagged_key_at(7, 1),
-            tagged_key_at(7, 2),
-        );
+        let (a, b, c) = (key_at(7, 0), key_at(7, 1), key_at(7, 2));
         put(&map, a, 1);
         put(&map, b, 1);
         let w = thread::spawn(move || assert!(map.remove(&a)));
@@ -376,28 +297,22 @@ fn tagged_absent_key_is_never_found_while_a_neighbor_moves() {
 }
 
 #[test]
-fn tagged_remove_back_shift_into_an_earlier_crossed_lock_is_never_false_absent() {
+fn remove_back_shift_into_an_earlier_crossed_lock_is_never_false_absent() {
     builder().check(|| {
-        // Four locks of 8 slots. Ten keys home at slot 7: they fill 7 (lock 0) and 8-15
-        // (lock 1), and k, the tenth, sits at 16 (lock 2).
-        let params = MapParams {
-            capacity: 32,
-            lock_count: 4,
-            probe_max: 32,
-            seed: 0x10,
-        };
-        let map = new_map_with(&params);
-        let keys: Vec<NeighKey> = (0..10).map(|i| key_in(&params, 7, i)).collect();
+        // Four locks of 8 slots. Nine keys home at slot 8: they fill 8-15 (lock 1), and
+        // k, the ninth, sits at 16 (lock 2).
+        let map = new_map_with(&FOUR_LOCKS);
+        let keys: Vec<NeighKey> = (0..9).map(|i| key_in(&FOUR_LOCKS, 8, i)).collect();
         for k in &keys {
             put(&map, *k, 1);
         }
-        let (last, k) = (keys[8], keys[9]);
+        let (last, k) = (keys[7], keys[8]);
         // Removing the key at 15 moves k from 16 (lock 2) back to 15 (lock 1). A reader
-        // whose scan crosses three locks and tag words, reading word 1 before the move
-        // and word 2 after it, sees k nowhere and must retry. (The remover also holds
-        // lock 0, where the removed key homes: in Robin Hood order every writer that
-        // moves k holds the lock of k's home, so the first lock alone would catch this;
-        // the reader validates every crossed lock regardless.)
+        // whose scan reads lock 1's group (window 8-15) before the move and lock 2's
+        // (window 16-23) after it sees k nowhere and must retry. (The remover also holds
+        // lock 1, where k homes: in Robin Hood order every writer that moves k holds the
+        // lock of k's home, so the first lock alone would catch this; the reader
+        // validates every crossed lock regardless.)
         let w = thread::spawn(move || assert!(map.remove(&last)));
         check_present(&map.reader(), &k, &[1]);
         w.join().unwrap();

@@ -6,12 +6,12 @@
 //! | 1     | layout version ([`LAYOUT_VERSION`]) | format |
 //! | 2     | header size in bytes (512) | format |
 //! | 3-6   | capacity, lock count, probe_max, seed | format |
-//! | 7-9   | locks offset, slots offset, total bytes (checked against 3-4 on join) | format |
+//! | 7-9   | lock groups offset, slots offset, total bytes (checked against 3-4 on join) | format |
 //! | 10    | entry count | writers |
 //! | 11-14 | counters: inserts, updates, removes, full (refused inserts) | writers |
 //! | 15    | current generation (last `sweep` or `set_generation`) | writers |
 //! | 16-17 | owner id, heartbeat (opaque to the map; crash detection) | the owner |
-//! | 18    | tags offset (checked against 3-4 on join; layout version 2) | format |
+//! | 18    | bytes per lock group (checked against 3-4 on join; layout version 3) | format |
 //! | 19-31 | reserved, zero: descriptors of later sections (e.g. a request ring) | - |
 //! | 32-47 | [`STAT_WORDS`] general-purpose statistics words | the owner |
 //! | 48-63 | reserved, zero | - |
@@ -23,8 +23,10 @@
 /// The first word of every formatted region: `"NEIGHMAP"` in big-endian ASCII.
 pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
 /// The layout this build formats and joins; any other version is refused on join.
-/// Version 2 added the tag array between the locks and the slots.
-pub const LAYOUT_VERSION: u64 = 2;
+/// Version 2 added a tag array between the locks and the slots. Version 3 puts each lock
+/// and the tags of its slots in one lock group, and the tag byte carries the probe
+/// distance (`1 | min(dist, 15) | 3 fingerprint bits`).
+pub const LAYOUT_VERSION: u64 = 3;
 /// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`).
 pub const STAT_WORDS: usize = 16;
 
@@ -38,7 +40,7 @@ pub(crate) const H_CAPACITY: usize = 3;
 pub(crate) const H_LOCK_COUNT: usize = 4;
 pub(crate) const H_PROBE_MAX: usize = 5;
 pub(crate) const H_SEED: usize = 6;
-pub(crate) const H_LOCKS_OFFSET: usize = 7;
+pub(crate) const H_GROUPS_OFFSET: usize = 7;
 pub(crate) const H_SLOTS_OFFSET: usize = 8;
 pub(crate) const H_TOTAL_BYTES: usize = 9;
 pub(crate) const H_LEN: usize = 10;
@@ -49,7 +51,7 @@ pub(crate) const H_FULL: usize = 14;
 pub(crate) const H_GENERATION: usize = 15;
 pub(crate) const H_OWNER: usize = 16;
 pub(crate) const H_HEARTBEAT: usize = 17;
-pub(crate) const H_TAGS_OFFSET: usize = 18;
+pub(crate) const H_GROUP_BYTES: usize = 18;
 pub(crate) const H_STATS: usize = 32;
 
 const _: () = assert!(H_STATS + STAT_WORDS <= HEADER_WORDS);

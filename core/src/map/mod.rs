@@ -7,55 +7,60 @@
 //!
 //! # Layout
 //!
-//! `header (512 B) | locks (8 B each, padded to 64 B) | tags (1 B per slot, padded to 64 B) |
-//! slots (32 B each)`, all offsets
-//! relative to the region start, which must be [`REGION_ALIGN`]-aligned. The header
-//! (see `header.rs` for the word map) holds the magic, [`LAYOUT_VERSION`], the shape, the
-//! writer counters, owner id and heartbeat, and [`STAT_WORDS`] statistics words for the
-//! owner. A slot is four `AtomicU64` words: the 16-byte address (IPv4 v4-mapped), ifindex,
-//! family, NUD state, NTF flags, 6-byte MAC with a resolved bit, the generation, and the
-//! entry's probe distance (see `slot.rs`). A slot's tag byte (hashbrown-style control
-//! byte, layout version 2) is 0 when it is empty, else bit 7 and 7 fingerprint bits of the
-//! key's hash; it lives in `AtomicU64` words of 8 tags and is covered by the slot's lock.
+//! `header (512 B) | lock groups (32 B each at 8 or 16 slots per lock, padded to 64 B) |
+//! slots (32 B each)`, all offsets relative to the region start, which must be
+//! [`REGION_ALIGN`]-aligned. The header (see `header.rs` for the word map) holds the magic,
+//! [`LAYOUT_VERSION`], the shape, the writer counters, owner id and heartbeat, and
+//! [`STAT_WORDS`] statistics words for the owner. A slot is four `AtomicU64` words: the
+//! 16-byte address (IPv4 v4-mapped), ifindex, family, NUD state, NTF flags, 6-byte MAC
+//! with a resolved bit, the generation, and the entry's probe distance (see `slot.rs`).
+//!
+//! Lock `i` covers `capacity / lock_count` (at least 8) contiguous slots, and its group
+//! is everything a reader needs to decide a probe from those slots: the version word,
+//! then one tag byte per slot (hashbrown-style control byte: 0 when empty, else bit 7,
+//! the entry's probe distance saturated at 15 in 4 bits, and 3 fingerprint bits of the
+//! key's hash), then a copy of the next lock's first 8 tags, 8 tags per `AtomicU64` word.
 //!
 //! # Footprint
 //!
 //! [`MapParams::for_entries`]`(n)` picks the default sparsity: capacity = the smallest
 //! power of two >= 2n (the map is at most half full), one lock per 16 slots. That is
-//! 33.5 bytes per slot (32 slot, 1 tag, 0.5 lock), so **67 bytes per entry** when `n` is a
-//! power of two and up to 134 bytes per entry just above one; 65,536 entries take
-//! 4.19 MiB. [`footprint`] gives the exact size for any parameters.
+//! 34 bytes per slot (32 slot, 2 lock group), so **68 bytes per entry** when `n` is a
+//! power of two and up to 136 bytes per entry just above one; 65,536 entries take
+//! 4.25 MiB. [`footprint`] gives the exact size for any parameters.
 //!
 //! # Algorithm
 //!
 //! Linear probing in Robin Hood order: each slot stores its entry's distance from its
-//! home slot, entries of a probe run are ordered by home slot, so a slot-by-slot lookup
-//! stops at the first empty slot or the first entry closer to its home than the probe.
-//! With at least 8 slots per lock (the default has 16) a lookup instead scans the tag
-//! array 8 tags per word up to the first empty slot and reads only the slots whose tag
-//! matches the key's fingerprint (1 in 128 of the others), so a miss usually reads no slot
-//! at all. Insert shifts the rest of the run one slot on; remove shifts it
-//! one slot back (no tombstones). No entry is more than `probe_max - 1` slots from home:
-//! an insert that would break that returns [`Full`] and bumps the header's `full` counter.
+//! home slot, entries of a probe run are ordered by home slot, so a probe stops at the
+//! first empty slot or the first entry closer to its home than the probe. A lookup reads
+//! windows of 8 tags from its home slot on: a window starting in lock `i`'s range lies in
+//! lock `i`'s group (its own tags and the copy of the next 8), so the first window, which
+//! decides most lookups, costs one group (half a cache line) and one version. Within a
+//! window it picks out, 8 bytes at a time, the slots whose tag is the key's at that
+//! distance (same home, same fingerprint: about 1 in 8 of the entries of the same home)
+//! and the stop position (from the stored distances), and reads only the candidate slots,
+//! so a miss usually reads no slot at all. Insert shifts the rest of the run one slot on;
+//! remove shifts it one slot back (no tombstones). No entry is more than
+//! `probe_max - 1` slots from home: an insert that would break that returns [`Full`] and
+//! bumps the header's `full` counter.
 //!
 //! # Concurrency
 //!
-//! Lock `i` covers `capacity / lock_count` contiguous slots. Writers take, in increasing
-//! index order, the locks covering the slots from the key's home to the last slot they
-//! change (see `version_lock.rs`); any number of writers is safe. Readers follow the
-//! seqlock recipe of DESIGN.md: Acquire-load each crossed lock's version (odd: retry),
-//! Relaxed-load the slot words, then `fence(Acquire)` and re-check every crossed version
-//! (as a sum: versions only grow, so the sum is unchanged exactly when each version is);
-//! a probe crosses at most [`MAX_PROBE_LOCKS`] locks. The tags are read under the same
-//! recipe as the slots: a tag word is read only after the (one) lock covering it, writers
-//! change a tag in the same lock window as its slot, so a validated read sees tags and
-//! slots of the same writes. With fewer than 8 slots per lock a tag word spans several
-//! locks; readers then probe slot by slot (home slot on a straight-line fast path) and do
-//! not use the tags, which writers still keep (one atomic XOR per changed tag byte, so
-//! writers under different locks never lose each other's bytes). A changed version means
-//! retry; after [`READ_RETRIES`] tries the read returns [`Busy`] (a crashed writer cannot
-//! hang a reader). Every slot and tag word is an atomic, and the only index derived from
-//! speculative data is the position of a matching tag within its word, masked to the
+//! Writers take, in increasing (cyclic) index order, the locks from that of the slot 8
+//! before the key's home to that of the last slot they change (see `version_lock.rs`): a
+//! writer of one of a lock's first 8 slots also holds the previous lock, whose group
+//! copies those slots' tags, so every lock covers all of its group and every slot its
+//! group tags. Any number of writers is safe. Readers follow the seqlock recipe of
+//! DESIGN.md: Acquire-load the version of each lock whose group they read (odd: retry),
+//! Relaxed-load the group's tags and the candidate slots, then `fence(Acquire)` and
+//! re-check every such version (as a sum: versions only grow, so the sum is unchanged
+//! exactly when each version is); a probe crosses at most [`MAX_PROBE_LOCKS`] locks.
+//! Writers change a slot's tag (and its copy) in the same lock window as the slot, so a
+//! validated read sees tags and slots of the same writes. A changed version means retry;
+//! after [`READ_RETRIES`] tries the read returns [`Busy`] (a crashed writer cannot hang a
+//! reader). Every group and slot word is an atomic, and the only index derived from
+//! speculative data is the position of a matching tag within its window, masked to the
 //! capacity (always in bounds), so a racing read is never UB. Under `cfg(loom)` the same
 //! code runs over loom's atomics (`crate::sync`), model-checked in `loom-tests/`.
 //!

@@ -14,9 +14,12 @@ pub struct MapParams {
     /// Number of 32-byte slots: a power of two, at most [`MAX_CAPACITY`]. The map holds at
     /// most this many entries, in practice fewer (see `probe_max`).
     pub capacity: usize,
-    /// Number of version locks: a power of two, at most `capacity`. Lock `i` covers the
-    /// `capacity / lock_count` contiguous slots starting at `i * capacity / lock_count`.
-    /// More locks: less reader/writer contention, 8 more bytes each.
+    /// Number of version locks: a power of two, at most `capacity / 8` (each lock covers
+    /// at least [`MIN_SLOTS_PER_LOCK`] slots). Lock `i` covers the `capacity / lock_count`
+    /// contiguous slots starting at `i * capacity / lock_count` (and, for writers, the
+    /// first 8 slots of the next range too; see the module docs). More locks: less
+    /// reader/writer contention; each lock's group takes 32 bytes at 8 or 16 slots per
+    /// lock.
     pub lock_count: usize,
     /// Longest probe in slots (an entry lives at most `probe_max - 1` slots after its home
     /// slot). At most [`MAX_PROBE`], at most `capacity`, and short enough that a probe
@@ -30,6 +33,9 @@ pub struct MapParams {
 
 /// Slots per lock chosen by [`MapParams::for_entries`]: 16 slots = 512 bytes = 8 cache lines.
 pub const DEFAULT_SLOTS_PER_LOCK: usize = 16;
+/// Fewest slots per lock: a reader's first window of 8 tags from its home slot must lie in
+/// one lock's group.
+pub const MIN_SLOTS_PER_LOCK: usize = 8;
 /// `probe_max` chosen by [`MapParams::for_entries`] (capped at the capacity).
 pub const DEFAULT_PROBE_MAX: usize = 64;
 /// Seed chosen by [`MapParams::for_entries`]; replace it with a random one (see
@@ -42,9 +48,9 @@ impl MapParams {
     /// is at most half full at `entries` entries; one lock per
     /// [`DEFAULT_SLOTS_PER_LOCK`] slots; `probe_max` = [`DEFAULT_PROBE_MAX`].
     ///
-    /// Footprint: 32 bytes per slot plus 1 byte per slot of tags, 0.5 byte per slot of
-    /// locks and a 512-byte header, so 67 to 134 bytes per entry when the map holds
-    /// `entries` entries (67 when `entries` is a power of two). Saturates at
+    /// Footprint: 32 bytes per slot plus one 32-byte lock group (version and tags) per 16
+    /// slots and a 512-byte header, so 68 to 136 bytes per entry when the map holds
+    /// `entries` entries (68 when `entries` is a power of two). Saturates at
     /// [`MAX_CAPACITY`]. O(1).
     pub fn for_entries(entries: usize) -> Self {
         let want = entries.saturating_mul(2).clamp(64, MAX_CAPACITY);
@@ -82,16 +88,18 @@ pub fn footprint(params: &MapParams) -> Result<usize, MapError> {
     Ok(params.layout()?.total_bytes)
 }
 
-/// Byte offsets of the sections of a region, validated: `header | locks | tags | slots`.
+/// Byte offsets of the sections of a region, validated: `header | lock groups | slots`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub capacity: usize,
     pub lock_count: usize,
     pub probe_max: usize,
-    /// Offset of the first lock word (bytes).
-    pub locks_offset: usize,
-    /// Offset of the tag array (bytes): one byte per slot, padded to 64 bytes.
-    pub tags_offset: usize,
+    /// Offset of the first lock group (bytes).
+    pub groups_offset: usize,
+    /// Bytes per lock group: the version word, the tags of the lock's slots and a copy of
+    /// the next lock's first 8 tags, rounded up to a power of two (32 for 8 or 16 slots
+    /// per lock).
+    pub group_bytes: usize,
     /// Offset of the first slot (bytes).
     pub slots_offset: usize,
     /// Total bytes (end of the slots).
@@ -105,7 +113,10 @@ impl Layout {
         if capacity == 0 || !capacity.is_power_of_two() || capacity > MAX_CAPACITY as u64 {
             return Err(MapError::BadCapacity { capacity });
         }
-        if lock_count == 0 || !lock_count.is_power_of_two() || lock_count > capacity {
+        if lock_count == 0
+            || !lock_count.is_power_of_two()
+            || lock_count > capacity / MIN_SLOTS_PER_LOCK as u64
+        {
             return Err(MapError::BadLockCount {
                 lock_count,
                 capacity,
@@ -128,19 +139,15 @@ impl Layout {
         }
         let capacity = usize::try_from(capacity).map_err(|_| MapError::TooLarge)?;
         let lock_count = usize::try_from(lock_count).map_err(|_| MapError::TooLarge)?;
-        let locks_bytes = lock_count
-            .checked_mul(8)
+        let group_bytes = (capacity / lock_count)
+            .checked_add(16)
+            .and_then(usize::checked_next_power_of_two)
+            .ok_or(MapError::TooLarge)?;
+        let groups_offset = HEADER_BYTES;
+        let slots_offset = lock_count
+            .checked_mul(group_bytes)
             .and_then(|b| b.checked_next_multiple_of(64))
-            .ok_or(MapError::TooLarge)?;
-        let locks_offset = HEADER_BYTES;
-        let tags_offset = locks_offset
-            .checked_add(locks_bytes)
-            .ok_or(MapError::TooLarge)?;
-        let tags_bytes = capacity
-            .checked_next_multiple_of(64)
-            .ok_or(MapError::TooLarge)?;
-        let slots_offset = tags_offset
-            .checked_add(tags_bytes)
+            .and_then(|b| b.checked_add(groups_offset))
             .ok_or(MapError::TooLarge)?;
         let total_bytes = capacity
             .checked_mul(SLOT_BYTES)
@@ -150,8 +157,8 @@ impl Layout {
             capacity,
             lock_count,
             probe_max: probe_max as usize,
-            locks_offset,
-            tags_offset,
+            groups_offset,
+            group_bytes,
             slots_offset,
             total_bytes,
         })
@@ -178,8 +185,8 @@ mod tests {
     fn footprint_of_64k_entries() {
         let p = MapParams::for_entries(65_536);
         assert_eq!(p.capacity, 131_072);
-        // 512-byte header + 8192 locks * 8 bytes + 131072 tag bytes + 131072 slots * 32 bytes.
-        assert_eq!(footprint(&p).unwrap(), 512 + 65_536 + 131_072 + 4_194_304);
+        // 512-byte header + 8192 lock groups * 32 bytes + 131072 slots * 32 bytes.
+        assert_eq!(footprint(&p).unwrap(), 512 + 262_144 + 4_194_304);
     }
 
     #[test]
@@ -195,21 +202,23 @@ mod tests {
         assert!(matches!(footprint(&p), Err(MapError::BadLockCount { .. })));
         p.lock_count = p.capacity * 2;
         assert!(matches!(footprint(&p), Err(MapError::BadLockCount { .. })));
+        // Fewer than 8 slots per lock.
+        p.lock_count = p.capacity / 4;
+        assert!(matches!(footprint(&p), Err(MapError::BadLockCount { .. })));
         let mut p = ok;
         p.probe_max = 0;
         assert!(matches!(footprint(&p), Err(MapError::BadProbeMax { .. })));
         p.probe_max = MAX_PROBE + 1;
         assert!(matches!(footprint(&p), Err(MapError::BadProbeMax { .. })));
-        // One slot per lock: a probe may cross at most MAX_PROBE_LOCKS locks.
+        // 8 slots per lock: a probe may cross at most MAX_PROBE_LOCKS locks.
         let p = MapParams {
-            capacity: 256,
-            lock_count: 256,
-            probe_max: MAX_PROBE_LOCKS + 1,
+            capacity: 1024,
+            lock_count: 128,
+            probe_max: 8 * MAX_PROBE_LOCKS,
             seed: 0,
         };
-        assert!(
-            matches!(footprint(&p), Err(MapError::BadProbeMax { max, .. }) if max == MAX_PROBE_LOCKS as u64)
-        );
+        let max = 8 * (MAX_PROBE_LOCKS as u64 - 1) + 1;
+        assert!(matches!(footprint(&p), Err(MapError::BadProbeMax { max: m, .. }) if m == max));
         let p = MapParams {
             capacity: MAX_CAPACITY * 2,
             ..ok

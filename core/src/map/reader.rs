@@ -19,15 +19,17 @@ use super::{MapEntry, READ_RETRIES};
 #[derive(Clone, Copy)]
 pub struct MapReader<'a> {
     header: &'a [AtomicU64],
-    locks: &'a [AtomicU64],
-    /// One tag byte per slot, 8 to a word (see `slot::tag`); slot `s` is byte `s % 8`
-    /// (bits `8 * (s % 8)..`) of word `s / 8`, covered by the same lock as the slot.
-    tags: &'a [AtomicU64],
+    /// One lock group per lock, `1 << group_shift` words each: word 0 is the version,
+    /// then the tags (`slot::tag`, 8 per word, lowest byte first) of the lock's slots and
+    /// of the next lock's first 8 slots (a copy: writers of those slots hold both locks).
+    groups: &'a [AtomicU64],
     slots: &'a [AtomicU64],
     /// capacity - 1
     mask: usize,
     /// log2(slots per lock)
     lock_shift: u32,
+    /// log2(words per lock group)
+    group_shift: u32,
     probe_max: usize,
     seed: u64,
 }
@@ -46,6 +48,23 @@ struct CrossedLocks {
 }
 
 impl CrossedLocks {
+    /// Moves the probe onto lock `l`, whose version `v` was loaded (Acquire) before the
+    /// data it covers was read: a lock not crossed yet (the next one: probes advance one
+    /// slot or one tag word at a time) is added. False when `v` is odd (a writer holds
+    /// it: retry).
+    #[inline]
+    fn enter(&mut self, l: usize, v: u64) -> bool {
+        if l != self.last {
+            if v & 1 != 0 {
+                return false;
+            }
+            self.last = l;
+            self.sum = self.sum.wrapping_add(v);
+            self.count += 1;
+        }
+        true
+    }
+
     /// A probe that entered lock `first` at (even) version `v0`.
     #[inline]
     fn new(first: usize, v0: u64) -> Self {
@@ -55,6 +74,70 @@ impl CrossedLocks {
             sum: v0,
             count: 1,
         }
+    }
+}
+
+/// Bit 7 of every byte of a tag word.
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The tags (`slot::tag`, fingerprint 0) an entry would have at each of the 8 probe
+/// distances of window `i` (distances `8i..8i+8`), lowest byte first: distances 0-7, then
+/// 8-15, then all saturated at `slot::TAG_DIST_MAX`.
+#[inline]
+fn window_tags(i: usize) -> u64 {
+    match i {
+        0 => 0xb8b0_a8a0_9890_8880,
+        1 => 0xf8f0_e8e0_d8d0_c8c0,
+        _ => 0xf8f8_f8f8_f8f8_f8f8,
+    }
+}
+
+/// Reads one window of 8 tags `x` (probe distances `8i..8i+8`, tags of window `i` in
+/// `base` from [`window_tags`]) for a key of fingerprint `fp`. Returns bit 7 of each byte:
+/// `.0` where the tag is the key's at that distance (a candidate), `.1` where the probe
+/// stops (an empty slot, or an entry closer to its home than the probe: the Robin Hood
+/// rule, exact for distances below `slot::TAG_DIST_MAX`, where a stored distance is
+/// exact; past it only entries stored below the saturated value stop the probe). Exact
+/// per byte: no carry or borrow crosses bytes.
+#[inline]
+fn scan_window(x: u64, base: u64, fp: u8) -> (u64, u64) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    let y = x ^ (base | LO.wrapping_mul(u64::from(fp & 7)));
+    let equal = !(((y & !HI).wrapping_add(!HI)) | y) & HI;
+    // Per byte, bit 7 of (x | 0x80) - base7 (low 7 bits of base; no borrow, since
+    // 0x80 - 0x7f > 0) is set iff x's low 7 bits >= base7, i.e. (for an occupied x)
+    // iff its stored distance is at least the probe's. Empty slots (bit 7 clear) stop too.
+    let at_least = ((x & !HI) | HI).wrapping_sub(base & !HI);
+    let stop = (!at_least | !x) & HI;
+    (equal, stop)
+}
+
+/// The bits below the lowest set bit of `m` (all bits when `m` is 0): the tag bytes before
+/// the first stop.
+#[inline]
+fn before_first(m: u64) -> u64 {
+    if m != 0 {
+        (m & m.wrapping_neg()) - 1
+    } else {
+        !0
+    }
+}
+
+/// The 8 bytes from byte `sh / 8` on of the 16-byte little-endian pair `lo, hi`
+/// (`sh` in `0..=64`).
+#[inline]
+fn funnel(lo: u64, hi: u64, sh: u32) -> u64 {
+    ((u128::from(hi) << 64 | u128::from(lo)) >> sh) as u64
+}
+
+/// Stores byte `tag` at bit `shift` of `word` (a plain load and store: the caller holds
+/// the lock covering the whole word).
+#[inline]
+fn set_byte((word, shift): (&AtomicU64, usize), tag: u8) {
+    let x = word.load(Ordering::Relaxed);
+    let delta = u64::from((x >> shift) as u8 ^ tag) << shift;
+    if delta != 0 {
+        word.store(x ^ delta, Ordering::Relaxed);
     }
 }
 
@@ -98,8 +181,8 @@ impl<'a> MapReader<'a> {
         let layout = Layout::new(h(H_CAPACITY), h(H_LOCK_COUNT), h(H_PROBE_MAX))?;
         let derived = [
             ("header size", H_HEADER_BYTES, HEADER_BYTES),
-            ("locks offset", H_LOCKS_OFFSET, layout.locks_offset),
-            ("tags offset", H_TAGS_OFFSET, layout.tags_offset),
+            ("lock groups offset", H_GROUPS_OFFSET, layout.groups_offset),
+            ("lock group size", H_GROUP_BYTES, layout.group_bytes),
             ("slots offset", H_SLOTS_OFFSET, layout.slots_offset),
             ("total size", H_TOTAL_BYTES, layout.total_bytes),
         ];
@@ -127,17 +210,17 @@ impl<'a> MapReader<'a> {
                 len: words.len().saturating_mul(8),
             });
         }
-        let locks_at = layout.locks_offset / 8;
+        let groups_at = layout.groups_offset / 8;
+        let group_words = layout.group_bytes / 8;
         let slots_at = layout.slots_offset / 8;
-        let tags_at = layout.tags_offset / 8;
         let span = layout.capacity / layout.lock_count;
         Ok(MapReader {
             header: &words[..HEADER_WORDS],
-            locks: &words[locks_at..locks_at + layout.lock_count],
-            tags: &words[tags_at..tags_at + layout.capacity.div_ceil(8)],
+            groups: &words[groups_at..groups_at + layout.lock_count * group_words],
             slots: &words[slots_at..slots_at + 4 * layout.capacity],
             mask: layout.capacity - 1,
             lock_shift: span.trailing_zeros(),
+            group_shift: group_words.trailing_zeros(),
             probe_max: layout.probe_max,
             seed,
         })
@@ -149,22 +232,28 @@ impl<'a> MapReader<'a> {
     /// and never a false absent for a key present during the whole call.
     ///
     /// Returns `Ok(Some(entry))`, `Ok(None)` (absent), or `Err(Busy)` after the retries.
-    /// Cost: O(probe_max) loads per try; typically one lock word and one slot.
+    /// Cost: O(probe_max) loads per try; typically one lock group (version and tags, half
+    /// a cache line) and, for a hit, one slot.
     #[inline]
     pub fn get(&self, key: &NeighKey) -> Result<Option<MapEntry>, Busy> {
         let k = SlotKey::new(key);
         let h = k.hash(self.seed);
         let home = (h as usize) & self.mask;
-        // With at least 8 slots per lock, a tag word lies under one lock: the probe is
-        // decided from the tag array, reading only the slots whose tag matches.
-        let tagged = self.lock_shift >= 3;
+        let fp = slot::fingerprint(h);
+        // Most lookups are decided by the first window of 8 tags, inline; the rest take
+        // the general scan, out of line.
+        match self.try_get_first_window(&k, home, fp) {
+            Some(found) => Ok(found.map(slot::decode)),
+            None => self.get_slow(k, home, fp),
+        }
+    }
+
+    /// [`get`](Self::get) when the first window did not decide or its lock was held: the
+    /// general scan, retried up to [`READ_RETRIES`] times.
+    #[inline(never)]
+    fn get_slow(&self, k: SlotKey, home: usize, fp: u8) -> Result<Option<MapEntry>, Busy> {
         for _ in 0..READ_RETRIES {
-            let found = if tagged {
-                self.try_get_tagged(&k, home, slot::tag(h))
-            } else {
-                self.try_get(&k, home)
-            };
-            if let Some(found) = found {
+            if let Some(found) = self.try_get_scan(&k, home, fp) {
                 return Ok(found.map(slot::decode));
             }
             spin_hint();
@@ -172,56 +261,76 @@ impl<'a> MapReader<'a> {
         Err(Busy)
     }
 
-    /// One optimistic probe over the tag array (at least 8 slots per lock, so every tag
-    /// word read lies under one lock). `None`: a lock was held or changed, retry.
-    /// `Some(None)`: absent. `Some(Some(words))`: the validated slot words of the key.
-    ///
-    /// Scans the tags of slots `home..home + probe_max` a word at a time: the key, if
-    /// present, sits before the first empty slot of its run, in a slot whose tag equals
-    /// `tag`; only those slots are read. (A straight-line home-slot check first, as in
-    /// [`Self::try_get`], measured slower: its branch is a coin flip for misses.) Every
-    /// lock covering a tag word read is loaded (Acquire) before the word and revalidated
-    /// at the end, as in [`Self::try_get_probe`].
+    /// The tags of window `[p, p + 8)` (probe distances of one window), lowest byte first,
+    /// from the group of `p`'s lock, which holds them all: its own slots' tags followed by
+    /// the copy of the next lock's first 8. Only meaningful
+    /// under the seqlock recipe (the caller loads the lock's version first).
     #[inline]
-    fn try_get_tagged(&self, k: &SlotKey, home: usize, tag: u8) -> Option<Option<[u64; 4]>> {
-        const LO: u64 = 0x0101_0101_0101_0101;
-        const HI: u64 = 0x8080_8080_8080_8080;
+    fn window_at(&self, p: usize) -> u64 {
+        let l = self.lock_of(p);
+        let o = p & ((1 << self.lock_shift) - 1);
+        let t = (l << self.group_shift) + 1 + (o >> 3);
+        let lo = self.groups[t].load(Ordering::Relaxed);
+        let hi = self.groups[t + 1].load(Ordering::Relaxed);
+        funnel(lo, hi, 8 * (o & 7) as u32)
+    }
+
+    /// The common case, straight-line: the probe is decided within its first window, the
+    /// 8 tags from `home` on (the key is found there, or the probe stops there), all in
+    /// the group of `home`'s lock, which also covers the slots they tag. `None` when the
+    /// window does not decide or the lock was held or changed.
+    #[inline]
+    fn try_get_first_window(&self, k: &SlotKey, home: usize, fp: u8) -> Option<Option<[u64; 4]>> {
+        let lock = &self.groups[self.lock_of(home) << self.group_shift];
+        let v0 = lock.load(Ordering::Acquire);
+        let x = self.window_at(home);
+        let (equal, stop) = scan_window(x, window_tags(0), fp);
+        let mut cand = equal & before_first(stop);
+        let mut found = None;
+        while cand != 0 {
+            let s = (home + (cand.trailing_zeros() / 8) as usize) & self.mask;
+            let w = self.load_slot(s);
+            if k.matches(w[0], w[1], w[2]) {
+                found = Some(w);
+                break;
+            }
+            cand &= cand - 1;
+        }
+        if found.is_none() && stop == 0 {
+            return None;
+        }
+        fence(Ordering::Acquire);
+        ((v0 & 1 == 0) & (lock.load(Ordering::Relaxed) == v0)).then_some(found)
+    }
+
+    /// One optimistic probe. `None`: a lock was held or changed, retry. `Some(None)`:
+    /// absent. `Some(Some(words))`: the validated slot words of the key.
+    ///
+    /// Scans windows of 8 tags from `home` on (window `i`: probe distances `8i..8i+8`,
+    /// each from the group of its first slot's lock) until the probe is decided: the
+    /// key's tag at its distance leads to its slot, or the probe stops ([`scan_window`]:
+    /// an empty slot, or an entry closer to its home than the probe). Only candidate slots
+    /// are read. Every lock whose group was read is loaded (Acquire) before it and
+    /// revalidated at the end; windows advance 8 slots and locks cover at least 8, so the
+    /// probe moves onto at most the next lock each time.
+    fn try_get_scan(&self, k: &SlotKey, home: usize, fp: u8) -> Option<Option<[u64; 4]>> {
         let first = self.lock_of(home);
-        let v0 = self.locks[first].load(Ordering::Acquire);
+        let v0 = self.lock(first).load(Ordering::Acquire);
         if v0 & 1 != 0 {
             return None;
         }
-        let pattern = LO.wrapping_mul(u64::from(tag));
         let mut crossed = CrossedLocks::new(first, v0);
-        // Unwrapped slot numbers: `base` is the first slot of the tag word being scanned,
-        // `end` one past the last slot the key may occupy.
-        let mut base = home & !7;
-        let end = home + self.probe_max;
-        // Bytes of the first word before `home` are not part of the probe.
-        let mut valid = HI << (8 * (home & 7));
         let mut found = None;
-        'scan: loop {
-            let s0 = base & self.mask;
-            if !self.cross(&mut crossed, self.lock_of(s0)) {
+        'scan: for i in 0..self.probe_max.div_ceil(8) {
+            let p = (home + 8 * i) & self.mask;
+            if !self.cross(&mut crossed, self.lock_of(p)) {
                 return None;
             }
-            // Bytes past `end` in the last word are scanned too: they lie under the lock
-            // just loaded, and no entry sits that far from its home anyway.
-            let x = self.tags[s0 >> 3].load(Ordering::Relaxed);
-            // An occupied slot's tag has bit 7 set, an empty one is 0.
-            let empty = !x & valid;
-            // Exact per-byte zero test of x ^ pattern (no borrow across bytes).
-            let y = x ^ pattern;
-            let equal = !(((y & !HI).wrapping_add(!HI)) | y) & valid;
-            // Candidates before the first empty slot, lowest first.
-            let before_empty = if empty != 0 {
-                (empty & empty.wrapping_neg()) - 1
-            } else {
-                !0
-            };
-            let mut cand = equal & before_empty;
+            let x = self.window_at(p);
+            let (equal, stop) = scan_window(x, window_tags(i), fp);
+            let mut cand = equal & before_first(stop);
             while cand != 0 {
-                let s = (base + (cand.trailing_zeros() / 8) as usize) & self.mask;
+                let s = (p + (cand.trailing_zeros() / 8) as usize) & self.mask;
                 let w = self.load_slot(s);
                 if k.matches(w[0], w[1], w[2]) {
                     found = Some(w);
@@ -229,83 +338,18 @@ impl<'a> MapReader<'a> {
                 }
                 cand &= cand - 1;
             }
-            base += 8;
-            if empty != 0 || base >= end {
-                break;
-            }
-            valid = HI;
-        }
-        self.unchanged(&crossed).then_some(found)
-    }
-
-    /// One optimistic probe. `None`: a lock was held or changed, retry. `Some(None)`:
-    /// absent. `Some(Some(words))`: the validated slot words of the key.
-    #[inline]
-    fn try_get(&self, k: &SlotKey, home: usize) -> Option<Option<[u64; 4]>> {
-        let first = self.lock_of(home);
-        let v0 = self.locks[first].load(Ordering::Acquire);
-        if v0 & 1 != 0 {
-            return None;
-        }
-        // Fast path, straight-line: the home slot decides (empty, or the key).
-        let w = self.load_slot(home);
-        if !slot::is_occupied(w[2]) || k.matches(w[0], w[1], w[2]) {
-            fence(Ordering::Acquire);
-            if self.locks[first].load(Ordering::Relaxed) != v0 {
-                return None;
-            }
-            return Some(slot::is_occupied(w[2]).then_some(w));
-        }
-        self.try_get_probe(k, home, first, v0)
-    }
-
-    /// The rest of the probe after the home slot held another key.
-    #[inline]
-    fn try_get_probe(
-        &self,
-        k: &SlotKey,
-        home: usize,
-        first: usize,
-        v0: u64,
-    ) -> Option<Option<[u64; 4]>> {
-        let mut crossed = CrossedLocks::new(first, v0);
-        let mut found = None;
-        for d in 1..self.probe_max {
-            let s = (home + d) & self.mask;
-            if !self.cross(&mut crossed, self.lock_of(s)) {
-                return None;
-            }
-            let w = self.load_slot(s);
-            if !slot::is_occupied(w[2]) {
-                break;
-            }
-            if k.matches(w[0], w[1], w[2]) {
-                found = Some(w);
-                break;
-            }
-            // Robin Hood order: the key would sit before any entry closer to its home.
-            if slot::dist(w[2]) < d {
+            if stop != 0 {
                 break;
             }
         }
         self.unchanged(&crossed).then_some(found)
     }
 
-    /// Moves a probe onto slot lock `l`: a lock not crossed yet (the next one: probes
-    /// advance one slot or one tag word at a time) is loaded with Acquire and added to
-    /// `c`. False when a writer holds it (retry).
+    /// Moves a probe onto slot lock `l` ([`CrossedLocks::enter`]), loading its version
+    /// (Acquire) if it was not crossed yet. False when a writer holds it (retry).
     #[inline]
     fn cross(&self, c: &mut CrossedLocks, l: usize) -> bool {
-        if l != c.last {
-            c.last = l;
-            let v = self.locks[l].load(Ordering::Acquire);
-            if v & 1 != 0 {
-                return false;
-            }
-            c.sum = c.sum.wrapping_add(v);
-            c.count += 1;
-        }
-        true
+        l == c.last || c.enter(l, self.lock(l).load(Ordering::Acquire))
     }
 
     /// The end of the seqlock recipe for a probe: after `fence(Acquire)`, true when no
@@ -314,11 +358,11 @@ impl<'a> MapReader<'a> {
     fn unchanged(&self, c: &CrossedLocks) -> bool {
         fence(Ordering::Acquire);
         if c.count == 1 {
-            return self.locks[c.first].load(Ordering::Relaxed) == c.sum;
+            return self.lock(c.first).load(Ordering::Relaxed) == c.sum;
         }
-        let n = self.locks.len();
+        let n = self.lock_count();
         let now = (0..c.count).fold(0u64, |acc, i| {
-            acc.wrapping_add(self.locks[(c.first + i) & (n - 1)].load(Ordering::Relaxed))
+            acc.wrapping_add(self.lock((c.first + i) & (n - 1)).load(Ordering::Relaxed))
         });
         now == c.sum
     }
@@ -337,7 +381,7 @@ impl<'a> MapReader<'a> {
 
     /// Reads slot `s` consistently (its one lock, validated), or `Busy` after the retries.
     pub(crate) fn read_slot(&self, s: usize) -> Result<[u64; 4], Busy> {
-        let lock = &self.locks[self.lock_of(s)];
+        let lock = self.lock(self.lock_of(s));
         for _ in 0..READ_RETRIES {
             let v = lock.load(Ordering::Acquire);
             if v & 1 == 0 {
@@ -410,34 +454,50 @@ impl<'a> MapReader<'a> {
         self.header
     }
 
-    pub(crate) fn locks(&self) -> &'a [AtomicU64] {
-        self.locks
+    /// The version word of lock `l`.
+    #[inline]
+    pub(crate) fn lock(&self, l: usize) -> &'a AtomicU64 {
+        &self.groups[l << self.group_shift]
     }
 
     pub(crate) fn slots(&self) -> &'a [AtomicU64] {
         self.slots
     }
 
+    /// The tag word holding byte `o` of lock `l`'s tags (`o` below the span: its own
+    /// slots; `span..span + 8`: the copy of the next lock's first 8), and the byte's shift.
+    #[inline]
+    fn tag_word(&self, l: usize, o: usize) -> (&'a AtomicU64, usize) {
+        (
+            &self.groups[(l << self.group_shift) + 1 + (o >> 3)],
+            8 * (o & 7),
+        )
+    }
+
     /// The tag of slot `s` (Relaxed; only meaningful under its lock or the seqlock recipe).
     #[inline]
     pub(crate) fn load_tag(&self, s: usize) -> u8 {
-        (self.tags[s >> 3].load(Ordering::Relaxed) >> (8 * (s & 7))) as u8
+        let (word, shift) = self.tag_word(self.lock_of(s), s & ((1 << self.lock_shift) - 1));
+        (word.load(Ordering::Relaxed) >> shift) as u8
     }
 
-    /// Sets the tag of slot `s`; the caller holds its lock. Other bytes of the word may
-    /// belong to slots under other locks (fewer than 8 slots per lock), which other writers
-    /// change concurrently: the byte is changed with one atomic XOR, never a plain store
-    /// of the whole word.
+    /// Sets the tag of slot `s`, and its copy in the previous lock's group when `s` is one
+    /// of its lock's first 8 slots. The caller holds both locks (see `NeighMap`'s lock
+    /// rule), which cover the whole words written, so plain stores of the changed words
+    /// are safe.
     #[inline]
     pub(crate) fn store_tag(&self, s: usize, tag: u8) {
-        let old = self.load_tag(s);
-        if old != tag {
-            self.tags[s >> 3].fetch_xor(u64::from(old ^ tag) << (8 * (s & 7)), Ordering::Relaxed);
+        let l = self.lock_of(s);
+        let o = s & ((1 << self.lock_shift) - 1);
+        set_byte(self.tag_word(l, o), tag);
+        if o < 8 {
+            let prev = (l + self.lock_count() - 1) & (self.lock_count() - 1);
+            set_byte(self.tag_word(prev, (1 << self.lock_shift) + o), tag);
         }
     }
 
     pub(crate) fn lock_count(&self) -> usize {
-        self.locks.len()
+        self.groups.len() >> self.group_shift
     }
 
     pub(crate) fn mask(&self) -> usize {
@@ -453,21 +513,29 @@ impl<'a> MapReader<'a> {
         slot >> self.lock_shift
     }
 
+    /// The first lock a writer whose probe starts at `home` takes: that of the slot 8
+    /// before (see [`LockSet::covers`](super::version_lock::LockSet::covers)), so locks
+    /// are still taken in increasing (cyclic) order as the probe walks on.
+    #[inline]
+    pub(crate) fn first_write_lock(&self, home: usize) -> usize {
+        self.lock_of(home.wrapping_sub(8) & self.mask)
+    }
+
     #[inline]
     pub(crate) fn home(&self, k: &SlotKey) -> usize {
         (k.hash(self.seed) as usize) & self.mask
     }
 
-    /// The tag of `k`'s entry (see `slot::tag`).
+    /// The fingerprint of `k` (see `slot::fingerprint`).
     #[cfg(test)]
-    pub(crate) fn tag_of(&self, k: &SlotKey) -> u8 {
-        slot::tag(k.hash(self.seed))
+    pub(crate) fn fingerprint_of(&self, k: &SlotKey) -> u8 {
+        slot::fingerprint(k.hash(self.seed))
     }
 
-    /// [`home`](Self::home) and the tag (`slot::tag`) of `k`'s entry, from one hash.
+    /// [`home`](Self::home) and the fingerprint (`slot::fingerprint`) of `k`, from one hash.
     #[inline]
-    pub(crate) fn home_and_tag(&self, k: &SlotKey) -> (usize, u8) {
+    pub(crate) fn home_and_fingerprint(&self, k: &SlotKey) -> (usize, u8) {
         let h = k.hash(self.seed);
-        ((h as usize) & self.mask, slot::tag(h))
+        ((h as usize) & self.mask, slot::fingerprint(h))
     }
 }

@@ -93,12 +93,31 @@ fn to8(b: &[u8]) -> [u8; 8] {
     out
 }
 
-/// The tag-array byte of an entry whose key hashes to `hash`: bit 7 set (occupied; an
-/// empty slot's tag is 0) and 7 fingerprint bits from the top of the hash (the home slot
-/// comes from the low bits, so the fingerprint tells apart keys of one home).
+/// Largest probe distance a tag stores exactly; longer ones are stored as this.
+pub(crate) const TAG_DIST_MAX: usize = 15;
+
+/// The 3 fingerprint bits of a key whose hash is `hash`, from the top of the hash (the
+/// home slot comes from the low bits).
 #[inline]
-pub(crate) fn tag(hash: u64) -> u8 {
-    0x80 | (hash >> 57) as u8
+pub(crate) fn fingerprint(hash: u64) -> u8 {
+    (hash >> 61) as u8
+}
+
+/// The tag-array byte of an entry `dist` slots from its home with fingerprint `fp`:
+/// `1 | min(dist, 15) (4 bits) | fp (3 bits)`, bit 7 first. An empty slot's tag is 0.
+/// The distance lets a reader apply the Robin Hood stop rule (stop at the first entry
+/// closer to its home than the probe) from the tags alone, so a miss reads no slot; the
+/// distance and fingerprint together pick out candidates of the key's own home.
+#[inline]
+pub(crate) fn tag(fp: u8, dist: usize) -> u8 {
+    0x80 | ((dist.min(TAG_DIST_MAX) as u8) << 3) | (fp & 7)
+}
+
+/// The tag of occupied slot words `w` whose key has fingerprint `fp` (the distance is
+/// the one stored in word 2).
+#[inline]
+pub(crate) fn tag_of_words(w: &[u64; 4], fp: u8) -> u8 {
+    tag(fp, dist(w[2]))
 }
 
 /// True when word 2 marks the MAC (word 3) valid.

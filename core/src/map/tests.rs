@@ -86,11 +86,13 @@ fn entry(k: NeighKey, generation: u8, resolved: bool) -> NeighEntry {
     }
 }
 
-/// Checks the Robin Hood invariants and the entry count with no writer running.
-fn check_invariants(map: &NeighMap<'_>) {
+/// Checks the Robin Hood invariants and the entry count with no writer running. Returns
+/// the longest probe distance of an entry.
+fn check_invariants(map: &NeighMap<'_>) -> usize {
     let r = map.reader();
     let cap = r.capacity();
     let mut count = 0;
+    let mut longest = 0;
     for s in 0..cap {
         let w = r.load_slot(s);
         if !slot::is_occupied(w[2]) {
@@ -100,15 +102,16 @@ fn check_invariants(map: &NeighMap<'_>) {
         }
         count += 1;
         let e = slot::decode(w);
-        assert_eq!(
-            r.load_tag(s),
-            r.tag_of(&SlotKey::new(&e.key())),
-            "slot {s}: tag"
-        );
         let home = r.home(&SlotKey::new(&e.key()));
         let d = (s + cap - home) % cap;
+        assert_eq!(
+            r.load_tag(s),
+            slot::tag(r.fingerprint_of(&SlotKey::new(&e.key())), d),
+            "slot {s}: tag"
+        );
         assert_eq!(slot::dist(w[2]), d, "slot {s}: stored distance");
         assert!(d < r.probe_max(), "slot {s}: distance {d} past probe_max");
+        longest = longest.max(d);
         for back in 1..=d {
             let t = (s + cap - back) % cap;
             let wt = r.load_slot(t);
@@ -120,6 +123,7 @@ fn check_invariants(map: &NeighMap<'_>) {
         }
     }
     assert_eq!(count, map.len());
+    longest
 }
 
 type Model = HashMap<NeighKey, MapEntry>;
@@ -137,14 +141,15 @@ fn check_against_model(map: &NeighMap<'_>, model: &Model, universe: u64) {
 }
 
 /// Random operations against a HashMap model, on a small map so that probe runs wrap,
-/// cross locks, and hit probe_max and capacity.
-fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) {
+/// cross locks, and hit probe_max and capacity. Returns the longest probe distance seen.
+fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) -> usize {
     let w = words(&params);
     let map = NeighMap::format_words(&w, &params).unwrap();
     let mut model = Model::new();
     let mut rng = Rng::new(seed);
     let (mut fulls, mut removes) = (0u64, 0u64);
     let mut generation = 0u8;
+    let mut longest = 0;
     for op in 0..ops {
         let k = key(rng.below(universe));
         match rng.below(100) {
@@ -200,15 +205,16 @@ fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) {
         }
         assert_eq!(map.len(), model.len(), "op {op}: len");
         if op % 16 == 0 {
-            check_invariants(&map);
+            longest = longest.max(check_invariants(&map));
         }
     }
-    check_invariants(&map);
+    longest = longest.max(check_invariants(&map));
     check_against_model(&map, &model, universe);
     let st = map.stats();
     assert_eq!(st.full, fulls);
     assert_eq!(st.removes, removes);
     assert_eq!(st.len, model.len() as u64);
+    longest
 }
 
 const fn scaled(n: usize) -> usize {
@@ -221,11 +227,11 @@ const fn scaled(n: usize) -> usize {
 
 #[test]
 fn model_small_map_many_locks() {
-    // 64 slots, 4 per lock: probe runs cross locks and wrap; keys outnumber slots, so the
-    // map fills up and inserts are refused.
+    // 64 slots, 8 per lock (the fewest allowed): probe runs cross locks and wrap; keys
+    // outnumber slots, so the map fills up and inserts are refused.
     let p = MapParams {
         capacity: 64,
-        lock_count: 16,
+        lock_count: 8,
         probe_max: 32,
         seed: 1,
     };
@@ -245,14 +251,57 @@ fn model_full_map_one_lock() {
 }
 
 #[test]
-fn model_short_probe_one_slot_per_lock() {
+fn model_short_probe_smallest_locks() {
     let p = MapParams {
         capacity: 32,
-        lock_count: 32,
+        lock_count: 4,
         probe_max: 4,
         seed: 3,
     };
     model_run(p, 40, scaled(10_000), 9);
+}
+
+#[test]
+fn tagged_reads_of_long_runs() {
+    // 8 slots per lock (the smallest span read through the tags) filled until inserts are
+    // refused: probe runs wrap, cross several locks and reach distances past what a tag
+    // stores exactly (slot::TAG_DIST_MAX), where readers compare saturated tags. Then a
+    // random half is removed (back-shifts across the same runs) and all is read again.
+    let p = MapParams {
+        capacity: 128,
+        lock_count: 16,
+        probe_max: 120,
+        seed: 11,
+    };
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let mut model = Model::new();
+    // 30 keys of one home near the end force a run of 30 that wraps; others fill in.
+    let crowd = keys_with_home(&map, 120, 30);
+    let all: Vec<NeighKey> = crowd.iter().copied().chain((0..400).map(key)).collect();
+    for k in &all {
+        let e = entry(*k, 0, true);
+        if map.upsert(&e, 0).is_ok() {
+            model.insert(e.key, MapEntry::new(&e, 0));
+        }
+    }
+    assert!(map.stats().full > 0, "the map filled up");
+    let longest = check_invariants(&map);
+    assert!(longest > slot::TAG_DIST_MAX, "longest distance {longest}");
+    let check = |model: &Model| {
+        for k in &all {
+            assert_eq!(map.get(k).unwrap(), model.get(k).copied(), "{k:?}");
+        }
+    };
+    check(&model);
+    let mut rng = Rng::new(13);
+    for k in &all {
+        if rng.below(2) == 0 {
+            assert_eq!(map.remove(k), model.remove(k).is_some());
+        }
+    }
+    check_invariants(&map);
+    check(&model);
 }
 
 #[test]
@@ -275,7 +324,7 @@ fn home_slot_agrees_between_params_and_reader() {
 fn fills_to_capacity_then_full() {
     let p = MapParams {
         capacity: 16,
-        lock_count: 4,
+        lock_count: 2,
         probe_max: 16,
         seed: 4,
     };
@@ -365,7 +414,7 @@ fn remove_shifts_back_across_wrap_and_lock_boundary() {
 fn insert_displaces_in_robin_hood_order() {
     let p = MapParams {
         capacity: 32,
-        lock_count: 8,
+        lock_count: 4,
         probe_max: 8,
         seed: 6,
     };
@@ -527,12 +576,12 @@ fn byte_region_format_join_and_errors() {
         corrupt(region, H_CAPACITY, 1 << 40),
         MapError::BadCapacity { .. }
     ));
-    // A larger (valid) capacity no longer matches the offsets (a longer tag array moves
-    // the slots), or the region length.
+    // A larger (valid) capacity no longer matches the layout (more slots per lock make
+    // larger lock groups), or the region length.
     assert!(matches!(
         corrupt(region, H_CAPACITY, p.capacity as u64 * 2),
         MapError::LayoutMismatch {
-            field: "slots offset",
+            field: "lock group size",
             ..
         }
     ));
@@ -540,13 +589,18 @@ fn byte_region_format_join_and_errors() {
         corrupt(region, H_LOCK_COUNT, 3),
         MapError::BadLockCount { .. }
     ));
-    // More locks: a different locks section (or a probe_max too long for them).
+    // More locks: a longer lock group section (or a probe_max too long for them).
     assert!(matches!(
-        corrupt(region, H_LOCK_COUNT, p.lock_count as u64 * 4),
+        corrupt(region, H_LOCK_COUNT, p.lock_count as u64 * 2),
         MapError::LayoutMismatch {
-            field: "tags offset",
+            field: "slots offset",
             ..
         } | MapError::BadProbeMax { .. }
+    ));
+    // Fewer than 8 slots per lock.
+    assert!(matches!(
+        corrupt(region, H_LOCK_COUNT, p.lock_count as u64 * 4),
+        MapError::BadLockCount { .. }
     ));
     assert!(matches!(
         corrupt(region, H_LOCK_COUNT, p.lock_count as u64 * 32),
@@ -568,16 +622,16 @@ fn byte_region_format_join_and_errors() {
         }
     ));
     assert!(matches!(
-        corrupt(region, H_LOCKS_OFFSET, 0),
+        corrupt(region, H_GROUPS_OFFSET, 0),
         MapError::LayoutMismatch {
-            field: "locks offset",
+            field: "lock groups offset",
             ..
         }
     ));
     assert!(matches!(
-        corrupt(region, H_TAGS_OFFSET, 0),
+        corrupt(region, H_GROUP_BYTES, 0),
         MapError::LayoutMismatch {
-            field: "tags offset",
+            field: "lock group size",
             ..
         }
     ));
@@ -692,11 +746,12 @@ fn stress(p: MapParams, stable: u64, all: u64, reads: u64) {
 const STRESS_READS: u64 = if cfg!(miri) { 400 } else { 2_000_000 };
 
 #[test]
-fn stress_one_slot_per_lock() {
-    // Every probe step crosses a lock: back-shifts move stable keys across boundaries.
+fn stress_smallest_locks() {
+    // 8 slots per lock, the fewest allowed: probes and back-shifts cross lock boundaries
+    // and the copied tags of the next lock's first slots all the time.
     let p = MapParams {
         capacity: 64,
-        lock_count: 64,
+        lock_count: 8,
         probe_max: 16,
         seed: 12,
     };

@@ -63,31 +63,33 @@ impl<'m, 'a> LockSet<'m, 'a> {
 
     fn take_all(&mut self) {
         let n = self.map.lock_count();
-        let locks = self.map.locks();
         let end = self.first + self.count;
+        let take = |range: core::ops::Range<usize>| range.for_each(|l| lock(self.map.lock(l)));
         if end > n {
             // Wrapped: the low indices 0..end-n come first.
-            locks[..end - n].iter().for_each(lock);
-            locks[self.first..].iter().for_each(lock);
+            take(0..end - n);
+            take(self.first..n);
         } else {
-            locks[self.first..end].iter().for_each(lock);
+            take(self.first..end);
         }
     }
 
     fn release_all(&mut self) {
         let n = self.map.lock_count();
-        let locks = self.map.locks();
         for i in 0..self.count {
-            unlock(&locks[(self.first + i) % n]);
+            unlock(self.map.lock((self.first + i) % n));
         }
     }
 
-    /// Whether this set holds the lock covering `slot`.
+    /// Whether this set holds every lock a writer of `slot` needs: the lock covering it
+    /// and, for one of its lock's first 8 slots, the previous lock too, whose group holds
+    /// a copy of its tag (the lock of the slot 8 before covers both cases).
     #[inline]
     pub fn covers(&self, slot: usize) -> bool {
-        let l = self.map.lock_of(slot);
         let n = self.map.lock_count();
-        (l + n - self.first) % n < self.count
+        let held = |l: usize| (l + n - self.first) % n < self.count;
+        held(self.map.lock_of(slot))
+            && held(self.map.lock_of(slot.wrapping_sub(8) & self.map.mask()))
     }
 
     /// Adds the next lock. When that lock's index is below one already held (the range
@@ -100,7 +102,7 @@ impl<'m, 'a> LockSet<'m, 'a> {
         }
         let next = self.first + self.count;
         if next < n {
-            lock(&self.map.locks()[next]);
+            lock(self.map.lock(next));
             self.count += 1;
         } else {
             self.release_all();

@@ -99,9 +99,9 @@ impl<'a> NeighMap<'a> {
         h(H_LOCK_COUNT, layout.lock_count as u64);
         h(H_PROBE_MAX, layout.probe_max as u64);
         h(H_SEED, params.seed);
-        h(H_LOCKS_OFFSET, layout.locks_offset as u64);
+        h(H_GROUPS_OFFSET, layout.groups_offset as u64);
         h(H_SLOTS_OFFSET, layout.slots_offset as u64);
-        h(H_TAGS_OFFSET, layout.tags_offset as u64);
+        h(H_GROUP_BYTES, layout.group_bytes as u64);
         h(H_TOTAL_BYTES, layout.total_bytes as u64);
         words[H_MAGIC].store(MAGIC, Ordering::Release);
         Ok(NeighMap {
@@ -158,8 +158,8 @@ impl<'a> NeighMap<'a> {
     /// Cost: O(probe run); spins while another writer holds a needed lock.
     pub fn upsert(&self, entry: &NeighEntry, generation: u8) -> Result<Upserted, Full> {
         let k = SlotKey::new(&entry.key);
-        let (home, tag) = self.r.home_and_tag(&k);
-        let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
+        let (home, fp) = self.r.home_and_fingerprint(&k);
+        let mut locks = self.lock_home(home);
         let plan = loop {
             match self.plan_upsert(&k, home, &locks) {
                 Ok(plan) => break plan,
@@ -169,8 +169,8 @@ impl<'a> NeighMap<'a> {
         match plan {
             UpsertPlan::Update { at } => {
                 let dist = slot::dist(self.r.load_slot(at)[2]);
-                // Same key, same tag.
-                self.store_slot(at, slot::encode(entry, generation, dist), tag);
+                // Same key, same distance: same tag.
+                self.store_slot(at, slot::encode(entry, generation, dist), fp);
                 self.bump(H_UPDATES);
                 Ok(Upserted::Updated)
             }
@@ -184,7 +184,7 @@ impl<'a> NeighMap<'a> {
                     self.store_slot(j, w, self.r.load_tag(prev));
                     j = prev;
                 }
-                self.store_slot(at, slot::encode(entry, generation, dist), tag);
+                self.store_slot(at, slot::encode(entry, generation, dist), fp);
                 self.bump(H_LEN);
                 self.bump(H_INSERTS);
                 Ok(Upserted::Inserted)
@@ -252,7 +252,7 @@ impl<'a> NeighMap<'a> {
     fn remove_if(&self, key: &NeighKey, pred: impl Fn(u8) -> bool) -> bool {
         let k = SlotKey::new(key);
         let home = self.r.home(&k);
-        let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
+        let mut locks = self.lock_home(home);
         let plan = loop {
             match self.plan_remove(&k, home, &locks) {
                 Ok(plan) => break plan,
@@ -409,6 +409,15 @@ impl<'a> NeighMap<'a> {
         (i < STAT_WORDS).then(|| &self.r.header()[H_STATS + i])
     }
 
+    /// The locks a writer whose probe starts at `home` takes first: `home`'s, and the
+    /// previous one too when `home` is one of its lock's first 8 slots (that lock's group
+    /// holds a copy of their tags; see `LockSet::covers`). In increasing (cyclic) order.
+    fn lock_home(&self, home: usize) -> LockSet<'_, 'a> {
+        let first = self.r.first_write_lock(home);
+        let count = if first == self.r.lock_of(home) { 1 } else { 2 };
+        LockSet::acquire(&self.r, first, count)
+    }
+
     /// Reads slot `s`, which must be covered by `locks`.
     #[inline]
     fn locked_slot(&self, s: usize, locks: &LockSet<'_, '_>) -> Result<[u64; 4], NeedLock> {
@@ -419,14 +428,21 @@ impl<'a> NeighMap<'a> {
         }
     }
 
-    /// Writes slot `s` and its tag (0 for an empty slot); the caller holds its lock, which
-    /// covers both, so a reader sees the tag and the words of one write or retries.
+    /// Writes slot `s` and its tag: 0 for an empty slot, else from the distance in `w` and
+    /// the key's fingerprint `fp` (only its low 3 bits count, so a moved entry's old tag
+    /// may be passed). The caller holds the slot's lock, which covers both, so a reader
+    /// sees the tag and the words of one write or retries.
     #[inline]
-    fn store_slot(&self, s: usize, w: [u64; 4], tag: u8) {
+    fn store_slot(&self, s: usize, w: [u64; 4], fp: u8) {
         let slot = &self.r.slots()[4 * s..4 * s + 4];
         for (a, v) in slot.iter().zip(w) {
             a.store(v, Ordering::Relaxed);
         }
+        let tag = if slot::is_occupied(w[2]) {
+            slot::tag_of_words(&w, fp)
+        } else {
+            0
+        };
         self.r.store_tag(s, tag);
     }
 
