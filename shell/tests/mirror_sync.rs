@@ -257,8 +257,17 @@ fn mirror_silent_changes_need_periodic_resync() {
     ns.ip_ok("neigh add 10.2.0.3 lladdr 02:00:0a:02:00:03 dev va nud reachable");
     let n = assert_converges(&ns, &region, Duration::from_secs(5));
     assert_eq!(n, 4);
-    let stats = MirrorStats::read(&region.reader().expect("reader"));
-    assert!(stats.get(StatWord::Resyncs) >= 2, "{stats:?}");
+    // Only a periodic resync can have brought them in. The map may converge while that
+    // resync is still sweeping, before it is counted: wait for the count.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = MirrorStats::read(&region.reader().expect("reader"));
+        if stats.get(StatWord::Resyncs) >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
