@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use loom::sync::atomic::AtomicU64;
 use loom::thread;
-use neigh_core::map::{footprint, Busy, MapEntry, MapParams, MapReader, NeighMap};
+use neigh_core::map::{footprint, Busy, MapParams, MapReader, NeighMap};
 use neigh_core::{NeighEntry, NeighKey, NtfFlags, NudState};
 
 /// Preemption bound for every model unless `LOOM_MAX_PREEMPTIONS` is set (see README.md

@@ -80,16 +80,36 @@ impl CrossedLocks {
 /// Bit 7 of every byte of a tag word.
 const HI: u64 = 0x8080_8080_8080_8080;
 
+/// Windows whose tags differ: distances up to `slot::TAG_DIST_MAX`, then one saturated.
+const WINDOWS: usize = slot::TAG_DIST_MAX / 8 + 2;
+
+/// `window_tags` for each distinct window.
+const WINDOW_TAGS: [u64; WINDOWS] = {
+    let mut t = [0u64; WINDOWS];
+    let mut i = 0;
+    while i < WINDOWS {
+        let mut j = 0;
+        while j < 8 {
+            let d = 8 * i + j;
+            let d = if d < slot::TAG_DIST_MAX {
+                d
+            } else {
+                slot::TAG_DIST_MAX
+            };
+            t[i] |= (0x80 | (d as u64) << slot::TAG_FP_BITS) << (8 * j);
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// The tags (`slot::tag`, fingerprint 0) an entry would have at each of the 8 probe
-/// distances of window `i` (distances `8i..8i+8`), lowest byte first: distances 0-7, then
-/// 8-15, then all saturated at `slot::TAG_DIST_MAX`.
+/// distances of window `i` (distances `8i..8i+8`), lowest byte first; distances past
+/// `slot::TAG_DIST_MAX` are saturated.
 #[inline]
 fn window_tags(i: usize) -> u64 {
-    match i {
-        0 => 0xb8b0_a8a0_9890_8880,
-        1 => 0xf8f0_e8e0_d8d0_c8c0,
-        _ => 0xf8f8_f8f8_f8f8_f8f8,
-    }
+    WINDOW_TAGS[i.min(WINDOWS - 1)]
 }
 
 /// Reads one window of 8 tags `x` (probe distances `8i..8i+8`, tags of window `i` in
@@ -102,7 +122,7 @@ fn window_tags(i: usize) -> u64 {
 #[inline]
 fn scan_window(x: u64, base: u64, fp: u8) -> (u64, u64) {
     const LO: u64 = 0x0101_0101_0101_0101;
-    let y = x ^ (base | LO.wrapping_mul(u64::from(fp & 7)));
+    let y = x ^ (base | LO.wrapping_mul(u64::from(fp)));
     let equal = !(((y & !HI).wrapping_add(!HI)) | y) & HI;
     // Per byte, bit 7 of (x | 0x80) - base7 (low 7 bits of base; no borrow, since
     // 0x80 - 0x7f > 0) is set iff x's low 7 bits >= base7, i.e. (for an occupied x)

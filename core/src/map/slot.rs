@@ -93,24 +93,27 @@ fn to8(b: &[u8]) -> [u8; 8] {
     out
 }
 
+/// Fingerprint bits in a tag (the low bits); the 7 - TAG_FP_BITS bits above them hold the
+/// probe distance.
+pub(crate) const TAG_FP_BITS: u32 = 2;
 /// Largest probe distance a tag stores exactly; longer ones are stored as this.
-pub(crate) const TAG_DIST_MAX: usize = 15;
+pub(crate) const TAG_DIST_MAX: usize = (1 << (7 - TAG_FP_BITS)) - 1;
 
-/// The 3 fingerprint bits of a key whose hash is `hash`, from the top of the hash (the
-/// home slot comes from the low bits).
+/// The fingerprint bits of a key whose hash is `hash`, from the top of the hash (the home
+/// slot comes from the low bits).
 #[inline]
 pub(crate) fn fingerprint(hash: u64) -> u8 {
-    (hash >> 61) as u8
+    (hash >> (64 - TAG_FP_BITS)) as u8
 }
 
 /// The tag-array byte of an entry `dist` slots from its home with fingerprint `fp`:
-/// `1 | min(dist, 15) (4 bits) | fp (3 bits)`, bit 7 first. An empty slot's tag is 0.
-/// The distance lets a reader apply the Robin Hood stop rule (stop at the first entry
-/// closer to its home than the probe) from the tags alone, so a miss reads no slot; the
-/// distance and fingerprint together pick out candidates of the key's own home.
+/// bit 7 set, `min(dist, TAG_DIST_MAX)`, then the fingerprint bits. An empty slot's tag
+/// is 0. The distance lets a reader apply the Robin Hood stop rule (stop at the first
+/// entry closer to its home than the probe) from the tags alone, so a miss reads no slot;
+/// the distance and fingerprint together pick out candidates of the key's own home.
 #[inline]
 pub(crate) fn tag(fp: u8, dist: usize) -> u8 {
-    0x80 | ((dist.min(TAG_DIST_MAX) as u8) << 3) | (fp & 7)
+    0x80 | ((dist.min(TAG_DIST_MAX) as u8) << TAG_FP_BITS) | (fp & ((1 << TAG_FP_BITS) - 1))
 }
 
 /// The tag of occupied slot words `w` whose key has fingerprint `fp` (the distance is

@@ -276,8 +276,8 @@ fn tagged_reads_of_long_runs() {
     let w = words(&p);
     let map = NeighMap::format_words(&w, &p).unwrap();
     let mut model = Model::new();
-    // 30 keys of one home near the end force a run of 30 that wraps; others fill in.
-    let crowd = keys_with_home(&map, 120, 30);
+    // 40 keys of one home near the end force a run of 40 that wraps; others fill in.
+    let crowd = keys_with_home(&map, 120, 40);
     let all: Vec<NeighKey> = crowd.iter().copied().chain((0..400).map(key)).collect();
     for k in &all {
         let e = entry(*k, 0, true);
