@@ -2,7 +2,8 @@
 //! their `extern "C"` symbols exactly as a C program calls them (pointer and alignment
 //! checks, `catch_unwind` guard, key building, 12-byte copy-out), vs
 //! `MapReader::get` on the same region with the same keys. The FFI must add no measurable
-//! cost: target within 1.1x.
+//! cost: target within 1.1x. `c_burst4/6` look the same batch up with one call of
+//! `neigh_map_lookup4_burst`/`6_burst` (arrays prepared outside the timed loop).
 //!
 //! Maps: 65,536 entries (`64k`, a 4 MiB region: lookups mostly miss the caches) and
 //! 1,024 entries (`1k`, cache-resident: the per-call overhead is most visible), half IPv4,
@@ -17,8 +18,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use neigh::ffi::{
     neigh_entry, neigh_map, neigh_map_footprint, neigh_map_format, neigh_map_leave,
-    neigh_map_lookup4, neigh_map_lookup6, neigh_map_upsert4, neigh_map_upsert6, NEIGH_ABSENT,
-    NEIGH_FOUND, NEIGH_INSERTED, NEIGH_OK,
+    neigh_map_lookup4, neigh_map_lookup4_burst, neigh_map_lookup6, neigh_map_lookup6_burst,
+    neigh_map_upsert4, neigh_map_upsert6, NEIGH_ABSENT, NEIGH_FOUND, NEIGH_INSERTED, NEIGH_OK,
 };
 use neigh::workspace::Workspace;
 use neigh_core::entry::NeighKey;
@@ -144,6 +145,26 @@ fn bench_v4(c: &mut Criterion, f: &Fixture, name: &str, keys: &[(u32, u32)], wan
             }
         })
     });
+    g.bench_function("c_burst4", |b| {
+        let ifindex: Vec<u32> = keys.iter().map(|k| k.0).collect();
+        let addrs: Vec<u32> = keys.iter().map(|k| k.1).collect();
+        let mut out = vec![neigh_entry::default(); keys.len()];
+        let mut rc = vec![0; keys.len()];
+        b.iter(|| {
+            // SAFETY: live handle; arrays of `keys.len()` elements, `out` and `rc` writable.
+            let found = unsafe {
+                neigh_map_lookup4_burst(
+                    f.map,
+                    keys.len(),
+                    black_box(ifindex.as_ptr()),
+                    black_box(addrs.as_ptr()),
+                    out.as_mut_ptr(),
+                    rc.as_mut_ptr(),
+                )
+            };
+            black_box((found, &out, &rc));
+        })
+    });
     g.finish();
     // The two paths agree on these keys.
     let mut out = neigh_entry::default();
@@ -181,6 +202,28 @@ fn bench_v6(c: &mut Criterion, f: &Fixture, name: &str) {
                 };
                 black_box((rc, &out));
             }
+        })
+    });
+    g.bench_function("c_burst6", |b| {
+        let ifindex: Vec<u32> = keys.iter().map(|k| k.0).collect();
+        let addrs: Vec<[u8; 16]> = keys.iter().map(|k| k.1).collect();
+        let mut out = vec![neigh_entry::default(); keys.len()];
+        let mut rc = vec![0; keys.len()];
+        b.iter(|| {
+            // SAFETY: live handle; arrays of `keys.len()` elements (16 bytes each for the
+            // addresses), `out` and `rc` writable.
+            let found = unsafe {
+                neigh_map_lookup6_burst(
+                    f.map,
+                    keys.len(),
+                    black_box(ifindex.as_ptr()),
+                    black_box(addrs.as_ptr().cast()),
+                    out.as_mut_ptr(),
+                    rc.as_mut_ptr(),
+                )
+            };
+            assert_eq!(found as usize, keys.len());
+            black_box((found, &out, &rc));
         })
     });
     g.finish();

@@ -116,6 +116,28 @@ static int self_test(void)
     CHECK_RC(neigh_map_lookup6(map, 2, v6, &out), NEIGH_FOUND);
     CHECK(out.resolved == 0 && out.state == 0x01);
 
+    /* Bursts: one call, a result per key, entries written for the ones found. */
+    {
+        uint32_t ifx[3] = {2, 3, 2};
+        uint32_t ips[3] = {ip4("10.0.0.1"), ip4("10.0.0.1"), ip4("10.0.0.9")};
+        uint8_t v6s[3][16];
+        memcpy(v6s[0], v6, 16);
+        memcpy(v6s[1], v6, 16);
+        memcpy(v6s[2], v6, 16);
+        v6s[2][15] ^= 1;
+        neigh_entry outs[3];
+        int rcs[3];
+        memset(outs, 0xff, sizeof outs);
+        CHECK_RC(neigh_map_lookup4_burst(map, 3, ifx, ips, outs, rcs), 1);
+        CHECK(rcs[0] == NEIGH_FOUND && rcs[1] == NEIGH_ABSENT && rcs[2] == NEIGH_ABSENT);
+        CHECK(memcmp(outs[0].mac, e.mac, 6) == 0 && outs[0].resolved == 1);
+        CHECK(outs[1].reserved == 0xff); /* not found: untouched */
+        CHECK_RC(neigh_map_lookup6_burst(map, 3, ifx, &v6s[0][0], outs, rcs), 1);
+        CHECK(rcs[0] == NEIGH_FOUND && rcs[1] == NEIGH_ABSENT && rcs[2] == NEIGH_ABSENT);
+        CHECK(outs[0].resolved == 0 && outs[0].state == 0x01);
+        CHECK_RC(neigh_map_lookup4_burst(map, 3, NULL, ips, outs, rcs), NEIGH_EFAULT);
+    }
+
     /* A second, read-only handle on the same memory sees the writes and refuses its own. */
     neigh_map *ro = NULL;
     CHECK_RC(neigh_map_join(mem, need, NEIGH_READ_ONLY, &ro), NEIGH_OK);

@@ -407,6 +407,42 @@ int neigh_map_lookup6(const struct neigh_map *map,
                       struct neigh_entry *out);
 
 /**
+ * Looks up `n` IPv4 neighbors in one call: for each `i < n`, `rc[i]` is what
+ * `neigh_map_lookup4(map, ifindex[i], ipv4_be[i], &out[i])` would return, and `out[i]` is
+ * written exactly when `rc[i]` is `NEIGH_FOUND`.
+ *
+ * Returns the number of `NEIGH_FOUND` results (0 to `n`), or, with nothing read or
+ * written: `NEIGH_EFAULT` (NULL `map`, `ifindex`, `ipv4_be`, `out` or `rc`),
+ * `NEIGH_EINVAL` (a misaligned pointer, or `n` above `INT_MAX`). Same concurrency as
+ * `neigh_map_lookup4`. Cost: `n` lookups, without a call per key.
+ *
+ * # Safety
+ * `map` is NULL or a live handle; each array pointer is NULL or valid for `n` elements
+ * (`out` and `rc` writable); `out` and `rc` do not overlap the inputs.
+ */
+int neigh_map_lookup4_burst(const struct neigh_map *map,
+                            size_t n,
+                            const uint32_t *ifindex,
+                            const uint32_t *ipv4_be,
+                            struct neigh_entry *out,
+                            int *rc);
+
+/**
+ * Looks up `n` IPv6 neighbors in one call: the addresses are `n` consecutive 16-byte
+ * `struct in6_addr` values at `ipv6` (any alignment); otherwise as
+ * `neigh_map_lookup4_burst`, each result being what `neigh_map_lookup6` would return.
+ *
+ * # Safety
+ * As `neigh_map_lookup4_burst`; `ipv6` is NULL or valid for reading `16 * n` bytes.
+ */
+int neigh_map_lookup6_burst(const struct neigh_map *map,
+                            size_t n,
+                            const uint32_t *ifindex,
+                            const uint8_t *ipv6,
+                            struct neigh_entry *out,
+                            int *rc);
+
+/**
  * Starts a mirror of the kernel's neighbor tables (IPv4 and IPv6, all interfaces) in the
  * calling thread's network namespace: creates the region `/dev/shm/MAP_NAME` (mode 0600,
  * replacing an old one of this user; or private memory when `map_name` is NULL) with a

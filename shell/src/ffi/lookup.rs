@@ -1,7 +1,11 @@
-//! The data-plane path: [`neigh_map_lookup4`] and [`neigh_map_lookup6`].
+//! The data-plane path: [`neigh_map_lookup4`] and [`neigh_map_lookup6`], one key per call,
+//! and [`neigh_map_lookup4_burst`] / [`neigh_map_lookup6_burst`], many keys per call.
 //!
 //! No allocation, no lock, no system call: argument checks, then the map's seqlock read
-//! ([`MapReader::get`](neigh_core::map::MapReader::get)) and a 12-byte copy.
+//! ([`MapReader::get`](neigh_core::map::MapReader::get)) and a 12-byte copy. A burst runs
+//! the reads in one loop, as a Rust caller's inlined `get` does: the map's shape is loaded
+//! once and consecutive lookups overlap in the CPU, where one call per key reloads it and
+//! pays the call.
 
 use std::ffi::c_int;
 
@@ -12,6 +16,7 @@ use super::error::{NEIGH_ABSENT, NEIGH_EBUSY, NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_
 use super::guard;
 use super::handle::{handle, neigh_map};
 use super::key::{key4, key6, read_ipv6};
+use neigh_core::map::MapReader;
 
 /// Looks up the IPv4 neighbor `ipv4_be` (network byte order, as in `struct in_addr`) on
 /// interface `ifindex` and, when found, copies it to `*out`.
@@ -61,6 +66,160 @@ pub unsafe extern "C" fn neigh_map_lookup6(
         // SAFETY: forwarded from this function's contract.
         unsafe { lookup(map, &key6(ifindex, addr), out) }
     })
+}
+
+/// Looks up `n` IPv4 neighbors in one call: for each `i < n`, `rc[i]` is what
+/// `neigh_map_lookup4(map, ifindex[i], ipv4_be[i], &out[i])` would return, and `out[i]` is
+/// written exactly when `rc[i]` is `NEIGH_FOUND`.
+///
+/// Returns the number of `NEIGH_FOUND` results (0 to `n`), or, with nothing read or
+/// written: `NEIGH_EFAULT` (NULL `map`, `ifindex`, `ipv4_be`, `out` or `rc`),
+/// `NEIGH_EINVAL` (a misaligned pointer, or `n` above `INT_MAX`). Same concurrency as
+/// `neigh_map_lookup4`. Cost: `n` lookups, without a call per key.
+///
+/// # Safety
+/// `map` is NULL or a live handle; each array pointer is NULL or valid for `n` elements
+/// (`out` and `rc` writable); `out` and `rc` do not overlap the inputs.
+#[no_mangle]
+pub unsafe extern "C" fn neigh_map_lookup4_burst(
+    map: *const neigh_map,
+    n: usize,
+    ifindex: *const u32,
+    ipv4_be: *const u32,
+    out: *mut neigh_entry,
+    rc: *mut c_int,
+) -> c_int {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let arrays = unsafe { burst_arrays(map, n, ifindex, out, rc) };
+        let (map, ifindex, out, rc) = match arrays {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
+        // SAFETY: as for `ifindex` in `burst_arrays`, from this function's contract.
+        let Some(ipv4_be) = (unsafe { input(ipv4_be, n) }) else {
+            return if ipv4_be.is_null() {
+                NEIGH_EFAULT
+            } else {
+                NEIGH_EINVAL
+            };
+        };
+        burst(&map.reader, ifindex, out, rc, |i| {
+            key4(ifindex[i], ipv4_be[i])
+        })
+    })
+}
+
+/// Looks up `n` IPv6 neighbors in one call: the addresses are `n` consecutive 16-byte
+/// `struct in6_addr` values at `ipv6` (any alignment); otherwise as
+/// `neigh_map_lookup4_burst`, each result being what `neigh_map_lookup6` would return.
+///
+/// # Safety
+/// As `neigh_map_lookup4_burst`; `ipv6` is NULL or valid for reading `16 * n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn neigh_map_lookup6_burst(
+    map: *const neigh_map,
+    n: usize,
+    ifindex: *const u32,
+    ipv6: *const u8,
+    out: *mut neigh_entry,
+    rc: *mut c_int,
+) -> c_int {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let arrays = unsafe { burst_arrays(map, n, ifindex, out, rc) };
+        let (map, ifindex, out, rc) = match arrays {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
+        if ipv6.is_null() {
+            return NEIGH_EFAULT;
+        }
+        // SAFETY: non-NULL (checked), valid for reading 16 * n bytes (the contract: so
+        // they are one allocation, whose size fits isize); [u8; 16] has alignment 1.
+        let addrs = unsafe { std::slice::from_raw_parts(ipv6.cast::<[u8; 16]>(), n) };
+        burst(&map.reader, ifindex, out, rc, |i| {
+            key6(ifindex[i], addrs[i])
+        })
+    })
+}
+
+/// The argument checks of the bursts: the handle, `n`, and the `ifindex`, `out` and `rc`
+/// arrays as slices.
+///
+/// # Safety
+/// As the bursts' contracts.
+#[allow(clippy::type_complexity)]
+unsafe fn burst_arrays<'a>(
+    map: *const neigh_map,
+    n: usize,
+    ifindex: *const u32,
+    out: *mut neigh_entry,
+    rc: *mut c_int,
+) -> Result<
+    (
+        &'a neigh_map,
+        &'a [u32],
+        &'a mut [neigh_entry],
+        &'a mut [c_int],
+    ),
+    c_int,
+> {
+    // SAFETY: `map` is NULL or a live handle (the caller's contract).
+    let map = unsafe { handle(map) }?;
+    if ifindex.is_null() || out.is_null() || rc.is_null() {
+        return Err(NEIGH_EFAULT);
+    }
+    if n > c_int::MAX as usize || !ifindex.is_aligned() || !out.is_aligned() || !rc.is_aligned() {
+        return Err(NEIGH_EINVAL);
+    }
+    // SAFETY: non-NULL and aligned (checked), valid for `n` elements, `out` and `rc`
+    // writable and not overlapping anything else read here (the caller's contract).
+    unsafe {
+        Ok((
+            map,
+            std::slice::from_raw_parts(ifindex, n),
+            std::slice::from_raw_parts_mut(out, n),
+            std::slice::from_raw_parts_mut(rc, n),
+        ))
+    }
+}
+
+/// `n` elements at `p` as a slice, or `None` when `p` is NULL or misaligned.
+///
+/// # Safety
+/// `p` is NULL or valid for reading `n` elements.
+unsafe fn input<'a, T>(p: *const T, n: usize) -> Option<&'a [T]> {
+    if p.is_null() || !p.is_aligned() {
+        return None;
+    }
+    // SAFETY: non-NULL and aligned (checked), valid for `n` elements (the contract).
+    Some(unsafe { std::slice::from_raw_parts(p, n) })
+}
+
+/// The loop of a burst: one `get` per key, results into `out` and `rc`; returns the
+/// number found.
+#[inline(always)]
+fn burst(
+    reader: &MapReader<'_>,
+    ifindex: &[u32],
+    out: &mut [neigh_entry],
+    rc: &mut [c_int],
+    key: impl Fn(usize) -> NeighKey,
+) -> c_int {
+    let mut found = 0;
+    for i in 0..ifindex.len() {
+        rc[i] = match reader.get(&key(i)) {
+            Ok(Some(e)) => {
+                out[i] = neigh_entry::from_map(&e);
+                found += 1;
+                NEIGH_FOUND
+            }
+            Ok(None) => NEIGH_ABSENT,
+            Err(_busy) => NEIGH_EBUSY,
+        };
+    }
+    found
 }
 
 /// The shared body of the lookups.

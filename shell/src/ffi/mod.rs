@@ -8,7 +8,8 @@
 //! - lifecycle (`handle.rs`): [`neigh_map_footprint`], [`neigh_map_align`],
 //!   [`neigh_map_format`], [`neigh_map_join`], [`neigh_map_join_shm`], [`neigh_map_leave`];
 //! - lookups (`lookup.rs`): [`neigh_map_lookup4`], [`neigh_map_lookup6`], filling a
-//!   [`neigh_entry`] (`entry.rs`);
+//!   [`neigh_entry`] (`entry.rs`), and their bursts [`neigh_map_lookup4_burst`],
+//!   [`neigh_map_lookup6_burst`] (many keys per call);
 //! - writes (`write.rs`): [`neigh_map_upsert4`]/`6`, [`neigh_map_remove4`]/`6`;
 //! - resolution requests to the mirror (`resolve.rs`): [`neigh_map_request_resolve4`]/`6`;
 //! - the mirror itself (`mirror.rs`): [`neigh_mirror_create`], [`neigh_mirror_poll`],
@@ -48,7 +49,9 @@ pub use handle::{
     neigh_map_join, neigh_map_join_shm, neigh_map_leave, neigh_map_len, NEIGH_READ_ONLY,
     NEIGH_READ_WRITE,
 };
-pub use lookup::{neigh_map_lookup4, neigh_map_lookup6};
+pub use lookup::{
+    neigh_map_lookup4, neigh_map_lookup4_burst, neigh_map_lookup6, neigh_map_lookup6_burst,
+};
 pub use mirror::{
     neigh_mirror, neigh_mirror_create, neigh_mirror_destroy, neigh_mirror_map, neigh_mirror_poll,
     neigh_mirror_run,

@@ -109,6 +109,112 @@ fn upsert_lookup_remove_v4_and_v6() {
 }
 
 #[test]
+fn bursts_answer_as_single_lookups_do() {
+    let ws = region(neigh_map_footprint(200));
+    let map = format(&ws, 200);
+    // Every third address present on interface 3; lookups on interfaces 3 and 4.
+    let ips: Vec<u32> = (0..60u8).map(|i| v4([10, 0, 1, i])).collect();
+    let ip6s: Vec<[u8; 16]> = (0..60u16)
+        .map(|i| std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i).octets())
+        .collect();
+    let ifindex: Vec<u32> = (0..60u32).map(|i| 3 + (i / 30)).collect();
+    // SAFETY (this and the calls below): `map` is a live handle, the other pointers point
+    // to live locals or vectors of the right types and lengths.
+    unsafe {
+        for (i, (ip, ip6)) in ips.iter().zip(&ip6s).enumerate().step_by(3) {
+            let e = resolved([2, 0, 0, 0, 0, i as u8], 0x02);
+            assert_eq!(neigh_map_upsert4(map, 3, *ip, &e), NEIGH_INSERTED);
+            assert_eq!(neigh_map_upsert6(map, 3, ip6.as_ptr(), &e), NEIGH_INSERTED);
+        }
+        let n = ips.len();
+        let (mut out, mut rc) = (vec![neigh_entry::default(); n], vec![99; n]);
+        let found = neigh_map_lookup4_burst(
+            map,
+            n,
+            ifindex.as_ptr(),
+            ips.as_ptr(),
+            out.as_mut_ptr(),
+            rc.as_mut_ptr(),
+        );
+        let (mut out6, mut rc6) = (vec![neigh_entry::default(); n], vec![99; n]);
+        let found6 = neigh_map_lookup6_burst(
+            map,
+            n,
+            ifindex.as_ptr(),
+            ip6s.as_ptr().cast(),
+            out6.as_mut_ptr(),
+            rc6.as_mut_ptr(),
+        );
+        let mut want_found = 0;
+        for i in 0..n {
+            let mut one = neigh_entry::default();
+            let want = neigh_map_lookup4(map, ifindex[i], ips[i], &mut one);
+            assert_eq!(rc[i], want, "v4 key {i}");
+            let mut one6 = neigh_entry::default();
+            let want6 = neigh_map_lookup6(map, ifindex[i], ip6s[i].as_ptr(), &mut one6);
+            assert_eq!(rc6[i], want6, "v6 key {i}");
+            if want == NEIGH_FOUND {
+                want_found += 1;
+                assert_eq!((out[i], out6[i]), (one, one6), "key {i}");
+            } else {
+                // Not written unless found.
+                assert_eq!((out[i], out6[i]), Default::default(), "key {i}");
+            }
+        }
+        // 10 present keys among the 30 looked up on interface 3, none on 4.
+        assert_eq!((found, found6, want_found), (10, 10, 10));
+
+        // Bad arguments: nothing written.
+        let mut rc1 = [99];
+        let p = (
+            ifindex.as_ptr(),
+            ips.as_ptr(),
+            out.as_mut_ptr(),
+            rc1.as_mut_ptr(),
+        );
+        assert_eq!(
+            neigh_map_lookup4_burst(null(), 1, p.0, p.1, p.2, p.3),
+            NEIGH_EFAULT
+        );
+        assert_eq!(
+            neigh_map_lookup4_burst(map, 1, null(), p.1, p.2, p.3),
+            NEIGH_EFAULT
+        );
+        assert_eq!(
+            neigh_map_lookup4_burst(map, 1, p.0, null(), p.2, p.3),
+            NEIGH_EFAULT
+        );
+        assert_eq!(
+            neigh_map_lookup4_burst(map, 1, p.0, p.1, null_mut(), p.3),
+            NEIGH_EFAULT
+        );
+        assert_eq!(
+            neigh_map_lookup4_burst(map, 1, p.0, p.1, p.2, null_mut()),
+            NEIGH_EFAULT
+        );
+        assert_eq!(
+            neigh_map_lookup6_burst(map, 1, p.0, null(), p.2, p.3),
+            NEIGH_EFAULT
+        );
+        let too_many = c_int::MAX as usize + 1;
+        assert_eq!(
+            neigh_map_lookup4_burst(map, too_many, p.0, p.1, p.2, p.3),
+            NEIGH_EINVAL
+        );
+        let odd = p.1.cast::<u8>().add(1).cast::<u32>();
+        assert_eq!(
+            neigh_map_lookup4_burst(map, 1, p.0, odd, p.2, p.3),
+            NEIGH_EINVAL
+        );
+        assert_eq!(rc1, [99]);
+        // An empty burst finds nothing and writes nothing.
+        assert_eq!(neigh_map_lookup4_burst(map, 0, p.0, p.1, p.2, p.3), 0);
+    }
+    // SAFETY: live handle, not used after.
+    unsafe { neigh_map_leave(map) };
+}
+
+#[test]
 fn a_second_handle_by_pointer_sees_the_writes_and_read_only_refuses_them() {
     let ws = region(neigh_map_footprint(64));
     let owner = format(&ws, 64);
