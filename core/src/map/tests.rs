@@ -262,6 +262,8 @@ fn model_short_probe_smallest_locks() {
 }
 
 #[test]
+// A logic test of long runs, minutes under miri; the model tests run there (scaled).
+#[cfg_attr(miri, ignore)]
 fn tagged_reads_of_long_runs() {
     // 8 slots per lock (the smallest span read through the tags) filled until inserts are
     // refused: probe runs wrap, cross several locks and reach distances past what a tag
