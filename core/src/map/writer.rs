@@ -33,6 +33,30 @@ pub enum Upserted {
     Updated,
 }
 
+/// What [`NeighMap::mark`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marked {
+    /// The key was absent and was inserted.
+    Inserted,
+    /// The key was present and its entry overwritten.
+    Updated {
+        /// The generation the entry had before.
+        previous: u8,
+    },
+}
+
+impl Marked {
+    /// True when the key's entry did not carry `generation` before this mark: an insert,
+    /// or an overwrite of an entry of another generation. Counting these over a resync
+    /// tells how many entries the resync moved to `generation`. O(1).
+    pub fn newly_marked(self, generation: u8) -> bool {
+        match self {
+            Marked::Inserted => true,
+            Marked::Updated { previous } => previous != generation,
+        }
+    }
+}
+
 /// What [`NeighMap::apply`] did with an ingest decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -157,6 +181,21 @@ impl<'a> NeighMap<'a> {
     /// the header's `full` counter is bumped. An update never fails.
     /// Cost: O(probe run); spins while another writer holds a needed lock.
     pub fn upsert(&self, entry: &NeighEntry, generation: u8) -> Result<Upserted, Full> {
+        Ok(match self.mark(entry, generation)? {
+            Marked::Inserted => Upserted::Inserted,
+            Marked::Updated { .. } => Upserted::Updated,
+        })
+    }
+
+    /// [`upsert`](Self::upsert), also saying which generation the key had: the mark phase
+    /// of mark and sweep. A writer that knows it is the map's only writer can count the
+    /// [`Marked::newly_marked`] results of a pass: when they equal [`len`](Self::len) and
+    /// the pass removed nothing, every entry carries `generation`, so a
+    /// [`sweep`](Self::sweep) would remove nothing and can be skipped.
+    ///
+    /// Same locks, counters (an overwrite counts as an update), errors ([`Full`]) and
+    /// cost as `upsert`.
+    pub fn mark(&self, entry: &NeighEntry, generation: u8) -> Result<Marked, Full> {
         let k = SlotKey::new(&entry.key);
         let (home, tag) = self.r.home_and_tag(&k);
         let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
@@ -168,11 +207,13 @@ impl<'a> NeighMap<'a> {
         };
         match plan {
             UpsertPlan::Update { at } => {
-                let dist = slot::dist(self.r.load_slot(at)[2]);
+                let old = self.r.load_slot(at);
                 // Same key, same tag.
-                self.store_slot(at, slot::encode(entry, generation, dist), tag);
+                self.store_slot(at, slot::encode(entry, generation, slot::dist(old[2])), tag);
                 self.bump(H_UPDATES);
-                Ok(Upserted::Updated)
+                Ok(Marked::Updated {
+                    previous: slot::decode(old).generation(),
+                })
             }
             UpsertPlan::Insert { at, end, dist } => {
                 let mask = self.r.mask();
@@ -187,7 +228,7 @@ impl<'a> NeighMap<'a> {
                 self.store_slot(at, slot::encode(entry, generation, dist), tag);
                 self.bump(H_LEN);
                 self.bump(H_INSERTS);
-                Ok(Upserted::Inserted)
+                Ok(Marked::Inserted)
             }
             UpsertPlan::Full => {
                 self.bump(H_FULL);
