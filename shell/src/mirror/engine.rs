@@ -6,8 +6,10 @@
 //!    so no change falls between the dump and the first event.
 //! 2. Resync: bump the generation, dump the neighbor tables on a second socket (the
 //!    event socket keeps its subscription and queues events meanwhile), upsert every
-//!    entry with the new generation, then `sweep` the entries the dump did not refresh.
-//!    Entries present before and after never leave the map (upserts overwrite in place).
+//!    entry with the new generation, then `sweep` the entries the dump did not refresh
+//!    (skipped when the dump refreshed as many entries as the map holds: then there are
+//!    none). Entries present before and after never leave the map (upserts overwrite in
+//!    place). Receiving and applying the dump overlap on two threads.
 //! 3. Apply events in order: the queued ones first (replay), then live ones. Replaying
 //!    events older than the dump is harmless: every later change of the same entry is
 //!    queued after them, so the map converges to the kernel's state.
@@ -134,6 +136,11 @@ struct Tally {
     full: u64,
     links: u64,
     entries: u64,
+    /// Resync only: entries the dump moved to the new generation
+    /// ([`neigh_core::map::Marked::newly_marked`]).
+    marked: u64,
+    /// Resync only: entries the dump removed (an `RTM_NEWNEIGH` dump removes none).
+    removed: u64,
 }
 
 /// "Map full" is logged once per burst: a burst ends at the first poll without refusals.
@@ -486,7 +493,8 @@ impl Mirror {
         Ok(Some(n))
     }
 
-    /// Discards queued events, re-dumps with a new generation, sweeps the rest.
+    /// Discards queued events, re-dumps with a new generation, sweeps the rest (unless the
+    /// dump marked every entry the map holds).
     fn resync(&mut self) -> io::Result<()> {
         self.need_resync = true;
         self.map
@@ -533,7 +541,7 @@ impl Mirror {
                     for msg in MessageIter::new(&batch).flatten() {
                         if let Ok(Parsed::Neigh(nm)) = Parsed::parse(&msg) {
                             tally.entries += 1;
-                            apply_neigh(&nm, &map, gen, families, watched_ref, &mut tally);
+                            mark_neigh(&nm, &map, gen, families, watched_ref, &mut tally);
                         }
                     }
                     batch.clear();
@@ -573,7 +581,13 @@ impl Mirror {
             sent.map(|()| tally)
         })?;
         let dumped = started.elapsed();
-        let swept = self.map.sweep(gen);
+        // The entries the dump marked are distinct and all still present (it removed
+        // none, and nothing else writes the map meanwhile: events wait in the event
+        // socket, and this mirror owns the map). So when they are as many as the map
+        // holds, no entry of an older generation is left and the sweep, a pass over
+        // every slot (4 ms for a 100k-entry map), would remove nothing.
+        let sweep_needed = tally.removed != 0 || tally.marked != self.map.len() as u64;
+        let swept = if sweep_needed { self.map.sweep(gen) } else { 0 };
         let sweep_time = started.elapsed() - dumped;
         self.map.stat_add(StatWord::Resyncs.index(), 1);
         self.map
@@ -583,11 +597,19 @@ impl Mirror {
             .stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
         self.need_resync = false;
         self.last_resync = Instant::now();
-        info!(
-            "resync (generation {gen}): {} entries dumped in {dumped:?}, {swept} stale swept in \
-             {sweep_time:?}, {discarded} queued events discarded",
-            tally.entries
-        );
+        if sweep_needed {
+            info!(
+                "resync (generation {gen}): {} entries dumped in {dumped:?}, {swept} stale swept \
+                 in {sweep_time:?}, {discarded} queued events discarded",
+                tally.entries
+            );
+        } else {
+            info!(
+                "resync (generation {gen}): {} entries dumped in {dumped:?}, all marked (no \
+                 sweep), {discarded} queued events discarded",
+                tally.entries
+            );
+        }
         self.beat(Instant::now());
         Ok(())
     }
@@ -701,6 +723,51 @@ fn apply_neigh(
                     e.key.addr, e.key.ifindex
                 );
             }
+        }
+    }
+}
+
+/// Applies one neighbor message of a resync's dump if the filters accept it, as
+/// [`apply_neigh`] does, counting in `tally.marked` the entries it moved to `gen` (see
+/// [`NeighMap::mark`]) and in `tally.removed` the entries it removed.
+fn mark_neigh(
+    nm: &NeighMessage<'_>,
+    map: &NeighMap<'_>,
+    gen: u8,
+    families: super::Families,
+    watched: Option<&HashSet<u32>>,
+    tally: &mut Tally,
+) {
+    if !families.accepts(nm.family) || watched.is_some_and(|w| !w.contains(&nm.ifindex)) {
+        tally.ignored += 1;
+        return;
+    }
+    let e = match ingest(nm) {
+        Ingest::Upsert(e) => e,
+        decision => {
+            match map.apply(&decision, gen) {
+                Ok(Applied::Ignored(_)) => tally.ignored += 1,
+                Ok(Applied::Removed) => {
+                    tally.applied += 1;
+                    tally.removed += 1;
+                }
+                _ => tally.applied += 1,
+            }
+            return;
+        }
+    };
+    match map.mark(&e, gen) {
+        Ok(m) => {
+            tally.applied += 1;
+            tally.marked += u64::from(m.newly_marked(gen));
+        }
+        Err(_full) => {
+            tally.full += 1;
+            // As in apply_neigh: an older copy cannot be there (an update never fails).
+            debug!(
+                "map full: {} on ifindex {} not mirrored",
+                e.key.addr, e.key.ifindex
+            );
         }
     }
 }
