@@ -69,7 +69,8 @@
 //! - Reads: [`MapReader::get`], [`MapReader::iter`], `len`, `stats`.
 //! - Writes: [`NeighMap::upsert`] (and [`NeighMap::mark`], its mark-phase form),
 //!   [`NeighMap::remove`], [`NeighMap::sweep`],
-//!   [`NeighMap::clear`], [`NeighMap::apply`].
+//!   [`NeighMap::clear`], [`NeighMap::apply`]; [`NeighMap::home_slot_addr`] for a
+//!   writer that prefetches ahead of a batch of writes.
 
 mod error;
 mod header;

@@ -473,6 +473,22 @@ fn mark_reports_the_previous_generation() {
 }
 
 #[test]
+fn home_slot_addr_is_the_home_slot_inside_the_slots() {
+    let p = MapParams::for_entries(64);
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let slots = map.reader().slots();
+    let range = slots.as_ptr_range();
+    for i in 0..200 {
+        let k = key(i);
+        let a = map.home_slot_addr(&k);
+        let home = map.reader().home(&SlotKey::new(&k));
+        assert_eq!(a, core::ptr::from_ref(&slots[4 * home]).cast());
+        assert!(range.contains(&a.cast()));
+    }
+}
+
+#[test]
 fn header_owner_heartbeat_and_stat_words() {
     let p = MapParams::for_entries(16);
     let w = words(&p);
