@@ -6,14 +6,16 @@ mod common;
 mod mirror_support;
 
 use std::net::IpAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::Netns;
 use mirror_support::*;
-use neigh::mirror::{MirrorConfig, MirrorState, MirrorStats, StatWord};
-use neigh_core::NeighKey;
+use neigh::mirror::{Mirror, MirrorConfig, MirrorState, MirrorStats, Region, StatWord};
+use neigh::workspace::Access;
+use neigh_core::{NeighEntry, NeighKey, NtfFlags, NudState};
 
 /// States whose setting the kernel announces. (Entering INCOMPLETE/FAILED from a state
 /// without a MAC is silent: see `mirror_silent_changes_need_periodic_resync`.)
@@ -311,4 +313,105 @@ fn mirror_full_map_is_counted_not_fatal() {
     let n = assert_converges(&ns, &region, Duration::from_secs(10));
     assert_eq!(n, 1);
     mirror.stop().expect("clean stop");
+}
+
+/// A resync sweeps what the kernel no longer has, including when the map holds exactly as
+/// many entries as the dump (the resync skips its sweep only when the dump marked every
+/// entry of the map), and keeps an exact map through a resync that skips it.
+#[test]
+fn mirror_resync_sweeps_stale_entries() {
+    let Some(ns) = Netns::new("mirror_stale") else {
+        return;
+    };
+    quiet_veth(&ns, "va", "vb");
+    let mut script = String::new();
+    for i in 1..=20u32 {
+        script.push_str(&format!(
+            "neigh add 10.7.0.{i} lladdr 02:00:0a:07:00:{i:02x} dev va nud permanent\n"
+        ));
+    }
+    ip_batch(&ns, &script);
+    let va = links(&ns)["va"];
+    let path = format!("/run/netns/{}", ns.name());
+    let name = map_name("mirror_stale");
+    // The mirror is driven from this thread (no event loop), so nothing but the test and
+    // the resyncs it asks for writes the map.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = std::fs::File::open(&path).expect("open netns");
+            // SAFETY: setns on a valid namespace descriptor; affects this thread only.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let mut mirror = Mirror::new(MirrorConfig {
+                map_name: Some(name.clone()),
+                capacity: 64,
+                periodic_resync: None,
+                ..Default::default()
+            })
+            .expect("mirror");
+            // A second mapping of the region, read-write: the test writes the map as a
+            // buggy or lossy mirror would have left it.
+            let region = Region::open(&name, Access::ReadWrite).expect("join");
+            let region = &region;
+            assert_eq!(snapshot(region), oracle(&ns));
+            let map = region.writer().expect("read-write").expect("map");
+            let key = |a: &str| NeighKey {
+                ifindex: va,
+                addr: a.parse().expect("addr"),
+            };
+            // Entries whose deletion the mirror missed (current generation), and as many
+            // entries whose addition it missed: the map still holds 20 entries.
+            let generation = map.stats().generation as u8;
+            for i in 1..=3 {
+                let stale = key(&format!("10.7.1.{i}"));
+                let entry = NeighEntry {
+                    key: stale,
+                    mac: Some(test_mac(&stale.addr, 1)),
+                    state: NudState::PERMANENT,
+                    flags: NtfFlags::NONE,
+                };
+                assert!(map.upsert(&entry, generation).is_ok());
+                assert!(map.remove(&key(&format!("10.7.0.{i}"))));
+            }
+            assert_eq!(map.len(), 20);
+            let removes = map.stats().removes;
+            mirror.request_resync();
+            assert_eq!(mirror.poll_once(Duration::ZERO).expect("resync").resyncs, 1);
+            assert_eq!(
+                snapshot(region),
+                oracle(&ns),
+                "stale entries swept, missed re-added"
+            );
+            assert_eq!(map.stats().removes, removes + 3);
+            // Nothing stale: the resync marks all 20 and skips its sweep.
+            mirror.request_resync();
+            assert_eq!(mirror.poll_once(Duration::ZERO).expect("resync").resyncs, 1);
+            assert_eq!(snapshot(region), oracle(&ns));
+            assert_eq!(map.stats().removes, removes + 3);
+            // A stale entry next to a kernel entry the mirror missed changing (same key
+            // count, one entry updated by the dump, one swept).
+            let stale = key("10.7.2.1");
+            let entry = NeighEntry {
+                key: stale,
+                mac: None,
+                state: NudState::STALE,
+                flags: NtfFlags::NONE,
+            };
+            let generation = map.stats().generation as u8;
+            assert!(map.upsert(&entry, generation).is_ok());
+            let changed = NeighEntry {
+                key: key("10.7.0.9"),
+                mac: Some([2, 0, 0, 0, 0, 9]),
+                state: NudState::STALE,
+                flags: NtfFlags::ROUTER,
+            };
+            assert!(map.upsert(&changed, generation).is_ok());
+            mirror.request_resync();
+            assert_eq!(mirror.poll_once(Duration::ZERO).expect("resync").resyncs, 1);
+            assert_eq!(snapshot(region), oracle(&ns));
+            assert_eq!(map.stats().removes, removes + 4);
+            mirror.stop();
+        });
+    });
+    let _ = neigh::workspace::Workspace::unlink_shm(&name);
 }

@@ -72,8 +72,10 @@
 //! - [`MapReader::join`] (words) / [`MapReader::join_raw`] (read-only shared memory), or
 //!   [`NeighMap::reader`].
 //! - Reads: [`MapReader::get`], [`MapReader::iter`], `len`, `stats`.
-//! - Writes: [`NeighMap::upsert`], [`NeighMap::remove`], [`NeighMap::sweep`],
-//!   [`NeighMap::clear`], [`NeighMap::apply`].
+//! - Writes: [`NeighMap::upsert`] (and [`NeighMap::mark`], its mark-phase form),
+//!   [`NeighMap::remove`], [`NeighMap::sweep`],
+//!   [`NeighMap::clear`], [`NeighMap::apply`]; [`NeighMap::home_slot_addr`] for a
+//!   writer that prefetches ahead of a batch of writes.
 
 mod error;
 mod header;
@@ -96,7 +98,7 @@ pub use iter::Iter;
 pub use map_entry::MapEntry;
 pub use params::{footprint, MapParams, DEFAULT_PROBE_MAX, DEFAULT_SEED, DEFAULT_SLOTS_PER_LOCK};
 pub use reader::MapReader;
-pub use writer::{Applied, NeighMap, Upserted};
+pub use writer::{Applied, Marked, NeighMap, Upserted};
 
 #[cfg(doc)]
 use crate::entry::NeighEntry;

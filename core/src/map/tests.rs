@@ -182,10 +182,22 @@ fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) -> usize {
                 // Keep a random half at the new generation, then sweep the rest.
                 let keys: Vec<NeighKey> = model.keys().copied().collect();
                 for k in keys {
-                    if rng.below(2) == 0 {
-                        let e = entry(k, generation, true);
-                        assert_eq!(map.upsert(&e, generation), Ok(Upserted::Updated));
-                        model.insert(k, MapEntry::new(&e, generation));
+                    let previous = model[&k].generation();
+                    match rng.below(4) {
+                        0 => {
+                            let e = entry(k, generation, true);
+                            assert_eq!(map.upsert(&e, generation), Ok(Upserted::Updated));
+                            model.insert(k, MapEntry::new(&e, generation));
+                        }
+                        1 => {
+                            // What a resync does for an entry the kernel did not change.
+                            let e = model[&k].entry();
+                            let m = map.mark(&e, generation).unwrap();
+                            assert_eq!(m, Marked::Updated { previous }, "op {op}");
+                            assert!(m.newly_marked(generation), "op {op}");
+                            model.insert(k, MapEntry::new(&e, generation));
+                        }
+                        _ => {}
                     }
                 }
                 let before = model.len();
@@ -467,6 +479,64 @@ fn apply_ingest_decisions() {
     assert!(map.is_empty());
     let st = map.stats();
     assert_eq!((st.inserts, st.updates, st.removes), (1, 1, 1));
+}
+
+#[test]
+fn mark_reports_the_previous_generation() {
+    let p = MapParams::for_entries(64);
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let k = key(7);
+    let e = entry(k, 1, true);
+    assert_eq!(map.mark(&e, 1), Ok(Marked::Inserted));
+    assert!(Marked::Inserted.newly_marked(1));
+    let m = map.mark(&e, 2).unwrap();
+    assert_eq!(m, Marked::Updated { previous: 1 });
+    assert!(m.newly_marked(2));
+    assert_eq!(map.get(&k).unwrap(), Some(MapEntry::new(&e, 2)));
+    // Marked twice in one generation (a dump may repeat an entry): not newly marked.
+    let changed = entry(k, 9, false);
+    let m = map.mark(&changed, 2).unwrap();
+    assert_eq!(m, Marked::Updated { previous: 2 });
+    assert!(!m.newly_marked(2));
+    assert_eq!(map.get(&k).unwrap(), Some(MapEntry::new(&changed, 2)));
+    // Entries displaced from their home slot, next to inserts and removes.
+    let home = map.reader().home(&SlotKey::new(&key(100)));
+    let run = keys_with_home(&map, home, 5);
+    for (i, k) in run.iter().enumerate() {
+        assert_eq!(map.mark(&entry(*k, i as u8, true), 2), Ok(Marked::Inserted));
+    }
+    assert!(map.remove(&run[1]));
+    let mut newly = 0;
+    for (i, k) in run.iter().enumerate().skip(2) {
+        let m = map.mark(&entry(*k, i as u8, true), 3).unwrap();
+        assert_eq!(m, Marked::Updated { previous: 2 });
+        newly += usize::from(m.newly_marked(3));
+    }
+    check_invariants(&map);
+    assert_eq!(newly, 3);
+    assert_eq!(map.len(), 5, "two entries not marked with 3");
+    assert_eq!(map.sweep(3), 2, "the first of the run and key 7");
+    assert_eq!(map.len(), newly);
+    check_invariants(&map);
+    let st = map.stats();
+    assert_eq!((st.inserts, st.updates, st.removes), (6, 5, 3));
+}
+
+#[test]
+fn home_slot_addr_is_the_home_slot_inside_the_slots() {
+    let p = MapParams::for_entries(64);
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let slots = map.reader().slots();
+    let range = slots.as_ptr_range();
+    for i in 0..200 {
+        let k = key(i);
+        let a = map.home_slot_addr(&k);
+        let home = map.reader().home(&SlotKey::new(&k));
+        assert_eq!(a, core::ptr::from_ref(&slots[4 * home]).cast());
+        assert!(range.contains(&a.cast()));
+    }
 }
 
 #[test]

@@ -33,6 +33,30 @@ pub enum Upserted {
     Updated,
 }
 
+/// What [`NeighMap::mark`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marked {
+    /// The key was absent and was inserted.
+    Inserted,
+    /// The key was present and its entry overwritten.
+    Updated {
+        /// The generation the entry had before.
+        previous: u8,
+    },
+}
+
+impl Marked {
+    /// True when the key's entry did not carry `generation` before this mark: an insert,
+    /// or an overwrite of an entry of another generation. Counting these over a resync
+    /// tells how many entries the resync moved to `generation`. O(1).
+    pub fn newly_marked(self, generation: u8) -> bool {
+        match self {
+            Marked::Inserted => true,
+            Marked::Updated { previous } => previous != generation,
+        }
+    }
+}
+
 /// What [`NeighMap::apply`] did with an ingest decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -157,6 +181,21 @@ impl<'a> NeighMap<'a> {
     /// the header's `full` counter is bumped. An update never fails.
     /// Cost: O(probe run); spins while another writer holds a needed lock.
     pub fn upsert(&self, entry: &NeighEntry, generation: u8) -> Result<Upserted, Full> {
+        Ok(match self.mark(entry, generation)? {
+            Marked::Inserted => Upserted::Inserted,
+            Marked::Updated { .. } => Upserted::Updated,
+        })
+    }
+
+    /// [`upsert`](Self::upsert), also saying which generation the key had: the mark phase
+    /// of mark and sweep. A writer that knows it is the map's only writer can count the
+    /// [`Marked::newly_marked`] results of a pass: when they equal [`len`](Self::len) and
+    /// the pass removed nothing, every entry carries `generation`, so a
+    /// [`sweep`](Self::sweep) would remove nothing and can be skipped.
+    ///
+    /// Same locks, counters (an overwrite counts as an update), errors ([`Full`]) and
+    /// cost as `upsert`.
+    pub fn mark(&self, entry: &NeighEntry, generation: u8) -> Result<Marked, Full> {
         let k = SlotKey::new(&entry.key);
         let (home, fp) = self.r.home_and_fingerprint(&k);
         let mut locks = self.lock_home(home);
@@ -168,11 +207,14 @@ impl<'a> NeighMap<'a> {
         };
         match plan {
             UpsertPlan::Update { at } => {
-                let dist = slot::dist(self.r.load_slot(at)[2]);
-                // Same key, same distance: same tag.
-                self.store_slot(at, slot::encode(entry, generation, dist), fp);
+                let old = self.r.load_slot(at);
+                // Same key at the same distance, so the slot's tag is already this key's
+                // tag: the words alone change, and the tag is not touched.
+                self.store_words(at, slot::encode(entry, generation, slot::dist(old[2])));
                 self.bump(H_UPDATES);
-                Ok(Upserted::Updated)
+                Ok(Marked::Updated {
+                    previous: slot::decode(old).generation(),
+                })
             }
             UpsertPlan::Insert { at, end, dist } => {
                 let mask = self.r.mask();
@@ -187,13 +229,27 @@ impl<'a> NeighMap<'a> {
                 self.store_slot(at, slot::encode(entry, generation, dist), fp);
                 self.bump(H_LEN);
                 self.bump(H_INSERTS);
-                Ok(Upserted::Inserted)
+                Ok(Marked::Inserted)
             }
             UpsertPlan::Full => {
                 self.bump(H_FULL);
                 Err(Full)
             }
         }
+    }
+
+    /// The address of `key`'s home slot: the first slot an upsert, mark or remove of
+    /// `key` reads (in a large map, the cache line that likely misses).
+    /// For a caller's prefetch instruction (neigh-core has none: they are `unsafe` in
+    /// Rust), issued some keys ahead of the writes of a batch so that several of these
+    /// misses are in flight at once instead of one after the other. Loads (plain or
+    /// atomic) would not do: the writes' lock acquisitions wait for every earlier load.
+    /// Reading through the pointer outside the seqlock recipe would be a data race; a
+    /// prefetch reads nothing into the program. O(1): one hash.
+    #[inline]
+    pub fn home_slot_addr(&self, key: &NeighKey) -> *const u8 {
+        let home = self.r.home(&SlotKey::new(key));
+        core::ptr::from_ref(&self.r.slots()[4 * home]).cast()
     }
 
     /// Finds where an upsert goes, reading only slots whose locks are held.
@@ -429,21 +485,28 @@ impl<'a> NeighMap<'a> {
     }
 
     /// Writes slot `s` and its tag: 0 for an empty slot, else from the distance in `w` and
-    /// the key's fingerprint `fp` (only its low 3 bits count, so a moved entry's old tag
-    /// may be passed). The caller holds the slot's lock, which covers both, so a reader
-    /// sees the tag and the words of one write or retries.
+    /// the key's fingerprint `fp` (only its low bits count, so a moved entry's old tag may
+    /// be passed). The caller holds the locks covering both (see `LockSet::covers`), so a
+    /// reader sees the tag and the words of one write or retries.
     #[inline]
     fn store_slot(&self, s: usize, w: [u64; 4], fp: u8) {
-        let slot = &self.r.slots()[4 * s..4 * s + 4];
-        for (a, v) in slot.iter().zip(w) {
-            a.store(v, Ordering::Relaxed);
-        }
+        self.store_words(s, w);
         let tag = if slot::is_occupied(w[2]) {
             slot::tag_of_words(&w, fp)
         } else {
             0
         };
         self.r.store_tag(s, tag);
+    }
+
+    /// Writes slot `s`'s words and leaves its tag as it is: for an overwrite of the same
+    /// key at the same distance, whose tag it already holds. The caller holds its locks.
+    #[inline]
+    fn store_words(&self, s: usize, w: [u64; 4]) {
+        let slot = &self.r.slots()[4 * s..4 * s + 4];
+        for (a, v) in slot.iter().zip(w) {
+            a.store(v, Ordering::Relaxed);
+        }
     }
 
     fn bump(&self, word: usize) {

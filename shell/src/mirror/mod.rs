@@ -46,6 +46,6 @@ pub mod signal;
 mod stats;
 
 pub use config::{Families, MirrorConfig, ResolveConfig};
-pub use engine::{Mirror, MirrorError, PollReport};
+pub use engine::{Mirror, MirrorError, PollReport, DUMP_RCVBUF};
 pub use region::{region_bytes, Region, RegionError};
 pub use stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};
