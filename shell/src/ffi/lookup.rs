@@ -16,7 +16,6 @@ use super::error::{NEIGH_ABSENT, NEIGH_EBUSY, NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_
 use super::guard;
 use super::handle::{handle, neigh_map};
 use super::key::{key4, key6, read_ipv6};
-use neigh_core::map::MapReader;
 
 /// Looks up the IPv4 neighbor `ipv4_be` (network byte order, as in `struct in_addr`) on
 /// interface `ifindex` and, when found, copies it to `*out`.
@@ -89,25 +88,8 @@ pub unsafe extern "C" fn neigh_map_lookup4_burst(
     out: *mut neigh_entry,
     rc: *mut c_int,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let arrays = unsafe { burst_arrays(map, n, ifindex, out, rc) };
-        let (map, ifindex, out, rc) = match arrays {
-            Ok(a) => a,
-            Err(e) => return e,
-        };
-        // SAFETY: as for `ifindex` in `burst_arrays`, from this function's contract.
-        let Some(ipv4_be) = (unsafe { input(ipv4_be, n) }) else {
-            return if ipv4_be.is_null() {
-                NEIGH_EFAULT
-            } else {
-                NEIGH_EINVAL
-            };
-        };
-        burst(&map.reader, ifindex, out, rc, |i| {
-            key4(ifindex[i], ipv4_be[i])
-        })
-    })
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe { lookup_burst(map, n, ifindex, ipv4_be, out, rc, key4) })
 }
 
 /// Looks up `n` IPv6 neighbors in one call: the addresses are `n` consecutive 16-byte
@@ -125,91 +107,54 @@ pub unsafe extern "C" fn neigh_map_lookup6_burst(
     out: *mut neigh_entry,
     rc: *mut c_int,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let arrays = unsafe { burst_arrays(map, n, ifindex, out, rc) };
-        let (map, ifindex, out, rc) = match arrays {
-            Ok(a) => a,
-            Err(e) => return e,
-        };
-        if ipv6.is_null() {
-            return NEIGH_EFAULT;
-        }
-        // SAFETY: non-NULL (checked), valid for reading 16 * n bytes (the contract: so
-        // they are one allocation, whose size fits isize); [u8; 16] has alignment 1.
-        let addrs = unsafe { std::slice::from_raw_parts(ipv6.cast::<[u8; 16]>(), n) };
-        burst(&map.reader, ifindex, out, rc, |i| {
-            key6(ifindex[i], addrs[i])
-        })
-    })
+    // `[u8; 16]` has alignment 1: any `ipv6` is aligned for it.
+    let addrs = ipv6.cast::<[u8; 16]>();
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe { lookup_burst(map, n, ifindex, addrs, out, rc, key6) })
 }
 
-/// The argument checks of the bursts: the handle, `n`, and the `ifindex`, `out` and `rc`
-/// arrays as slices.
+/// The shared body of the bursts: argument checks (nothing read or written on failure),
+/// then one `get` per key in one loop, results into `out` and `rc`; returns the number
+/// found.
 ///
 /// # Safety
-/// As the bursts' contracts.
-#[allow(clippy::type_complexity)]
-unsafe fn burst_arrays<'a>(
+/// `map` is NULL or a live handle; each array pointer is NULL or valid for `n` elements
+/// (`out` and `rc` writable, not overlapping the inputs).
+#[inline(always)]
+unsafe fn lookup_burst<A: Copy>(
     map: *const neigh_map,
     n: usize,
     ifindex: *const u32,
+    addrs: *const A,
     out: *mut neigh_entry,
     rc: *mut c_int,
-) -> Result<
-    (
-        &'a neigh_map,
-        &'a [u32],
-        &'a mut [neigh_entry],
-        &'a mut [c_int],
-    ),
-    c_int,
-> {
+    key: fn(u32, A) -> NeighKey,
+) -> c_int {
     // SAFETY: `map` is NULL or a live handle (the caller's contract).
-    let map = unsafe { handle(map) }?;
-    if ifindex.is_null() || out.is_null() || rc.is_null() {
-        return Err(NEIGH_EFAULT);
+    let map = match unsafe { handle(map) } {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    if ifindex.is_null() || addrs.is_null() || out.is_null() || rc.is_null() {
+        return NEIGH_EFAULT;
     }
-    if n > c_int::MAX as usize || !ifindex.is_aligned() || !out.is_aligned() || !rc.is_aligned() {
-        return Err(NEIGH_EINVAL);
+    let aligned = ifindex.is_aligned() && addrs.is_aligned() && out.is_aligned() && rc.is_aligned();
+    if n > c_int::MAX as usize || !aligned {
+        return NEIGH_EINVAL;
     }
     // SAFETY: non-NULL and aligned (checked), valid for `n` elements, `out` and `rc`
-    // writable and not overlapping anything else read here (the caller's contract).
-    unsafe {
-        Ok((
-            map,
+    // writable and not overlapping the inputs (the caller's contract).
+    let (ifindex, addrs, out, rc) = unsafe {
+        (
             std::slice::from_raw_parts(ifindex, n),
+            std::slice::from_raw_parts(addrs, n),
             std::slice::from_raw_parts_mut(out, n),
             std::slice::from_raw_parts_mut(rc, n),
-        ))
-    }
-}
-
-/// `n` elements at `p` as a slice, or `None` when `p` is NULL or misaligned.
-///
-/// # Safety
-/// `p` is NULL or valid for reading `n` elements.
-unsafe fn input<'a, T>(p: *const T, n: usize) -> Option<&'a [T]> {
-    if p.is_null() || !p.is_aligned() {
-        return None;
-    }
-    // SAFETY: non-NULL and aligned (checked), valid for `n` elements (the contract).
-    Some(unsafe { std::slice::from_raw_parts(p, n) })
-}
-
-/// The loop of a burst: one `get` per key, results into `out` and `rc`; returns the
-/// number found.
-#[inline(always)]
-fn burst(
-    reader: &MapReader<'_>,
-    ifindex: &[u32],
-    out: &mut [neigh_entry],
-    rc: &mut [c_int],
-    key: impl Fn(usize) -> NeighKey,
-) -> c_int {
+        )
+    };
     let mut found = 0;
-    for i in 0..ifindex.len() {
-        rc[i] = match reader.get(&key(i)) {
+    for i in 0..n {
+        rc[i] = match map.reader.get(&key(ifindex[i], addrs[i])) {
             Ok(Some(e)) => {
                 out[i] = neigh_entry::from_map(&e);
                 found += 1;
