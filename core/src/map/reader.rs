@@ -50,8 +50,8 @@ struct CrossedLocks {
 impl CrossedLocks {
     /// Moves the probe onto lock `l`, whose version `v` was loaded (Acquire) before the
     /// data it covers was read: a lock not crossed yet (the next one: probes advance one
-    /// slot or one tag word at a time) is added. False when `v` is odd (a writer holds
-    /// it: retry).
+    /// window of 8 slots at a time, and a lock covers at least 8) is added. False when `v`
+    /// is odd (a writer holds it: retry).
     #[inline]
     fn enter(&mut self, l: usize, v: u64) -> bool {
         if l != self.last {

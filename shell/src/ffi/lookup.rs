@@ -27,8 +27,8 @@ use super::key::{key4, key6, read_ipv6};
 ///
 /// Any number of threads may call it at once on the same handle, concurrently with a
 /// writer in this or another process. Lock-free: never blocks, never allocates, never
-/// makes a system call. Cost: O(probe_max) atomic loads per try, typically one lock word
-/// and one 32-byte slot; at most 256 tries.
+/// makes a system call. Cost: O(probe_max) atomic loads per try, typically one lock group
+/// (version and tags, 32 bytes) and one 32-byte slot; at most 256 tries.
 ///
 /// # Safety
 /// `map` is NULL or a live handle; `out` is NULL or valid for writing a `neigh_entry`.
