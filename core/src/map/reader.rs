@@ -291,9 +291,8 @@ impl<'a> MapReader<'a> {
     /// under the seqlock recipe (the caller loads the lock's version first).
     #[inline(always)]
     fn window_at(&self, p: usize) -> u64 {
-        let l = self.lock_of(p);
-        let o = p & ((1 << self.lock_shift) - 1);
-        let t = (l << self.group_shift) + 1 + (o >> 3);
+        let o = self.lock_offset(p);
+        let t = self.tag_index(self.lock_of(p), o);
         let lo = self.groups[t].load(Ordering::Relaxed);
         let hi = self.groups[t + 1].load(Ordering::Relaxed);
         funnel(lo, hi, 8 * (o & 7) as u32)
@@ -305,21 +304,11 @@ impl<'a> MapReader<'a> {
     /// window does not decide or the lock was held or changed.
     #[inline(always)]
     fn try_get_first_window(&self, k: &SlotKey, home: usize, fp: u8) -> Option<Option<[u64; 4]>> {
-        let lock = &self.groups[self.lock_of(home) << self.group_shift];
+        let lock = self.lock(self.lock_of(home));
         let v0 = lock.load(Ordering::Acquire);
         let x = self.window_at(home);
         let (equal, stop) = scan_window(x, window_tags(0), fp);
-        let mut cand = equal & before_first(stop);
-        let mut found = None;
-        while cand != 0 {
-            let s = (home + (cand.trailing_zeros() / 8) as usize) & self.mask;
-            let w = self.load_slot(s);
-            if k.matches(w[0], w[1], w[2]) {
-                found = Some(w);
-                break;
-            }
-            cand &= cand - 1;
-        }
+        let found = self.find_candidate(k, home, equal & before_first(stop));
         if found.is_none() && stop == 0 {
             return None;
         }
@@ -345,28 +334,38 @@ impl<'a> MapReader<'a> {
         }
         let mut crossed = CrossedLocks::new(first, v0);
         let mut found = None;
-        'scan: for i in 0..self.probe_max.div_ceil(8) {
+        for i in 0..self.probe_max.div_ceil(8) {
             let p = (home + 8 * i) & self.mask;
             if !self.cross(&mut crossed, self.lock_of(p)) {
                 return None;
             }
             let x = self.window_at(p);
             let (equal, stop) = scan_window(x, window_tags(i), fp);
-            let mut cand = equal & before_first(stop);
-            while cand != 0 {
-                let s = (p + (cand.trailing_zeros() / 8) as usize) & self.mask;
-                let w = self.load_slot(s);
-                if k.matches(w[0], w[1], w[2]) {
-                    found = Some(w);
-                    break 'scan;
-                }
-                cand &= cand - 1;
+            if let Some(w) = self.find_candidate(k, p, equal & before_first(stop)) {
+                found = Some(w);
+                break;
             }
             if stop != 0 {
                 break;
             }
         }
         self.unchanged(&crossed).then_some(found)
+    }
+
+    /// The words of the candidate slot holding `k`, if any: `cand` has bit 7 set in byte
+    /// `j` for slot `p + j` (mod capacity) whose tag matched; candidates are read lowest
+    /// first (Relaxed, inside the caller's seqlock recipe).
+    #[inline(always)]
+    fn find_candidate(&self, k: &SlotKey, p: usize, mut cand: u64) -> Option<[u64; 4]> {
+        while cand != 0 {
+            let s = (p + (cand.trailing_zeros() / 8) as usize) & self.mask;
+            let w = self.load_slot(s);
+            if k.matches(w[0], w[1], w[2]) {
+                return Some(w);
+            }
+            cand &= cand - 1;
+        }
+        None
     }
 
     /// Moves a probe onto slot lock `l` ([`CrossedLocks::enter`]), loading its version
@@ -492,16 +491,26 @@ impl<'a> MapReader<'a> {
     /// slots; `span..span + 8`: the copy of the next lock's first 8), and the byte's shift.
     #[inline]
     fn tag_word(&self, l: usize, o: usize) -> (&'a AtomicU64, usize) {
-        (
-            &self.groups[(l << self.group_shift) + 1 + (o >> 3)],
-            8 * (o & 7),
-        )
+        (&self.groups[self.tag_index(l, o)], 8 * (o & 7))
+    }
+
+    /// Index in `groups` of the word holding byte `o` of lock `l`'s tags (see
+    /// [`tag_word`](Self::tag_word)).
+    #[inline(always)]
+    fn tag_index(&self, l: usize, o: usize) -> usize {
+        (l << self.group_shift) + 1 + (o >> 3)
+    }
+
+    /// Slot `s`'s position within its lock's range.
+    #[inline(always)]
+    fn lock_offset(&self, s: usize) -> usize {
+        s & ((1 << self.lock_shift) - 1)
     }
 
     /// The tag of slot `s` (Relaxed; only meaningful under its lock or the seqlock recipe).
     #[inline]
     pub(crate) fn load_tag(&self, s: usize) -> u8 {
-        let (word, shift) = self.tag_word(self.lock_of(s), s & ((1 << self.lock_shift) - 1));
+        let (word, shift) = self.tag_word(self.lock_of(s), self.lock_offset(s));
         (word.load(Ordering::Relaxed) >> shift) as u8
     }
 
@@ -512,7 +521,7 @@ impl<'a> MapReader<'a> {
     #[inline]
     pub(crate) fn store_tag(&self, s: usize, tag: u8) {
         let l = self.lock_of(s);
-        let o = s & ((1 << self.lock_shift) - 1);
+        let o = self.lock_offset(s);
         set_byte(self.tag_word(l, o), tag);
         if o < 8 {
             let prev = (l + self.lock_count() - 1) & (self.lock_count() - 1);
