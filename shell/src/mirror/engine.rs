@@ -37,7 +37,7 @@ use neigh_core::wire::{
     ingest, neigh_dump, neigh_get, request::REQUEST_BUF_LEN, DumpFilter, LinkMessage, Message,
     MessageIter, NeighMessage, Parsed,
 };
-use neigh_core::Ingest;
+use neigh_core::{Ingest, NeighEntry};
 
 use super::config::MirrorConfig;
 use super::region::{Region, RegionError};
@@ -716,7 +716,7 @@ fn apply_neigh(
     watched: Option<&HashSet<u32>>,
     tally: &mut Tally,
 ) {
-    if !families.accepts(nm.family) || watched.is_some_and(|w| !w.contains(&nm.ifindex)) {
+    if !filters_accept(nm, families, watched) {
         tally.ignored += 1;
         return;
     }
@@ -724,18 +724,24 @@ fn apply_neigh(
     match map.apply(&decision, gen) {
         Ok(Applied::Ignored(_)) => tally.ignored += 1,
         Ok(_) => tally.applied += 1,
+        // Only an upsert can find the map full.
         Err(_full) => {
-            tally.full += 1;
-            if let Ingest::Upsert(e) = decision {
-                // The kernel has this entry but the map cannot hold it; an older copy
-                // cannot be there (an update never fails), so nothing stale remains.
-                debug!(
-                    "map full: {} on ifindex {} not mirrored",
-                    e.key.addr, e.key.ifindex
-                );
+            if let Ingest::Upsert(e) = &decision {
+                count_full(e, tally);
             }
         }
     }
+}
+
+/// Counts an upsert refused because the map is full. The kernel has this entry but the
+/// map cannot hold it; an older copy cannot be there (an update never fails), so nothing
+/// stale remains.
+fn count_full(e: &NeighEntry, tally: &mut Tally) {
+    tally.full += 1;
+    debug!(
+        "map full: {} on ifindex {} not mirrored",
+        e.key.addr, e.key.ifindex
+    );
 }
 
 /// Whether the `dev` and family filters accept a neighbor message.
@@ -786,14 +792,7 @@ fn mark_batch(decisions: &[Ingest], map: &NeighMap<'_>, gen: u8, tally: &mut Tal
                 tally.applied += 1;
                 tally.marked += u64::from(m.newly_marked(gen));
             }
-            Err(_full) => {
-                tally.full += 1;
-                // As in apply_neigh: an older copy cannot be there (an update never fails).
-                debug!(
-                    "map full: {} on ifindex {} not mirrored",
-                    e.key.addr, e.key.ifindex
-                );
-            }
+            Err(_full) => count_full(e, tally),
         }
     }
 }
