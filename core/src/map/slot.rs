@@ -116,13 +116,6 @@ pub(crate) fn tag(fp: u8, dist: usize) -> u8 {
     0x80 | ((dist.min(TAG_DIST_MAX) as u8) << TAG_FP_BITS) | (fp & ((1 << TAG_FP_BITS) - 1))
 }
 
-/// The tag of occupied slot words `w` whose key has fingerprint `fp` (the distance is
-/// the one stored in word 2).
-#[inline]
-pub(crate) fn tag_of_words(w: &[u64; 4], fp: u8) -> u8 {
-    tag(fp, dist(w[2]))
-}
-
 /// True when word 2 marks the MAC (word 3) valid.
 #[inline]
 pub(crate) fn is_resolved(w2: u64) -> bool {

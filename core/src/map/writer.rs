@@ -492,7 +492,7 @@ impl<'a> NeighMap<'a> {
     fn store_slot(&self, s: usize, w: [u64; 4], fp: u8) {
         self.store_words(s, w);
         let tag = if slot::is_occupied(w[2]) {
-            slot::tag_of_words(&w, fp)
+            slot::tag(fp, slot::dist(w[2]))
         } else {
             0
         };
