@@ -30,6 +30,13 @@ pub struct MapReader<'a> {
     lock_shift: u32,
     /// log2(words per lock group)
     group_shift: u32,
+    /// lock_shift - group_shift: slot >> this, masked with `group_mask`, is the index of
+    /// its lock's group.
+    group_at_shift: u32,
+    /// Clears the low group_shift bits.
+    group_mask: usize,
+    /// (slots per lock) / 8 - 1: masks a slot's index / 8 to its tag word in its group.
+    tag_word_mask: usize,
     probe_max: usize,
     seed: u64,
 }
@@ -112,24 +119,28 @@ fn window_tags(i: usize) -> u64 {
     WINDOW_TAGS[i.min(WINDOWS - 1)]
 }
 
-/// Reads one window of 8 tags `x` (probe distances `8i..8i+8`, tags of window `i` in
-/// `base` from [`window_tags`]) for a key of fingerprint `fp`. Returns bit 7 of each byte:
-/// `.0` where the tag is the key's at that distance (a candidate), `.1` where the probe
-/// stops (an empty slot, or an entry closer to its home than the probe: the Robin Hood
-/// rule, exact for distances below `slot::TAG_DIST_MAX`, where a stored distance is
-/// exact; past it only entries stored below the saturated value stop the probe). Exact
-/// per byte: no carry or borrow crosses bytes.
+/// The candidates in one window of 8 tags `x` (probe distances `8i..8i+8`, tags of window
+/// `i` in `base` from [`window_tags`]) for a key of fingerprint `fp`: bit 7 of each byte
+/// whose tag is the key's at that distance. Exact per byte: no carry crosses bytes.
 #[inline]
-fn scan_window(x: u64, base: u64, fp: u8) -> (u64, u64) {
+fn candidates(x: u64, base: u64, fp: u8) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     let y = x ^ (base | LO.wrapping_mul(u64::from(fp)));
-    let equal = !(((y & !HI).wrapping_add(!HI)) | y) & HI;
+    !(((y & !HI).wrapping_add(!HI)) | y) & HI
+}
+
+/// Where a probe stops in one window of 8 tags `x` (as for [`candidates`]): bit 7 of each
+/// byte that is an empty slot or an entry closer to its home than the probe (the Robin
+/// Hood rule, exact for distances below `slot::TAG_DIST_MAX`, where a stored distance is
+/// exact; past it only entries stored below the saturated value stop the probe). Exact
+/// per byte: no borrow crosses bytes.
+#[inline]
+fn stops(x: u64, base: u64) -> u64 {
     // Per byte, bit 7 of (x | 0x80) - base7 (low 7 bits of base; no borrow, since
     // 0x80 - 0x7f > 0) is set iff x's low 7 bits >= base7, i.e. (for an occupied x)
     // iff its stored distance is at least the probe's. Empty slots (bit 7 clear) stop too.
     let at_least = ((x & !HI) | HI).wrapping_sub(base & !HI);
-    let stop = (!at_least | !x) & HI;
-    (equal, stop)
+    (!at_least | !x) & HI
 }
 
 /// The bits below the lowest set bit of `m` (all bits when `m` is 0): the tag bytes before
@@ -241,6 +252,9 @@ impl<'a> MapReader<'a> {
             mask: layout.capacity - 1,
             lock_shift: span.trailing_zeros(),
             group_shift: group_words.trailing_zeros(),
+            group_at_shift: span.trailing_zeros() - group_words.trailing_zeros(),
+            tag_word_mask: span / 8 - 1,
+            group_mask: !(group_words - 1),
             probe_max: layout.probe_max,
             seed,
         })
@@ -264,20 +278,47 @@ impl<'a> MapReader<'a> {
         let h = k.hash(self.seed);
         let home = (h as usize) & self.mask;
         let fp = slot::fingerprint(h);
-        // Most lookups are decided by the first window of 8 tags, inline; the rest take
+        // Most lookups are decided by the first window of 8 tags, from `home` on (the key
+        // is found there, or the probe stops there), all in the group of `home`'s lock,
+        // which also covers the slots they tag: inline and straight-line. The rest take
         // the general scan, out of line.
-        match self.try_get_first_window(&k, home, fp) {
-            Some(found) => Ok(found.map(slot::decode)),
-            None => self.get_slow(k, home, fp),
+        let lock = &self.groups[self.group_index(home)];
+        let v0 = lock.load(Ordering::Acquire);
+        let x = self.window_at(home);
+        // A hit needs only the candidates. Those past where the probe stops cannot hold the
+        // key (unless the read was torn, which the validation catches), and checking them
+        // costs a hit less than computing the stop first.
+        let found = self.find_candidate(&k, home, candidates(x, window_tags(0), fp));
+        if found.is_none() && stops(x, window_tags(0)) == 0 {
+            return self.get_slow(k, home, fp, Some(v0));
         }
+        fence(Ordering::Acquire);
+        if (v0 & 1 == 0) & (lock.load(Ordering::Relaxed) == v0) {
+            return Ok(found.map(slot::decode));
+        }
+        self.get_slow(k, home, fp, None)
     }
 
-    /// [`get`](Self::get) when the first window did not decide or its lock was held: the
-    /// general scan, retried up to [`READ_RETRIES`] times.
+    /// [`get`](Self::get) when the first window did not decide (`resume`: the home lock's
+    /// version it loaded, so the first try goes on from window 1) or its lock was held:
+    /// the general scan, retried from window 0 up to [`READ_RETRIES`] times in all.
     #[inline(never)]
-    fn get_slow(&self, k: SlotKey, home: usize, fp: u8) -> Result<Option<MapEntry>, Busy> {
+    fn get_slow(
+        &self,
+        k: SlotKey,
+        home: usize,
+        fp: u8,
+        mut resume: Option<u64>,
+    ) -> Result<Option<MapEntry>, Busy> {
         for _ in 0..READ_RETRIES {
-            if let Some(found) = self.try_get_scan(&k, home, fp) {
+            let found = match resume.take() {
+                Some(v0) => self.try_get_scan(&k, home, fp, 1, v0),
+                None => {
+                    let v0 = self.lock(self.lock_of(home)).load(Ordering::Acquire);
+                    self.try_get_scan(&k, home, fp, 0, v0)
+                }
+            };
+            if let Some(found) = found {
                 return Ok(found.map(slot::decode));
             }
             spin_hint();
@@ -291,57 +332,47 @@ impl<'a> MapReader<'a> {
     /// under the seqlock recipe (the caller loads the lock's version first).
     #[inline(always)]
     fn window_at(&self, p: usize) -> u64 {
-        let o = self.lock_offset(p);
-        let t = self.tag_index(self.lock_of(p), o);
+        let (_, t) = self.window_word_index(p);
         let lo = self.groups[t].load(Ordering::Relaxed);
         let hi = self.groups[t + 1].load(Ordering::Relaxed);
-        funnel(lo, hi, 8 * (o & 7) as u32)
+        funnel(lo, hi, 8 * (p & 7) as u32)
     }
 
-    /// The common case, straight-line: the probe is decided within its first window, the
-    /// 8 tags from `home` on (the key is found there, or the probe stops there), all in
-    /// the group of `home`'s lock, which also covers the slots they tag. `None` when the
-    /// window does not decide or the lock was held or changed.
-    #[inline(always)]
-    fn try_get_first_window(&self, k: &SlotKey, home: usize, fp: u8) -> Option<Option<[u64; 4]>> {
-        let lock = self.lock(self.lock_of(home));
-        let v0 = lock.load(Ordering::Acquire);
-        let x = self.window_at(home);
-        let (equal, stop) = scan_window(x, window_tags(0), fp);
-        let found = self.find_candidate(k, home, equal & before_first(stop));
-        if found.is_none() && stop == 0 {
-            return None;
-        }
-        fence(Ordering::Acquire);
-        ((v0 & 1 == 0) & (lock.load(Ordering::Relaxed) == v0)).then_some(found)
-    }
-
-    /// One optimistic probe. `None`: a lock was held or changed, retry. `Some(None)`:
-    /// absent. `Some(Some(words))`: the validated slot words of the key.
+    /// One optimistic probe, from window `from` on (1: window 0 was read, undecided, by
+    /// the first-window probe), `v0` being the version of `home`'s lock loaded (Acquire)
+    /// before any of its tags were read. `None`: a lock was held or changed, retry.
+    /// `Some(None)`: absent. `Some(Some(words))`: the validated slot words of the key.
     ///
-    /// Scans windows of 8 tags from `home` on (window `i`: probe distances `8i..8i+8`,
+    /// Scans windows of 8 tags (window `i`: probe distances `8i..8i+8`,
     /// each from the group of its first slot's lock) until the probe is decided: the
-    /// key's tag at its distance leads to its slot, or the probe stops ([`scan_window`]:
+    /// key's tag at its distance leads to its slot, or the probe stops ([`stops`]:
     /// an empty slot, or an entry closer to its home than the probe). Only candidate slots
     /// are read. Every lock whose group was read is loaded (Acquire) before it and
     /// revalidated at the end; windows advance 8 slots and locks cover at least 8, so the
     /// probe moves onto at most the next lock each time.
-    fn try_get_scan(&self, k: &SlotKey, home: usize, fp: u8) -> Option<Option<[u64; 4]>> {
-        let first = self.lock_of(home);
-        let v0 = self.lock(first).load(Ordering::Acquire);
+    fn try_get_scan(
+        &self,
+        k: &SlotKey,
+        home: usize,
+        fp: u8,
+        from: usize,
+        v0: u64,
+    ) -> Option<Option<[u64; 4]>> {
         if v0 & 1 != 0 {
             return None;
         }
-        let mut crossed = CrossedLocks::new(first, v0);
+        let mut crossed = CrossedLocks::new(self.lock_of(home), v0);
         let mut found = None;
-        for i in 0..self.probe_max.div_ceil(8) {
+        for i in from..self.probe_max.div_ceil(8) {
             let p = (home + 8 * i) & self.mask;
             if !self.cross(&mut crossed, self.lock_of(p)) {
                 return None;
             }
             let x = self.window_at(p);
-            let (equal, stop) = scan_window(x, window_tags(i), fp);
-            if let Some(w) = self.find_candidate(k, p, equal & before_first(stop)) {
+            let base = window_tags(i);
+            let stop = stops(x, base);
+            if let Some(w) = self.find_candidate(k, p, candidates(x, base, fp) & before_first(stop))
+            {
                 found = Some(w);
                 break;
             }
@@ -497,8 +528,29 @@ impl<'a> MapReader<'a> {
     /// Index in `groups` of the word holding byte `o` of lock `l`'s tags (see
     /// [`tag_word`](Self::tag_word)).
     #[inline(always)]
-    fn tag_index(&self, l: usize, o: usize) -> usize {
+    pub(crate) fn tag_index(&self, l: usize, o: usize) -> usize {
         (l << self.group_shift) + 1 + (o >> 3)
+    }
+
+    /// Index in `groups` of slot `s`'s lock group (its version word): that of
+    /// [`lock`](Self::lock)`(lock_of(s))` in one shift and a mask.
+    #[inline(always)]
+    pub(crate) fn group_index(&self, s: usize) -> usize {
+        (s >> self.group_at_shift) & self.group_mask
+    }
+
+    /// Word `i` of the lock groups.
+    #[cfg(test)]
+    pub(crate) fn group_word(&self, i: usize) -> &'a AtomicU64 {
+        &self.groups[i]
+    }
+
+    /// Indices in `groups` of slot `s`'s lock group and of the tag word holding `s`'s tag:
+    /// the [`tag_index`](Self::tag_index) of its lock and offset, from `s` alone.
+    #[inline(always)]
+    pub(crate) fn window_word_index(&self, s: usize) -> (usize, usize) {
+        let g = self.group_index(s);
+        (g, g + 1 + ((s >> 3) & self.tag_word_mask))
     }
 
     /// Slot `s`'s position within its lock's range.

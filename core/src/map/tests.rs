@@ -334,6 +334,33 @@ fn home_slot_agrees_between_params_and_reader() {
     }
 }
 
+/// The reader finds a slot's lock group and tag word with one shift and a mask; writers
+/// with the lock index and the offset in the lock. Both must name the same words, at
+/// every lock size.
+#[test]
+fn group_and_tag_word_indices_agree_with_lock_arithmetic() {
+    for (capacity, lock_count) in [(16, 2), (64, 8), (64, 4), (256, 4), (1024, 2), (64, 1)] {
+        let p = MapParams {
+            capacity,
+            lock_count,
+            probe_max: 8,
+            seed: 1,
+        };
+        let w = words(&p);
+        let map = NeighMap::format_words(&w, &p).unwrap();
+        let r = map.reader();
+        for s in 0..capacity {
+            let (l, o) = (r.lock_of(s), s % (capacity / lock_count));
+            assert_eq!(
+                r.window_word_index(s),
+                (r.group_index(s), r.tag_index(l, o)),
+                "slot {s} of {capacity} under {lock_count} locks"
+            );
+            assert!(core::ptr::eq(r.group_word(r.group_index(s)), r.lock(l)));
+        }
+    }
+}
+
 #[test]
 fn fills_to_capacity_then_full() {
     let p = MapParams {
