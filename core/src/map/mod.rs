@@ -47,11 +47,15 @@
 //!
 //! # Concurrency
 //!
-//! Writers take, in increasing (cyclic) index order, the locks from that of the slot 8
-//! before the key's home to that of the last slot they change (see `version_lock.rs`): a
-//! writer of one of a lock's first 8 slots also holds the previous lock, whose group
-//! copies those slots' tags, so every lock covers all of its group and every slot its
-//! group tags. Any number of writers is safe. Readers follow the seqlock recipe of
+//! Writers take, in increasing (cyclic) index order, the locks from that of the key's
+//! home to that of the last slot they change (see `version_lock.rs`). A writer that
+//! changes the tag of one of a lock's first 8 slots (an insert or a remove shifting a run
+//! there) also holds the previous lock, whose group copies those tags, so every lock
+//! covers all of its group and every slot its group tags; it takes that lock, below the
+//! ones it holds, only if it is free, and otherwise releases and retakes them all in
+//! order. An overwrite leaves the tags and the key words alone and needs no lock before
+//! the home's: every reader of the key validates a lock from there on. Any number of
+//! writers is safe. Readers follow the seqlock recipe of
 //! DESIGN.md: Acquire-load the version of each lock whose group they read (odd: retry),
 //! Relaxed-load the group's tags and the candidate slots, then `fence(Acquire)` and
 //! re-check every such version (as a sum: versions only grow, so the sum is unchanged

@@ -598,14 +598,6 @@ impl<'a> MapReader<'a> {
         slot >> self.lock_shift
     }
 
-    /// The first lock a writer whose probe starts at `home` takes: that of the slot 8
-    /// before (see [`LockSet::covers`](super::version_lock::LockSet::covers)), so locks
-    /// are still taken in increasing (cyclic) order as the probe walks on.
-    #[inline]
-    pub(crate) fn first_write_lock(&self, home: usize) -> usize {
-        self.lock_of(home.wrapping_sub(8) & self.mask)
-    }
-
     #[inline]
     pub(crate) fn home(&self, k: &SlotKey) -> usize {
         (k.hash(self.seed) as usize) & self.mask

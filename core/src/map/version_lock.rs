@@ -9,8 +9,10 @@
 //! unlock: version.fetch_add(1, Release)   (v+1 -> v+2)
 //! ```
 //!
-//! Writers take locks in increasing index order only, so any number of writers cannot
-//! deadlock: a writer waiting for lock `x` holds only locks below `x`. A probe run that
+//! Writers wait for locks in increasing index order only, so any number of writers cannot
+//! deadlock: a writer waiting for lock `x` holds only locks below `x`. A writer that finds
+//! it needs the lock just below the ones it holds tries it once, without waiting, and
+//! otherwise releases everything and retakes the range in order. A probe run that
 //! wraps from the last slot to slot 0 needs locks `i..N` and `0..j`; [`LockSet`] then takes
 //! `0..j` first (releasing and retaking what it held if it has to).
 
@@ -35,6 +37,16 @@ fn lock(v: &AtomicU64) {
     // Orders the odd version before this writer's payload stores, for readers that
     // observe any of them (they then fail their final version check).
     fence(Ordering::Release);
+}
+
+/// Takes one lock if no writer holds it, without waiting: how a writer takes a lock below
+/// the ones it holds without breaking the increasing-order rule (it never waits for it).
+fn try_lock(v: &AtomicU64) -> bool {
+    if v.fetch_or(1, Ordering::Acquire) & 1 != 0 {
+        return false;
+    }
+    fence(Ordering::Release);
+    true
 }
 
 fn unlock(v: &AtomicU64) {
@@ -81,15 +93,20 @@ impl<'m, 'a> LockSet<'m, 'a> {
         }
     }
 
+    /// Whether this set holds the lock covering `slot`'s words: enough to read them, or to
+    /// overwrite them while its tag stays as it is.
+    #[inline]
+    pub fn holds(&self, slot: usize) -> bool {
+        let n = self.map.lock_count();
+        (self.map.lock_of(slot) + n - self.first) % n < self.count
+    }
+
     /// Whether this set holds every lock a writer of `slot` needs: the lock covering it
     /// and, for one of its lock's first 8 slots, the previous lock too, whose group holds
     /// a copy of its tag (the lock of the slot 8 before covers both cases).
     #[inline]
     pub fn covers(&self, slot: usize) -> bool {
-        let n = self.map.lock_count();
-        let held = |l: usize| (l + n - self.first) % n < self.count;
-        held(self.map.lock_of(slot))
-            && held(self.map.lock_of(slot.wrapping_sub(8) & self.map.mask()))
+        self.holds(slot) && self.holds(slot.wrapping_sub(8) & self.map.mask())
     }
 
     /// Adds the next lock. When that lock's index is below one already held (the range
@@ -109,6 +126,38 @@ impl<'m, 'a> LockSet<'m, 'a> {
             self.count += 1;
             self.take_all();
         }
+    }
+
+    /// Makes the set cover writes of tags at slot `at` (whose lock it holds) and after, as
+    /// far as the set reaches: when `at` is one of the first 8 slots of the first lock
+    /// held, that adds the lock before ([`extend_back`](Self::extend_back)). The locks
+    /// held run contiguously up from there, so every later slot's previous lock is held
+    /// too. False when the set had to be released and retaken: re-plan.
+    pub fn cover_writes_from(&mut self, at: usize) -> bool {
+        self.covers(at) || self.extend_back()
+    }
+
+    /// Adds the lock before the first one held. True when it was taken without waiting
+    /// and nothing was released. Otherwise (another writer holds it) every lock is
+    /// released and the whole range retaken in increasing order, since waiting for a
+    /// lower lock while holding higher ones could deadlock with a writer walking up; the
+    /// slots may then have changed, and callers restart their walk.
+    pub fn extend_back(&mut self) -> bool {
+        let n = self.map.lock_count();
+        if self.count >= n {
+            return true;
+        }
+        let prev = (self.first + n - 1) % n;
+        if try_lock(self.map.lock(prev)) {
+            self.first = prev;
+            self.count += 1;
+            return true;
+        }
+        self.release_all();
+        self.first = prev;
+        self.count += 1;
+        self.take_all();
+        false
     }
 }
 

@@ -89,6 +89,23 @@ enum UpsertPlan {
     Full,
 }
 
+/// What a writer's walk decided, under the locks it read.
+trait Plan {
+    /// The first slot whose tag the plan rewrites, if any (it then rewrites the tags of
+    /// the rest of its run too).
+    fn tags_from(&self) -> Option<usize>;
+}
+
+impl Plan for UpsertPlan {
+    /// An insert rewrites the tags of its whole shifted run; an update leaves them alone.
+    fn tags_from(&self) -> Option<usize> {
+        match *self {
+            UpsertPlan::Insert { at, .. } => Some(at),
+            UpsertPlan::Update { .. } | UpsertPlan::Full => None,
+        }
+    }
+}
+
 enum RemovePlan {
     Absent,
     /// Shift slots `at+1..=last` (cyclic) one slot back, then empty `last`.
@@ -96,6 +113,15 @@ enum RemovePlan {
         at: usize,
         last: usize,
     },
+}
+
+impl Plan for RemovePlan {
+    fn tags_from(&self) -> Option<usize> {
+        match *self {
+            RemovePlan::Remove { at, .. } => Some(at),
+            RemovePlan::Absent => None,
+        }
+    }
 }
 
 impl<'a> NeighMap<'a> {
@@ -198,13 +224,7 @@ impl<'a> NeighMap<'a> {
     pub fn mark(&self, entry: &NeighEntry, generation: u8) -> Result<Marked, Full> {
         let k = SlotKey::new(&entry.key);
         let (home, fp) = self.r.home_and_fingerprint(&k);
-        let mut locks = self.lock_home(home);
-        let plan = loop {
-            match self.plan_upsert(&k, home, &locks) {
-                Ok(plan) => break plan,
-                Err(NeedLock) => locks.extend(),
-            }
-        };
+        let (plan, _locks) = self.plan_locked(home, |locks| self.plan_upsert(&k, home, locks));
         match plan {
             UpsertPlan::Update { at } => {
                 let old = self.r.load_slot(at);
@@ -308,13 +328,7 @@ impl<'a> NeighMap<'a> {
     fn remove_if(&self, key: &NeighKey, pred: impl Fn(u8) -> bool) -> bool {
         let k = SlotKey::new(key);
         let home = self.r.home(&k);
-        let mut locks = self.lock_home(home);
-        let plan = loop {
-            match self.plan_remove(&k, home, &locks) {
-                Ok(plan) => break plan,
-                Err(NeedLock) => locks.extend(),
-            }
-        };
+        let (plan, _locks) = self.plan_locked(home, |locks| self.plan_remove(&k, home, locks));
         let RemovePlan::Remove { at, last } = plan else {
             return false;
         };
@@ -465,19 +479,36 @@ impl<'a> NeighMap<'a> {
         (i < STAT_WORDS).then(|| &self.r.header()[H_STATS + i])
     }
 
-    /// The locks a writer whose probe starts at `home` takes first: `home`'s, and the
-    /// previous one too when `home` is one of its lock's first 8 slots (that lock's group
-    /// holds a copy of their tags; see `LockSet::covers`). In increasing (cyclic) order.
-    fn lock_home(&self, home: usize) -> LockSet<'_, 'a> {
-        let first = self.r.first_write_lock(home);
-        let count = if first == self.r.lock_of(home) { 1 } else { 2 };
-        LockSet::acquire(&self.r, first, count)
+    /// Runs a writer's walk from `home` (`plan`, which reads only slots whose lock it is
+    /// given) under the locks it needs, and returns its plan with them held: `home`'s
+    /// lock, the next ones as the walk goes on, and, when the plan rewrites a tag in a
+    /// lock's first 8 slots, the previous lock, whose group holds a copy
+    /// ([`LockSet::cover_writes_from`]). A reader of the key validates the lock of each
+    /// window it reads, all from `home`'s on, and a reader of another key that reads the
+    /// slot only compares its key words, which an overwrite leaves as they are: so an
+    /// overwrite, which leaves the tags alone too, needs no lock before `home`'s.
+    fn plan_locked<P: Plan>(
+        &self,
+        home: usize,
+        plan: impl Fn(&LockSet<'_, 'a>) -> Result<P, NeedLock>,
+    ) -> (P, LockSet<'_, 'a>) {
+        let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
+        loop {
+            match plan(&locks) {
+                Ok(p) => {
+                    if p.tags_from().is_none_or(|at| locks.cover_writes_from(at)) {
+                        return (p, locks);
+                    }
+                }
+                Err(NeedLock) => locks.extend(),
+            }
+        }
     }
 
-    /// Reads slot `s`, which must be covered by `locks`.
+    /// Reads slot `s`, whose lock `locks` must hold.
     #[inline]
     fn locked_slot(&self, s: usize, locks: &LockSet<'_, '_>) -> Result<[u64; 4], NeedLock> {
-        if locks.covers(s) {
+        if locks.holds(s) {
             Ok(self.r.load_slot(s))
         } else {
             Err(NeedLock)
