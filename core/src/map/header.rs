@@ -25,7 +25,7 @@ pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
 /// The layout this build formats and joins; any other version is refused on join.
 /// Version 2 added a tag array between the locks and the slots. Version 3 puts each lock
 /// and the tags of its slots in one lock group, and the tag byte carries the probe
-/// distance (`1 | min(dist, 15) | 3 fingerprint bits`).
+/// distance (`1 | min(dist, 31) | 2 fingerprint bits`).
 pub const LAYOUT_VERSION: u64 = 3;
 /// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`).
 pub const STAT_WORDS: usize = 16;

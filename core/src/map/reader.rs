@@ -275,14 +275,12 @@ impl<'a> MapReader<'a> {
     #[inline(always)]
     pub fn get(&self, key: &NeighKey) -> Result<Option<MapEntry>, Busy> {
         let k = SlotKey::new(key);
-        let h = k.hash(self.seed);
-        let home = (h as usize) & self.mask;
-        let fp = slot::fingerprint(h);
+        let (home, fp) = self.home_and_fingerprint(&k);
         // Most lookups are decided by the first window of 8 tags, from `home` on (the key
         // is found there, or the probe stops there), all in the group of `home`'s lock,
         // which also covers the slots they tag: inline and straight-line. The rest take
         // the general scan, out of line.
-        let lock = &self.groups[self.group_index(home)];
+        let lock = self.slot_lock(home);
         let v0 = lock.load(Ordering::Acquire);
         let x = self.window_at(home);
         // A hit needs only the candidates. Those past where the probe stops cannot hold the
@@ -314,7 +312,7 @@ impl<'a> MapReader<'a> {
             let found = match resume.take() {
                 Some(v0) => self.try_get_scan(&k, home, fp, 1, v0),
                 None => {
-                    let v0 = self.lock(self.lock_of(home)).load(Ordering::Acquire);
+                    let v0 = self.slot_lock(home).load(Ordering::Acquire);
                     self.try_get_scan(&k, home, fp, 0, v0)
                 }
             };
@@ -332,7 +330,7 @@ impl<'a> MapReader<'a> {
     /// under the seqlock recipe (the caller loads the lock's version first).
     #[inline(always)]
     fn window_at(&self, p: usize) -> u64 {
-        let (_, t) = self.window_word_index(p);
+        let t = self.tag_word_index(p);
         let lo = self.groups[t].load(Ordering::Relaxed);
         let hi = self.groups[t + 1].load(Ordering::Relaxed);
         funnel(lo, hi, 8 * (p & 7) as u32)
@@ -435,7 +433,7 @@ impl<'a> MapReader<'a> {
 
     /// Reads slot `s` consistently (its one lock, validated), or `Busy` after the retries.
     pub(crate) fn read_slot(&self, s: usize) -> Result<[u64; 4], Busy> {
-        let lock = self.lock(self.lock_of(s));
+        let lock = self.slot_lock(s);
         for _ in 0..READ_RETRIES {
             let v = lock.load(Ordering::Acquire);
             if v & 1 == 0 {
@@ -535,22 +533,22 @@ impl<'a> MapReader<'a> {
     /// Index in `groups` of slot `s`'s lock group (its version word): that of
     /// [`lock`](Self::lock)`(lock_of(s))` in one shift and a mask.
     #[inline(always)]
-    pub(crate) fn group_index(&self, s: usize) -> usize {
+    fn group_index(&self, s: usize) -> usize {
         (s >> self.group_at_shift) & self.group_mask
     }
 
-    /// Word `i` of the lock groups.
-    #[cfg(test)]
-    pub(crate) fn group_word(&self, i: usize) -> &'a AtomicU64 {
-        &self.groups[i]
+    /// The version word of the lock covering slot `s`: [`lock`](Self::lock)`(lock_of(s))`,
+    /// found with [`group_index`](Self::group_index).
+    #[inline(always)]
+    pub(crate) fn slot_lock(&self, s: usize) -> &'a AtomicU64 {
+        &self.groups[self.group_index(s)]
     }
 
-    /// Indices in `groups` of slot `s`'s lock group and of the tag word holding `s`'s tag:
-    /// the [`tag_index`](Self::tag_index) of its lock and offset, from `s` alone.
+    /// Index in `groups` of the tag word holding slot `s`'s tag: the
+    /// [`tag_index`](Self::tag_index) of its lock and offset, from `s` alone.
     #[inline(always)]
-    pub(crate) fn window_word_index(&self, s: usize) -> (usize, usize) {
-        let g = self.group_index(s);
-        (g, g + 1 + ((s >> 3) & self.tag_word_mask))
+    pub(crate) fn tag_word_index(&self, s: usize) -> usize {
+        self.group_index(s) + 1 + ((s >> 3) & self.tag_word_mask)
     }
 
     /// Slot `s`'s position within its lock's range.

@@ -106,7 +106,7 @@ pub(crate) fn fingerprint(hash: u64) -> u8 {
     (hash >> (64 - TAG_FP_BITS)) as u8
 }
 
-/// The tag-array byte of an entry `dist` slots from its home with fingerprint `fp`:
+/// The tag byte of an entry `dist` slots from its home with fingerprint `fp`:
 /// bit 7 set, `min(dist, TAG_DIST_MAX)`, then the fingerprint bits. An empty slot's tag
 /// is 0. The distance lets a reader apply the Robin Hood stop rule (stop at the first
 /// entry closer to its home than the probe) from the tags alone, so a miss reads no slot;

@@ -352,11 +352,14 @@ fn group_and_tag_word_indices_agree_with_lock_arithmetic() {
         for s in 0..capacity {
             let (l, o) = (r.lock_of(s), s % (capacity / lock_count));
             assert_eq!(
-                r.window_word_index(s),
-                (r.group_index(s), r.tag_index(l, o)),
+                r.tag_word_index(s),
+                r.tag_index(l, o),
                 "slot {s} of {capacity} under {lock_count} locks"
             );
-            assert!(core::ptr::eq(r.group_word(r.group_index(s)), r.lock(l)));
+            assert!(
+                core::ptr::eq(r.slot_lock(s), r.lock(l)),
+                "slot {s} of {capacity} under {lock_count} locks"
+            );
         }
     }
 }
