@@ -172,53 +172,52 @@ fn two_writers_different_lock_regions_with_reader() {
     two_writers(false);
 }
 
+/// Fills a map of `params` with `placed` (generation 1), then inserts `spawned`
+/// (generation 2) from a new thread and `here` (generation 3) from this one, and checks
+/// that both inserts landed and nothing else changed. A deadlock between the two writers
+/// makes loom report a livelock ("exceeded maximum number of branches").
+fn insert_two_at_once(params: &MapParams, placed: &[NeighKey], spawned: NeighKey, here: NeighKey) {
+    let map = new_map_with(params);
+    for &k in placed {
+        put(&map, k, 1);
+    }
+    let w = thread::spawn(move || put(&map, spawned, 2));
+    put(&map, here, 3);
+    w.join().unwrap();
+    for &k in placed {
+        assert_eq!(generation_of(&map, &k), Some(1));
+    }
+    assert_eq!(generation_of(&map, &spawned), Some(2));
+    assert_eq!(generation_of(&map, &here), Some(3));
+    assert_eq!(map.len(), placed.len() + 2);
+}
+
 #[test]
 fn two_writers_whose_runs_cross_both_ways_do_not_deadlock() {
     builder().check(|| {
-        let map = new_map_with(&FOUR_LOCKS);
         let at = |home, nth| key_in(&FOUR_LOCKS, home, nth);
-        let (a, b) = (at(31, 0), at(0, 0));
-        put(&map, a, 1);
-        put(&map, b, 1);
         // A writer takes its home's lock, then the next ones as its walk goes on. a2
-        // (home 31) starts with lock 3 and its run wraps to slot 0 (lock 0): it must
-        // release lock 3 and retake 0, then 3. c (home 2) starts with lock 0, and its
+        // (home 31, behind a) starts with lock 3 and its run wraps to slot 0 (lock 0): it
+        // must release lock 3 and retake 0, then 3. c (home 2) starts with lock 0, and its
         // insert at slot 2 also needs lock 3, whose group copies lock 0's tags: it tries
         // lock 3 and, if a2 holds it, releases lock 0 and retakes 0, then 3. Taking lock 0
         // while holding lock 3 (the wrapped walk done naively) would deadlock with c.
-        let (a2, c) = (at(31, 1), at(2, 0));
-        let w = thread::spawn(move || put(&map, a2, 2));
-        put(&map, c, 3);
-        w.join().unwrap();
-        let get = |k| map.get(&k).unwrap().map(|e| e.generation());
-        for (k, g) in [(a, 1), (b, 1), (a2, 2), (c, 3)] {
-            assert_eq!(get(k), Some(g));
-        }
-        assert_eq!(map.len(), 4);
+        let (a, b, a2, c) = (at(31, 0), at(0, 0), at(31, 1), at(2, 0));
+        insert_two_at_once(&FOUR_LOCKS, &[a, b], a2, c);
     });
 }
 
 #[test]
 fn a_writer_needing_the_lock_below_its_own_does_not_deadlock() {
     builder().check(|| {
-        let map = new_map_with(&FOUR_LOCKS);
         let at = |home, nth| key_in(&FOUR_LOCKS, home, nth);
-        let d = at(7, 0);
-        put(&map, d, 1);
         // A writer starts with its home's lock. a (home 8) inserts at slot 8, one of lock
         // 1's first 8, whose tag lock 0's group copies: it then also needs lock 0, below
         // the one it holds. b (home 7, behind d) holds lock 0 and walks up to slot 8 in
         // lock 1. Waiting for lock 0 while holding lock 1 would deadlock with b; a tries
         // lock 0 once and otherwise releases lock 1 and retakes both in order.
-        let (a, b) = (at(8, 0), at(7, 1));
-        let w = thread::spawn(move || put(&map, a, 2));
-        put(&map, b, 3);
-        w.join().unwrap();
-        let get = |k| map.get(&k).unwrap().map(|e| e.generation());
-        for (k, g) in [(d, 1), (a, 2), (b, 3)] {
-            assert_eq!(get(k), Some(g));
-        }
-        assert_eq!(map.len(), 3);
+        let (d, a, b) = (at(7, 0), at(8, 0), at(7, 1));
+        insert_two_at_once(&FOUR_LOCKS, &[d], a, b);
     });
 }
 
