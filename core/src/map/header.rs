@@ -11,7 +11,7 @@
 //! | 11-14 | counters: inserts, updates, removes, full (refused inserts) | writers |
 //! | 15    | current generation (last `sweep` or `set_generation`) | writers |
 //! | 16-17 | owner id, heartbeat (opaque to the map; crash detection) | the owner |
-//! | 18    | bytes per lock group (checked against 3-4 on join; layout version 3) | format |
+//! | 18    | bytes per lock group (checked against 3-4 on join; since layout version 3) | format |
 //! | 19-31 | reserved, zero: descriptors of later sections (e.g. a request ring) | - |
 //! | 32-47 | [`STAT_WORDS`] general-purpose statistics words | the owner |
 //! | 48-63 | reserved, zero | - |
@@ -25,8 +25,10 @@ pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
 /// The layout this build formats and joins; any other version is refused on join.
 /// Version 2 added a tag array between the locks and the slots. Version 3 puts each lock
 /// and the tags of its slots in one lock group, and the tag byte carries the probe
-/// distance (`1 | min(dist, 31) | 2 fingerprint bits`).
-pub const LAYOUT_VERSION: u64 = 3;
+/// distance (then `1 | min(dist, 31) | 2 fingerprint bits`). Version 4 stores the distance
+/// plus one instead of an occupied bit, which leaves room for a third fingerprint bit
+/// (`min(dist, 30) + 1 | 3 fingerprint bits`).
+pub const LAYOUT_VERSION: u64 = 4;
 /// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`).
 pub const STAT_WORDS: usize = 16;
 

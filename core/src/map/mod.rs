@@ -17,9 +17,9 @@
 //!
 //! Lock `i` covers `capacity / lock_count` (at least 8) contiguous slots, and its group
 //! is everything a reader needs to decide a probe from those slots: the version word,
-//! then one tag byte per slot (hashbrown-style control byte: 0 when empty, else bit 7,
-//! the entry's probe distance saturated at 31 in 5 bits, and 2 fingerprint bits of the
-//! key's hash), then a copy of the next lock's first 8 tags, 8 tags per `AtomicU64` word.
+//! then one tag byte per slot (a control byte in the manner of hashbrown's: 0 when empty,
+//! else the entry's probe distance plus one, saturated at 30 + 1, in the top 5 bits and 3
+//! fingerprint bits of the key's hash below), then a copy of the next lock's first 8 tags, 8 tags per `AtomicU64` word.
 //!
 //! # Footprint
 //!
@@ -38,7 +38,7 @@
 //! lock `i`'s group (its own tags and the copy of the next 8), so the first window, which
 //! decides most lookups, costs one group (half a cache line) and one version. Within a
 //! window it picks out, 8 bytes at a time, the slots whose tag is the key's at that
-//! distance (same home, same fingerprint: about 1 in 4 of the entries of the same home)
+//! distance (same home, same fingerprint: about 1 in 8 of the entries of the same home)
 //! and the stop position (from the stored distances), and reads only the candidate slots,
 //! so a miss usually reads no slot at all. Insert shifts the rest of the run one slot on;
 //! remove shifts it one slot back (no tombstones). No entry is more than

@@ -97,13 +97,7 @@ const WINDOW_TAGS: [u64; WINDOWS] = {
     while i < WINDOWS {
         let mut j = 0;
         while j < 8 {
-            let d = 8 * i + j;
-            let d = if d < slot::TAG_DIST_MAX {
-                d
-            } else {
-                slot::TAG_DIST_MAX
-            };
-            t[i] |= (0x80 | (d as u64) << slot::TAG_FP_BITS) << (8 * j);
+            t[i] |= (slot::tag(0, 8 * i + j) as u64) << (8 * j);
             j += 1;
         }
         i += 1;
@@ -132,15 +126,17 @@ fn candidates(x: u64, base: u64, fp: u8) -> u64 {
 /// Where a probe stops in one window of 8 tags `x` (as for [`candidates`]): bit 7 of each
 /// byte that is an empty slot or an entry closer to its home than the probe (the Robin
 /// Hood rule, exact for distances below `slot::TAG_DIST_MAX`, where a stored distance is
-/// exact; past it only entries stored below the saturated value stop the probe). Exact
-/// per byte: no borrow crosses bytes.
+/// exact; past it only entries stored below the saturated value stop the probe). Since a
+/// tag is `(distance + 1) << TAG_FP_BITS | fingerprint` and an empty slot's is 0, those
+/// are the bytes of `x` below the byte of `base` (unsigned). Exact per byte: no borrow
+/// crosses bytes.
 #[inline]
 fn stops(x: u64, base: u64) -> u64 {
-    // Per byte, bit 7 of (x | 0x80) - base7 (low 7 bits of base; no borrow, since
-    // 0x80 - 0x7f > 0) is set iff x's low 7 bits >= base7, i.e. (for an occupied x)
-    // iff its stored distance is at least the probe's. Empty slots (bit 7 clear) stop too.
-    let at_least = ((x & !HI) | HI).wrapping_sub(base & !HI);
-    (!at_least | !x) & HI
+    // Per byte, bit 7 of (x | 0x80) - (base & 0x7f) (no borrow, since 0x80 > 0x7f) is set
+    // iff x's low 7 bits >= base's. Then x < base iff x's bit 7 is below base's, or the
+    // two are equal and the low 7 bits are below.
+    let low_at_least = (x | HI).wrapping_sub(base & !HI);
+    ((!x & base) | !(x ^ base | low_at_least)) & HI
 }
 
 /// The bits below the lowest set bit of `m` (all bits when `m` is 0): the tag bytes before
@@ -612,5 +608,64 @@ impl<'a> MapReader<'a> {
     pub(crate) fn home_and_fingerprint(&self, k: &SlotKey) -> (usize, u8) {
         let h = k.hash(self.seed);
         ((h as usize) & self.mask, slot::fingerprint(h))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*: reproducible test words.
+    fn next(s: &mut u64) -> u64 {
+        *s ^= *s >> 12;
+        *s ^= *s << 25;
+        *s ^= *s >> 27;
+        s.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// The per-byte SWAR of `candidates` and `stops` against byte-by-byte comparisons, for
+    /// windows of real tags (empty, or any fingerprint at any distance, saturated ones
+    /// included) and of arbitrary bytes (a torn read may see anything): a carry or borrow
+    /// crossing bytes, or a wrong bit of the tag format, shows up as a differing byte.
+    #[test]
+    fn window_tests_agree_with_byte_by_byte_comparisons() {
+        let mut s = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..20_000 {
+            let x = if round % 2 == 0 {
+                (0..8).fold(0u64, |acc, j| {
+                    let r = next(&mut s);
+                    let t = if r % 5 == 0 {
+                        0
+                    } else {
+                        slot::tag((r >> 8) as u8, (r >> 16) as usize % 48)
+                    };
+                    acc | u64::from(t) << (8 * j)
+                })
+            } else {
+                next(&mut s)
+            };
+            for i in 0..WINDOWS + 1 {
+                let base = window_tags(i);
+                for fp in 0..1u8 << slot::TAG_FP_BITS {
+                    let cand = candidates(x, base, fp);
+                    let stop = stops(x, base);
+                    for j in 0..8 {
+                        let t = (x >> (8 * j)) as u8;
+                        let d = 8 * i + j;
+                        let bit = |m: u64| m >> (8 * j) & 0xff;
+                        assert_eq!(
+                            bit(cand) != 0,
+                            t == slot::tag(fp, d),
+                            "x {x:#x} i {i} j {j}"
+                        );
+                        assert_eq!(bit(cand) & 0x7f, 0);
+                        let stored = usize::from(t >> slot::TAG_FP_BITS);
+                        let probe = d.min(slot::TAG_DIST_MAX) + 1;
+                        assert_eq!(bit(stop) != 0, stored < probe, "x {x:#x} i {i} j {j}");
+                        assert_eq!(bit(stop) & 0x7f, 0);
+                    }
+                }
+            }
+        }
     }
 }

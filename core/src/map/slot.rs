@@ -93,11 +93,11 @@ fn to8(b: &[u8]) -> [u8; 8] {
     out
 }
 
-/// Fingerprint bits in a tag (the low bits); the 7 - TAG_FP_BITS bits above them hold the
-/// probe distance.
-pub(crate) const TAG_FP_BITS: u32 = 2;
+/// Fingerprint bits in a tag (the low bits); the bits above them hold the probe distance
+/// plus one, so an occupied slot's tag is never 0 (an empty slot's).
+pub(crate) const TAG_FP_BITS: u32 = 3;
 /// Largest probe distance a tag stores exactly; longer ones are stored as this.
-pub(crate) const TAG_DIST_MAX: usize = (1 << (7 - TAG_FP_BITS)) - 1;
+pub(crate) const TAG_DIST_MAX: usize = (1 << (8 - TAG_FP_BITS)) - 2;
 
 /// The fingerprint bits of a key whose hash is `hash`, from the top of the hash (the home
 /// slot comes from the low bits).
@@ -107,13 +107,21 @@ pub(crate) fn fingerprint(hash: u64) -> u8 {
 }
 
 /// The tag byte of an entry `dist` slots from its home with fingerprint `fp`:
-/// bit 7 set, `min(dist, TAG_DIST_MAX)`, then the fingerprint bits. An empty slot's tag
-/// is 0. The distance lets a reader apply the Robin Hood stop rule (stop at the first
-/// entry closer to its home than the probe) from the tags alone, so a miss reads no slot;
-/// the distance and fingerprint together pick out candidates of the key's own home.
+/// `min(dist, TAG_DIST_MAX) + 1`, then the fingerprint bits (only the low `TAG_FP_BITS`
+/// bits of `fp` count). An empty slot's tag is 0; an entry's is at least
+/// `1 << TAG_FP_BITS`. The distance lets a reader apply the Robin Hood stop rule (stop at
+/// the first entry closer to its home than the probe) from the tags alone, so a miss
+/// reads no slot; the distance and fingerprint together pick out candidates of the key's
+/// own home. Storing distance + 1 instead of an occupied bit leaves 3 fingerprint bits
+/// beside 5 distance bits: 1 in 8 of the entries of the key's home is a false candidate.
 #[inline]
-pub(crate) fn tag(fp: u8, dist: usize) -> u8 {
-    0x80 | ((dist.min(TAG_DIST_MAX) as u8) << TAG_FP_BITS) | (fp & ((1 << TAG_FP_BITS) - 1))
+pub(crate) const fn tag(fp: u8, dist: usize) -> u8 {
+    let d = if dist < TAG_DIST_MAX {
+        dist
+    } else {
+        TAG_DIST_MAX
+    };
+    ((d as u8 + 1) << TAG_FP_BITS) | (fp & ((1 << TAG_FP_BITS) - 1))
 }
 
 /// True when word 2 marks the MAC (word 3) valid.
