@@ -350,7 +350,7 @@ fn group_and_tag_word_indices_agree_with_lock_arithmetic() {
         for s in 0..capacity {
             let (l, o) = (r.lock_of(s), s % (capacity / lock_count));
             assert_eq!(
-                r.tag_word_index(s),
+                r.tag_word_in(r.group_index(s), s),
                 r.tag_index(l, o),
                 "slot {s} of {capacity} under {lock_count} locks"
             );
