@@ -19,7 +19,8 @@
 //! is everything a reader needs to decide a probe from those slots: the version word,
 //! then one tag byte per slot (a control byte in the manner of hashbrown's: 0 when empty,
 //! else the entry's probe distance plus one, saturated at 30 + 1, in the top 5 bits and 3
-//! fingerprint bits of the key's hash below), then a copy of the next lock's first 8 tags, 8 tags per `AtomicU64` word.
+//! fingerprint bits of the key's hash below), then a copy of the next lock's first 8
+//! tags, 8 tags per `AtomicU64` word.
 //!
 //! # Footprint
 //!
