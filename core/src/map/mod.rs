@@ -101,7 +101,10 @@ pub use error::{Busy, Full, MapError};
 pub use header::{MapStats, LAYOUT_VERSION, MAGIC, STAT_WORDS};
 pub use iter::Iter;
 pub use map_entry::MapEntry;
-pub use params::{footprint, MapParams, DEFAULT_PROBE_MAX, DEFAULT_SEED, DEFAULT_SLOTS_PER_LOCK};
+pub use params::{
+    footprint, MapParams, DEFAULT_PROBE_MAX, DEFAULT_SEED, DEFAULT_SLOTS_PER_LOCK,
+    MIN_SLOTS_PER_LOCK,
+};
 pub use reader::MapReader;
 pub use writer::{Applied, Marked, NeighMap, Upserted};
 
