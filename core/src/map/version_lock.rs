@@ -24,27 +24,27 @@ use super::reader::MapReader;
 /// it blocks other writers forever (readers only get `Busy`); the map expects one live
 /// writer process, whose heartbeat tells the others.
 fn lock(v: &AtomicU64) {
+    while !try_lock(v) {
+        while v.load(Ordering::Relaxed) & 1 != 0 {
+            spin_hint();
+        }
+    }
+}
+
+/// Takes one lock if no writer holds it, without waiting: also how a writer takes a lock
+/// below the ones it holds without breaking the increasing-order rule (it never waits for
+/// it).
+fn try_lock(v: &AtomicU64) -> bool {
     // `fetch_or(1)` is the CAS v(even) -> v+1 of the recipe in one RMW: an even old value
     // means this writer set the bit and owns the lock; an odd one was left unchanged.
     // (One RMW rather than load-then-CAS also keeps loom's DPOR from losing the race
     // between a reader's version load and this write: loom tracks one last access per
     // atomic, and an intervening load by the writer would hide the reader's.)
-    while v.fetch_or(1, Ordering::Acquire) & 1 != 0 {
-        while v.load(Ordering::Relaxed) & 1 != 0 {
-            spin_hint();
-        }
-    }
-    // Orders the odd version before this writer's payload stores, for readers that
-    // observe any of them (they then fail their final version check).
-    fence(Ordering::Release);
-}
-
-/// Takes one lock if no writer holds it, without waiting: how a writer takes a lock below
-/// the ones it holds without breaking the increasing-order rule (it never waits for it).
-fn try_lock(v: &AtomicU64) -> bool {
     if v.fetch_or(1, Ordering::Acquire) & 1 != 0 {
         return false;
     }
+    // Orders the odd version before this writer's payload stores, for readers that
+    // observe any of them (they then fail their final version check).
     fence(Ordering::Release);
     true
 }
