@@ -1,5 +1,6 @@
 //! The neigh map side by side with hashbrown (not concurrent, same key), dashmap and
-//! papaya: lookup hit and miss at 50% and 90% load of 65,536 slots, reads while another
+//! papaya: lookup hit and miss at 50% and 90% load of 65,536 slots (neigh one key per
+//! call and in bursts of `BURST`), reads while another
 //! thread upserts at full speed, and upsert / insert+remove cost. Results and ratios are
 //! in benches/README.md.
 
@@ -8,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use neigh_core::map::{footprint, MapEntry, MapParams, NeighMap, REGION_ALIGN};
+use neigh_core::map::{footprint, MapEntry, MapParams, NeighMap, BURST, REGION_ALIGN};
 use neigh_core::{NeighEntry, NeighKey, NtfFlags, NudState};
 
 const CAPACITY: usize = 65_536;
@@ -105,6 +106,16 @@ fn lookups(c: &mut Criterion) {
                 b.iter(|| {
                     for k in next() {
                         let _ = black_box(reader.get(k));
+                    }
+                })
+            });
+            g.bench_function("neigh_burst", |b| {
+                let mut out = [Ok(None); BURST];
+                b.iter(|| {
+                    for keys in next().chunks(BURST) {
+                        let n = keys.len();
+                        black_box(reader.get_burst(keys, &mut out[..n]));
+                        black_box(&out);
                     }
                 })
             });

@@ -5,8 +5,10 @@
 //! allowed, so probe runs cross lock boundaries and wrap; two models use 32 slots in 4
 //! locks), places keys at chosen home slots, then runs writers and a reader. Readers
 //! decide from the tags in each lock's group and read only the slots whose tag matches.
-//! A reader's answer must be the right key with the MAC and flags of the generation it
-//! carries (never torn), or `Busy`; never absent for a key present throughout.
+//! A reader's answer must be the right key with a whole value of one write (MAC, state
+//! and flags of one generation: never torn, never another key's MAC), or `Busy` while
+//! keys move; never `Busy` while only values change; never absent for a key present
+//! throughout.
 #![cfg(loom)]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -90,18 +92,24 @@ fn mac_of(k: &NeighKey, generation: u8) -> [u8; 6] {
     ]
 }
 
+/// The NUD state written with `generation`: the value word (MAC, state, flags) carries the
+/// generation in each of its parts, so a reader can tell which write a value is and that it
+/// is that write's whole.
 fn state_of(generation: u8) -> NudState {
-    NudState(0x100 | u16::from(generation))
+    NudState(u16::from(generation))
+}
+
+/// The flags written with `generation` (bit 0, NTF_USE, is not stored by the map).
+fn flags_of(generation: u8) -> NtfFlags {
+    NtfFlags(generation & !1)
 }
 
 fn entry(k: NeighKey, generation: u8) -> NeighEntry {
     NeighEntry {
         key: k,
         mac: Some(mac_of(&k, generation)),
-        // The state lives in slot word 2, the MAC, flags and generation in word 3: a read
-        // mixing two writes shows as a state that does not match the generation.
         state: state_of(generation),
-        flags: NtfFlags(generation),
+        flags: flags_of(generation),
     }
 }
 
@@ -109,22 +117,46 @@ fn put(map: &NeighMap<'_>, k: NeighKey, generation: u8) {
     map.upsert(&entry(k, generation), generation).unwrap();
 }
 
-/// Checks one read of a key that is present throughout: `Busy` or an untorn entry of one
-/// of the `generations`. Returns the generation read.
+/// Checks one read of a key that is present throughout: `Busy` or the key with a whole
+/// value of one of the `generations` (MAC, state and flags of one write: never torn,
+/// never another key's MAC), and a generation among them (the generation is read apart
+/// from the value: an update stores the value, then the generation). Returns the
+/// value's generation.
 fn check_present(r: &MapReader<'_>, k: &NeighKey, generations: &[u8]) -> Option<u8> {
     match r.get(k) {
         Err(Busy) => None,
         Ok(None) => panic!("false absent for {k:?}"),
-        Ok(Some(e)) => {
-            let (entry, generation) = (e.entry(), e.generation());
-            assert_eq!(entry.key, *k);
-            assert!(generations.contains(&generation), "generation {generation}");
-            assert_eq!(entry.mac, Some(mac_of(k, generation)), "torn MAC");
-            assert_eq!(entry.flags, NtfFlags(generation), "torn flags");
-            assert_eq!(entry.state, state_of(generation), "torn state");
-            Some(generation)
-        }
+        Ok(Some(e)) => Some(check_value(k, &e, generations)),
     }
+}
+
+/// As [`check_present`], for a read that must not be `Busy` either: a value update never
+/// makes a reader retry, let alone give up.
+fn check_present_never_busy(r: &MapReader<'_>, k: &NeighKey, generations: &[u8]) -> u8 {
+    match r.get(k) {
+        Err(Busy) => panic!("busy during a value update for {k:?}"),
+        Ok(None) => panic!("false absent for {k:?}"),
+        Ok(Some(e)) => check_value(k, &e, generations),
+    }
+}
+
+fn check_value(k: &NeighKey, e: &neigh_core::MapEntry, generations: &[u8]) -> u8 {
+    let entry = e.entry();
+    assert_eq!(entry.key, *k);
+    let v = entry.state.0 as u8;
+    assert!(generations.contains(&v), "value of generation {v}");
+    assert_eq!(
+        entry.mac,
+        Some(mac_of(k, v)),
+        "torn value or another key's MAC"
+    );
+    assert_eq!(entry.flags, flags_of(v), "torn value");
+    assert!(
+        generations.contains(&e.generation()),
+        "generation {}",
+        e.generation()
+    );
+    v
 }
 
 fn generation_of(map: &NeighMap<'_>, k: &NeighKey) -> Option<u8> {
@@ -222,20 +254,39 @@ fn a_writer_needing_the_lock_below_its_own_does_not_deadlock() {
 }
 
 #[test]
-fn update_while_reading_is_never_torn() {
+fn update_while_reading_is_never_torn_nor_busy() {
     builder().check(|| {
         let map = new_map();
         let k = key_at(3, 0);
         put(&map, k, 1);
         let w = thread::spawn(move || put(&map, k, 2));
-        check_present(&map.reader(), &k, &[1, 2]);
+        check_present_never_busy(&map.reader(), &k, &[1, 2]);
         w.join().unwrap();
         assert_eq!(generation_of(&map, &k), Some(2));
     });
 }
 
 #[test]
-fn update_of_a_slot_whose_tag_is_copied_is_never_torn() {
+fn two_updates_while_reading_twice_never_go_back() {
+    builder().check(|| {
+        let map = new_map();
+        let k = key_at(3, 0);
+        put(&map, k, 1);
+        let w = thread::spawn(move || {
+            put(&map, k, 2);
+            put(&map, k, 3);
+        });
+        let r = map.reader();
+        let first = check_present_never_busy(&r, &k, &[1, 2, 3]);
+        let second = check_present_never_busy(&r, &k, &[1, 2, 3]);
+        assert!(second >= first, "read {second} after {first}");
+        w.join().unwrap();
+        assert_eq!(generation_of(&map, &k), Some(3));
+    });
+}
+
+#[test]
+fn update_of_a_slot_whose_tag_is_copied_is_never_torn_nor_busy() {
     builder().check(|| {
         let map = new_map();
         // a and k home at slot 7 (lock 0): k sits at slot 8 (lock 1), which a reader of
@@ -245,7 +296,7 @@ fn update_of_a_slot_whose_tag_is_copied_is_never_torn() {
         put(&map, a, 1);
         put(&map, k, 1);
         let w = thread::spawn(move || put(&map, k, 2));
-        check_present(&map.reader(), &k, &[1, 2]);
+        check_present_never_busy(&map.reader(), &k, &[1, 2]);
         w.join().unwrap();
         assert_eq!(generation_of(&map, &k), Some(2));
     });

@@ -99,10 +99,11 @@
 #define NEIGH_EFAULT -14
 
 /**
- * -EBUSY: a lookup gave up because a writer held the needed lock for the whole bounded
- * retry budget. The key may or may not be present; retry later. A crashed writer makes
- * this permanent for its slot range: check the writer's heartbeat. From
- * `neigh_mirror_create`: a live mirror already keeps the map of that name.
+ * -EBUSY: a lookup gave up because a writer kept moving entries (inserting, removing) in
+ * the key's range for the whole bounded retry budget; value updates of present entries
+ * never cause it. The key may or may not be present; retry later. A writer that died in
+ * the middle of a move makes this permanent for that range: check the writer's
+ * heartbeat. From `neigh_mirror_create`: a live mirror already keeps the map of that name.
  */
 #define NEIGH_EBUSY -16
 
@@ -159,8 +160,9 @@
 #define NEIGH_EUCLEAN -117
 
 /**
- * -ENOTRECOVERABLE: an internal error (a Rust panic) was caught at the API boundary.
- * The handle passed to the call should be left and not used again.
+ * -ENOTRECOVERABLE: an internal error (a Rust panic) was caught at the API boundary; the
+ * handle passed to the call should be left and not used again. From a join: the map is
+ * poisoned (a writer failed in the middle of moving entries) and must be formatted again.
  */
 #define NEIGH_ENOTRECOVERABLE -131
 

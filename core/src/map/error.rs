@@ -65,6 +65,9 @@ pub enum MapError {
     },
     /// The layout's size does not fit in `usize` on this target.
     TooLarge,
+    /// A writer unwound (panicked) in the middle of moving keys and left that part of the
+    /// map held; the region must be formatted anew.
+    Poisoned,
 }
 
 impl fmt::Display for MapError {
@@ -108,22 +111,29 @@ impl fmt::Display for MapError {
                 "corrupted map header: {field} is {found}, the layout implies {expected}"
             ),
             Self::TooLarge => write!(f, "map layout does not fit in this address space"),
+            Self::Poisoned => write!(
+                f,
+                "map region is poisoned: a writer failed in the middle of moving entries; format it again"
+            ),
         }
     }
 }
 
 impl core::error::Error for MapError {}
 
-/// A reader gave up: a writer held a lock the read needed for longer than the bounded
-/// number of retries ([`READ_RETRIES`](super::READ_RETRIES)). The entry may or may not be
-/// present; the caller may retry later. A crashed writer makes reads of its locked range
-/// return `Busy` forever (never hang); check the header's heartbeat to tell.
+/// A reader gave up: a writer kept moving keys (inserting, removing) in a range the read
+/// needed for longer than the bounded number of retries
+/// ([`READ_RETRIES`](super::READ_RETRIES)). Value updates of present keys never cause it.
+/// The entry may or may not be present; the caller may retry later. A writer that died in
+/// the middle of a move makes reads of that range return `Busy` until the region is
+/// repaired or re-formatted (never hang); check the header's heartbeat and
+/// [`MapReader::is_poisoned`](super::MapReader::is_poisoned) to tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Busy;
 
 impl fmt::Display for Busy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("map slot range is locked by a writer (retry later)")
+        f.write_str("map entries are being moved by a writer (retry later)")
     }
 }
 

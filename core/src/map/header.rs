@@ -14,7 +14,8 @@
 //! | 18    | bytes per lock group (checked against 3-4 on join; since layout version 3) | format |
 //! | 19-31 | reserved, zero: descriptors of later sections (e.g. a request ring) | - |
 //! | 32-47 | [`STAT_WORDS`] general-purpose statistics words | the owner |
-//! | 48-63 | reserved, zero | - |
+//! | 48    | poisoned: non-zero once a writer unwound in the middle of a move | writers |
+//! | 49-63 | reserved, zero | - |
 //!
 //! A later section (such as a request ring) is added after the slots: its offset and
 //! length go into reserved words 19-31, `total bytes` grows to cover it, and the layout
@@ -23,12 +24,7 @@
 /// The first word of every formatted region: `"NEIGHMAP"` in big-endian ASCII.
 pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
 /// The layout this build formats and joins; any other version is refused on join.
-/// Version 2 added a tag array between the locks and the slots. Version 3 puts each lock
-/// and the tags of its slots in one lock group, and the tag byte carries the probe
-/// distance (then `1 | min(dist, 31) | 2 fingerprint bits`). Version 4 stores the distance
-/// plus one instead of an occupied bit, which leaves room for a third fingerprint bit
-/// (`min(dist, 30) + 1 | 3 fingerprint bits`).
-pub const LAYOUT_VERSION: u64 = 4;
+pub const LAYOUT_VERSION: u64 = 5;
 /// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`).
 pub const STAT_WORDS: usize = 16;
 
@@ -55,8 +51,9 @@ pub(crate) const H_OWNER: usize = 16;
 pub(crate) const H_HEARTBEAT: usize = 17;
 pub(crate) const H_GROUP_BYTES: usize = 18;
 pub(crate) const H_STATS: usize = 32;
+pub(crate) const H_POISONED: usize = 48;
 
-const _: () = assert!(H_STATS + STAT_WORDS <= HEADER_WORDS);
+const _: () = assert!(H_STATS + STAT_WORDS <= H_POISONED && H_POISONED < HEADER_WORDS);
 
 /// A copy of the header's shape and counters, as read by
 /// [`MapReader::stats`](super::MapReader::stats).

@@ -9,6 +9,8 @@ use crate::wire::{NtfFlags, NudState};
 use super::slot;
 
 /// An entry as the map stores it: the neighbor and the generation it was written with.
+/// The map keeps the low 8 bits of the NUD state (the kernel's `nud_state` is a `u8`) and
+/// the NTF flags but NTF_USE (a request flag the kernel never reports on an entry).
 ///
 /// Compact on purpose: it holds the four words of the slot it was read from (validated
 /// under the seqlock), and the accessors unpack a field when asked (a shift and a mask
@@ -18,8 +20,8 @@ use super::slot;
 /// `(entry(), generation())`.
 #[derive(Clone, Copy)]
 pub struct MapEntry {
-    /// Slot words 0-3 (see `slot.rs`): address (2 words), ifindex/state/meta,
-    /// MAC/generation/flags.
+    /// Slot words 0-3 (see `slot.rs`): address (2 words), ifindex/generation/meta, the
+    /// value (MAC/state/flags).
     w: [u64; 4],
 }
 
@@ -49,37 +51,32 @@ impl MapEntry {
     /// The MAC, or `None` for an unresolved entry. O(1).
     #[inline]
     pub fn mac(&self) -> Option<Mac> {
-        if self.is_resolved() {
-            let b = self.w[3].to_le_bytes();
-            Some([b[0], b[1], b[2], b[3], b[4], b[5]])
-        } else {
-            None
-        }
+        self.is_resolved().then(|| slot::mac(self.w[3]))
     }
 
     /// True when the entry carries a MAC (see [`NeighEntry::is_resolved`]). O(1).
     #[inline]
     pub fn is_resolved(&self) -> bool {
-        slot::is_resolved(self.w[2])
+        slot::is_resolved(self.w[3])
     }
 
-    /// The NUD state bits. O(1).
+    /// The NUD state bits (the low 8 bits of `ndm_state`: all the kernel keeps). O(1).
     #[inline]
     pub fn state(&self) -> NudState {
-        NudState((self.w[2] >> 32) as u16)
+        NudState(slot::state(self.w[3]))
     }
 
-    /// The NTF flags. O(1).
+    /// The NTF flags (NTF_USE, a request flag, is never stored). O(1).
     #[inline]
     pub fn flags(&self) -> NtfFlags {
-        NtfFlags((self.w[3] >> 56) as u8)
+        NtfFlags(slot::flags(self.w[3]))
     }
 
     /// The generation tag given to [`NeighMap::upsert`](super::NeighMap::upsert) (mark and
     /// sweep). O(1).
     #[inline]
     pub fn generation(&self) -> u8 {
-        (self.w[3] >> 48) as u8
+        slot::generation(self.w[2])
     }
 
     /// The neighbor, unpacked. O(1).

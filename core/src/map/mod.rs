@@ -12,8 +12,9 @@
 //! [`REGION_ALIGN`]-aligned. The header (see `header.rs` for the word map) holds the magic,
 //! [`LAYOUT_VERSION`], the shape, the writer counters, owner id and heartbeat, and
 //! [`STAT_WORDS`] statistics words for the owner. A slot is four `AtomicU64` words: the
-//! 16-byte address (IPv4 v4-mapped), ifindex, family, NUD state, NTF flags, 6-byte MAC
-//! with a resolved bit, the generation, and the entry's probe distance (see `slot.rs`).
+//! 16-byte address (IPv4 v4-mapped); ifindex, family, generation and the entry's probe
+//! distance; and the value, whole in one word: 6-byte MAC, NUD state, NTF flags and a
+//! resolved bit (see `slot.rs`).
 //!
 //! Lock `i` covers `capacity / lock_count` (at least 8) contiguous slots, and its group
 //! is everything a reader needs to decide a probe from those slots: the version word,
@@ -48,26 +49,39 @@
 //!
 //! # Concurrency
 //!
-//! Writers take, in increasing (cyclic) index order, the locks from that of the key's
-//! home to that of the last slot they change (see `version_lock.rs`). A writer that
+//! Each lock group's first word is a version lock (`seqlock.rs`): a writer bit that
+//! writers serialize on and readers ignore, a `MOVING` bit, and a count of the moves of
+//! the lock's range. Writers take, in increasing (cyclic) index order, the locks from that
+//! of the key's home to that of the last slot they change (`lock_set.rs`). A writer that
 //! changes the tag of one of a lock's first 8 slots (an insert or a remove shifting a run
 //! there) also holds the previous lock, whose group copies those tags, so every lock
 //! covers all of its group and every slot its group tags; it takes that lock, below the
 //! ones it holds, only if it is free, and otherwise releases and retakes them all in
-//! order. An overwrite leaves the tags and the key words alone and needs no lock before
-//! the home's: every reader of the key validates a lock from there on. Any number of
-//! writers is safe. Readers follow the seqlock recipe of
-//! DESIGN.md: Acquire-load the version of each lock whose group they read (odd: retry),
-//! Relaxed-load the group's tags and the candidate slots, then `fence(Acquire)` and
-//! re-check every such version (as a sum: versions only grow, so the sum is unchanged
-//! exactly when each version is); a probe crosses at most [`MAX_PROBE_LOCKS`] locks.
-//! Writers change a slot's tag (and its copy) in the same lock window as the slot, so a
-//! validated read sees tags and slots of the same writes. A changed version means retry;
-//! after [`READ_RETRIES`] tries the read returns [`Busy`] (a crashed writer cannot hang a
-//! reader). Every group and slot word is an atomic, and the only index derived from
-//! speculative data is the position of a matching tag within its window, masked to the
-//! capacity (always in bounds), so a racing read is never UB. Under `cfg(loom)` the same
-//! code runs over loom's atomics (`crate::sync`), model-checked in `loom-tests/`.
+//! order. Any number of writers is safe.
+//!
+//! Two kinds of writes. A *value update* of a present key (MAC, NUD state, flags: one
+//! word; the generation: another) stores each word whole and leaves the key words, the
+//! distance and the tags alone: readers never retry on it, so a writer preempted, stopped
+//! or killed in the middle of one never makes a reader wait or fail. A *move* (an insert
+//! that shifts a run, a removal's back-shift, `clear`) marks its locks `MOVING`, stores,
+//! then bumps their counts. Readers follow the seqlock recipe of DESIGN.md against moves
+//! only: take the stamp (Acquire) of each lock whose group they read (`MOVING`: retry),
+//! Relaxed-load the group's tags and the candidate slots, then `fence(Acquire)` and check
+//! every such stamp again (as a sum: counts only grow, so the sum is unchanged exactly
+//! when each stamp is); a probe crosses at most [`MAX_PROBE_LOCKS`] locks. Writers change
+//! a slot's tag (and its copy) in the same move as the slot, so a validated read sees
+//! tags and slots of the same moves. A changed stamp means retry; after [`READ_RETRIES`]
+//! tries the read returns [`Busy`]: possible only while keys move (or after a writer died
+//! in a move). A writer that unwinds in a move leaves its locks held and moving and marks
+//! the region poisoned ([`MapReader::is_poisoned`]; joins refuse it). Every group and slot
+//! word is an atomic, and the only index derived from speculative data is the position of
+//! a matching tag within its window, masked to the capacity (always in bounds), so a
+//! racing read is never UB. Under `cfg(loom)` the same code runs over loom's atomics
+//! (`crate::sync`), model-checked in `loom-tests/`.
+//!
+//! Bursts ([`MapReader::get_burst`], `burst.rs`) stage up to [`BURST`] lookups so their
+//! cache misses overlap: hash all and prefetch their groups and home slots, read all
+//! windows and prefetch candidates, then read, validate and decide each.
 //!
 //! # Entry points
 //!
@@ -76,27 +90,33 @@
 //!   `join_words` over `&[AtomicU64]`, `format_raw` / `join_raw` over shared memory.
 //! - [`MapReader::join`] (words) / [`MapReader::join_raw`] (read-only shared memory), or
 //!   [`NeighMap::reader`].
-//! - Reads: [`MapReader::get`], [`MapReader::iter`], `len`, `stats`.
+//! - Reads: [`MapReader::get`], [`MapReader::get_burst`], [`MapReader::iter`], `len`,
+//!   `stats`, [`MapReader::is_poisoned`].
 //! - Writes: [`NeighMap::upsert`] (and [`NeighMap::mark`], its mark-phase form),
 //!   [`NeighMap::remove`], [`NeighMap::sweep`],
 //!   [`NeighMap::clear`], [`NeighMap::apply`]; [`NeighMap::home_slot_addr`] for a
 //!   writer that prefetches ahead of a batch of writes.
 
+mod burst;
 mod error;
+mod geometry;
 mod header;
 mod iter;
+mod lock_set;
 mod map_entry;
 mod params;
 mod reader;
 #[cfg(not(loom))]
 mod region;
+mod seqlock;
 mod slot;
-mod version_lock;
+mod tags;
 mod writer;
 
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+pub use burst::BURST;
 pub use error::{Busy, Full, MapError};
 pub use header::{MapStats, LAYOUT_VERSION, MAGIC, STAT_WORDS};
 pub use iter::Iter;

@@ -3,10 +3,18 @@
 //! ```text
 //! word 0: address bytes 0..8   (native-endian u64; IPv4 stored v4-mapped ::ffff:a.b.c.d)
 //! word 1: address bytes 8..16
-//! word 2: ifindex (bits 0-31) | NUD state (32-47) | probe distance (48-55) | meta (56-63)
-//! word 3: MAC (bits 0-47, byte 0 lowest) | generation (48-55) | NTF flags (56-63)
-//! meta:   bit 0 occupied, bit 1 IPv6, bit 2 resolved (MAC valid)
+//! word 2: ifindex (bits 0-31) | generation (32-39) | probe distance (48-55) | meta (56-63)
+//! word 3: MAC (bits 0-47, byte 0 lowest) | NUD state (48-55) | NTF flags (56-63)
+//! meta:   bit 0 occupied, bit 1 IPv6
 //! ```
+//!
+//! Word 3 is the entry's value, whole in one atomic word, so a value update is one store
+//! that readers take as it is (see `seqlock.rs`): the MAC, the NUD state (the kernel keeps
+//! it in a `u8`; the map stores the low 8 bits of `ndm_state`) and the NTF flags, whose bit
+//! 0, NTF_USE, a request flag the kernel never sets on an entry, says whether the MAC is
+//! valid (resolved). The generation, the writer's mark-and-sweep bookkeeping, is in word 2
+//! and read on its own: a read that overlaps an update may pair one update's value with the
+//! other's generation.
 //!
 //! An empty slot is four zero words. The key is words 0-1 plus the ifindex and the
 //! occupied/IPv6 bits of word 2, so a key compare is three word compares. Decoding accepts
@@ -21,8 +29,13 @@ use crate::entry::{NeighEntry, NeighKey};
 const META_SHIFT: u32 = 56;
 pub(crate) const META_OCCUPIED: u64 = 1 << META_SHIFT;
 const META_V6: u64 = 2 << META_SHIFT;
-const META_RESOLVED: u64 = 4 << META_SHIFT;
+const GENERATION_SHIFT: u32 = 32;
+const GENERATION_MASK: u64 = 0xff << GENERATION_SHIFT;
 const DIST_SHIFT: u32 = 48;
+const STATE_SHIFT: u32 = 48;
+const FLAGS_SHIFT: u32 = 56;
+/// Word 3's bit for "the MAC is valid": NTF_USE's bit of the flags byte.
+const VALUE_RESOLVED: u64 = 1 << FLAGS_SHIFT;
 /// Adding this to word 2 adds one to the probe distance.
 pub(crate) const DIST_ONE: u64 = 1 << DIST_SHIFT;
 /// The bits of word 2 that belong to the key.
@@ -124,10 +137,41 @@ pub(crate) const fn tag(fp: u8, dist: usize) -> u8 {
     ((d as u8 + 1) << TAG_FP_BITS) | (fp & ((1 << TAG_FP_BITS) - 1))
 }
 
-/// True when word 2 marks the MAC (word 3) valid.
+/// True when value word `w3` marks its MAC valid.
 #[inline]
-pub(crate) fn is_resolved(w2: u64) -> bool {
-    w2 & META_RESOLVED != 0
+pub(crate) fn is_resolved(w3: u64) -> bool {
+    w3 & VALUE_RESOLVED != 0
+}
+
+/// The MAC bytes of value word `w3` (meaningful when [`is_resolved`]).
+#[inline]
+pub(crate) fn mac(w3: u64) -> [u8; 6] {
+    let b = w3.to_le_bytes();
+    [b[0], b[1], b[2], b[3], b[4], b[5]]
+}
+
+/// The NUD state of value word `w3`.
+#[inline]
+pub(crate) fn state(w3: u64) -> u16 {
+    u16::from((w3 >> STATE_SHIFT) as u8)
+}
+
+/// The NTF flags of value word `w3` (NTF_USE, whose bit says "resolved", cleared).
+#[inline]
+pub(crate) fn flags(w3: u64) -> u8 {
+    (w3 >> FLAGS_SHIFT) as u8 & !(VALUE_RESOLVED >> FLAGS_SHIFT) as u8
+}
+
+/// The generation stored in word 2.
+#[inline]
+pub(crate) fn generation(w2: u64) -> u8 {
+    (w2 >> GENERATION_SHIFT) as u8
+}
+
+/// Word 2 with its generation replaced.
+#[inline]
+pub(crate) fn with_generation(w2: u64, generation: u8) -> u64 {
+    (w2 & !GENERATION_MASK) | (u64::from(generation) << GENERATION_SHIFT)
 }
 
 /// True when word 2 marks the slot occupied.
@@ -142,23 +186,29 @@ pub(crate) fn dist(w2: u64) -> usize {
     ((w2 >> DIST_SHIFT) & 0xff) as usize
 }
 
+/// The value word of an entry: MAC, NUD state (low 8 bits), NTF flags (NTF_USE
+/// replaced by "resolved").
+#[inline]
+pub(crate) fn value(entry: &NeighEntry) -> u64 {
+    let (mac, resolved) = match entry.mac {
+        Some(m) => {
+            let mut b = [0u8; 8];
+            b[..6].copy_from_slice(&m);
+            (u64::from_le_bytes(b), VALUE_RESOLVED)
+        }
+        None => (0, 0),
+    };
+    let flags = u64::from(entry.flags.0) << FLAGS_SHIFT & !VALUE_RESOLVED;
+    mac | (u64::from(entry.state.0 as u8) << STATE_SHIFT) | flags | resolved
+}
+
 /// Packs an entry into slot words; `dist` must be below 256 (the caller checks against
 /// `probe_max`, which is at most 255).
 #[inline]
 pub(crate) fn encode(entry: &NeighEntry, generation: u8, dist: usize) -> [u64; 4] {
     let k = SlotKey::new(&entry.key);
-    let (mac, resolved) = match entry.mac {
-        Some(m) => {
-            let mut b = [0u8; 8];
-            b[..6].copy_from_slice(&m);
-            (u64::from_le_bytes(b), META_RESOLVED)
-        }
-        None => (0, 0),
-    };
-    let w2 =
-        k.w2 | resolved | (u64::from(entry.state.0) << 32) | ((dist as u64 & 0xff) << DIST_SHIFT);
-    let w3 = mac | (u64::from(generation) << 48) | (u64::from(entry.flags.0) << 56);
-    [k.w0, k.w1, w2, w3]
+    let w2 = with_generation(k.w2, generation) | ((dist as u64 & 0xff) << DIST_SHIFT);
+    [k.w0, k.w1, w2, value(entry)]
 }
 
 /// Unpacks the words of an occupied slot. Total: any bit pattern gives some entry.

@@ -68,22 +68,24 @@ fn mac_of(k: &NeighKey, generation: u8) -> [u8; 6] {
     [b[0] & 0xfe, b[1], b[2], b[3], b[4], generation]
 }
 
+/// The entry written for `k` with `generation`: its MAC, NUD state and flags all carry
+/// the generation, so a reader can check that a value it read is one whole write's (the
+/// flags lose bit 0, NTF_USE, which the map does not store).
 fn entry(k: NeighKey, generation: u8, resolved: bool) -> NeighEntry {
     NeighEntry {
         key: k,
         mac: resolved.then(|| mac_of(&k, generation)),
-        // The state (slot word 2) carries the generation (word 3) too: a read that mixes
-        // two writes shows as a mismatch.
-        state: NudState(
-            u16::from(generation)
-                | if resolved {
-                    NudState::REACHABLE.0 << 8
-                } else {
-                    NudState::INCOMPLETE.0 << 8
-                },
-        ),
+        state: NudState(u16::from(generation)),
         flags: NtfFlags(generation),
     }
+}
+
+/// The generation whose write a value read from the map is, if the value is one write's
+/// whole (see [`entry`]); `None` for a torn value or a MAC of another key.
+fn value_generation(k: &NeighKey, e: &MapEntry) -> Option<u8> {
+    let g = e.state().0 as u8;
+    let whole = e.flags() == NtfFlags(g & !1) && e.mac().is_none_or(|m| m == mac_of(k, g));
+    whole.then_some(g)
 }
 
 /// Checks the Robin Hood invariants and the entry count with no writer running. Returns
@@ -102,7 +104,7 @@ fn check_invariants(map: &NeighMap<'_>) -> usize {
         }
         count += 1;
         let e = slot::decode(w);
-        let home = r.home(&SlotKey::new(&e.key()));
+        let home = r.geometry().home(&SlotKey::new(&e.key()));
         let d = (s + cap - home) % cap;
         assert_eq!(
             r.load_tag(s),
@@ -110,7 +112,10 @@ fn check_invariants(map: &NeighMap<'_>) -> usize {
             "slot {s}: tag"
         );
         assert_eq!(slot::dist(w[2]), d, "slot {s}: stored distance");
-        assert!(d < r.probe_max(), "slot {s}: distance {d} past probe_max");
+        assert!(
+            d < r.geometry().probe_max,
+            "slot {s}: distance {d} past probe_max"
+        );
         longest = longest.max(d);
         for back in 1..=d {
             let t = (s + cap - back) % cap;
@@ -347,15 +352,16 @@ fn group_and_tag_word_indices_agree_with_lock_arithmetic() {
         let w = words(&p);
         let map = NeighMap::format_words(&w, &p).unwrap();
         let r = map.reader();
+        let geo = r.geometry();
         for s in 0..capacity {
-            let (l, o) = (r.lock_of(s), s % (capacity / lock_count));
+            let (l, o) = (geo.lock_of(s), s % (capacity / lock_count));
             assert_eq!(
-                r.tag_word_in(r.group_index(s), s),
-                r.tag_index(l, o),
+                geo.tag_word_in(geo.group_index(s), s),
+                geo.tag_index(l, o),
                 "slot {s} of {capacity} under {lock_count} locks"
             );
             assert!(
-                core::ptr::eq(r.slot_lock(s), r.lock(l)),
+                core::ptr::eq(r.slot_lock(s).word(), r.lock(l).word()),
                 "slot {s} of {capacity} under {lock_count} locks"
             );
         }
@@ -397,7 +403,7 @@ fn keys_with_home(map: &NeighMap<'_>, home: usize, n: usize) -> Vec<NeighKey> {
     let r = map.reader();
     (0..1_000_000)
         .map(key)
-        .filter(|k| r.home(&SlotKey::new(k)) == home)
+        .filter(|k| r.home_slot(k) == home)
         .take(n)
         .collect()
 }
@@ -529,7 +535,7 @@ fn mark_reports_the_previous_generation() {
     assert!(!m.newly_marked(2));
     assert_eq!(map.get(&k).unwrap(), Some(MapEntry::new(&changed, 2)));
     // Entries displaced from their home slot, next to inserts and removes.
-    let home = map.reader().home(&SlotKey::new(&key(100)));
+    let home = map.reader().home_slot(&key(100));
     let run = keys_with_home(&map, home, 5);
     for (i, k) in run.iter().enumerate() {
         assert_eq!(map.mark(&entry(*k, i as u8, true), 2), Ok(Marked::Inserted));
@@ -561,7 +567,7 @@ fn home_slot_addr_is_the_home_slot_inside_the_slots() {
     for i in 0..200 {
         let k = key(i);
         let a = map.home_slot_addr(&k);
-        let home = map.reader().home(&SlotKey::new(&k));
+        let home = map.reader().home_slot(&k);
         assert_eq!(a, core::ptr::from_ref(&slots[4 * home]).cast());
         assert!(range.contains(&a.cast()));
     }
@@ -588,26 +594,177 @@ fn header_owner_heartbeat_and_stat_words() {
     assert_eq!(st.seed, p.seed);
 }
 
-#[test]
-fn held_lock_makes_readers_busy_not_hang() {
+fn small_map_with_key_at(w: &[AtomicU64], home: usize) -> (NeighMap<'_>, NeighKey) {
     let p = MapParams {
         capacity: 16,
         lock_count: 2,
         probe_max: 8,
         seed: 7,
     };
-    let w = words(&p);
-    let map = NeighMap::format_words(&w, &p).unwrap();
-    let k = keys_with_home(&map, 2, 1)[0];
+    let map = NeighMap::format_words(w, &p).unwrap();
+    let k = keys_with_home(&map, home, 1)[0];
     map.upsert(&entry(k, 0, true), 0).unwrap();
-    let r = map.reader();
-    let guard = version_lock::LockSet::acquire(&r, 0, 1);
-    assert_eq!(map.get(&k), Err(Busy));
+    (map, k)
+}
+
+#[test]
+fn only_a_move_in_progress_makes_readers_busy() {
+    let w = words(&MapParams {
+        capacity: 16,
+        lock_count: 2,
+        probe_max: 8,
+        seed: 7,
+    });
+    let (map, k) = small_map_with_key_at(&w, 2);
     let far = keys_with_home(&map, 12, 1)[0];
+    let r = map.reader();
+    let mut locks = lock_set::LockSet::acquire(&r, 0, 1);
+    // Held for a value update: readers ignore the writer bit.
+    assert_eq!(map.get(&k).unwrap().unwrap().entry(), entry(k, 0, true));
+    assert!(map.iter().all(|e| e.is_ok()));
+    locks.begin_move();
+    assert_eq!(map.get(&k), Err(Busy));
     assert_eq!(map.get(&far), Ok(None), "other lock's range stays readable");
     assert!(map.iter().any(|e| e == Err(Busy)));
-    drop(guard);
+    locks.end_move();
+    drop(locks);
     assert!(map.get(&k).unwrap().is_some());
+    assert!(!r.is_poisoned());
+}
+
+/// The writer stops (a test hook waits) between a value update's value store and its
+/// generation store, holding its lock: a reader on another thread carries on, never
+/// `Busy`, and sees the new value, whole (with the old generation: the two are read
+/// independently).
+#[test]
+fn a_writer_stopped_in_a_value_update_never_makes_readers_busy() {
+    use std::sync::Barrier;
+    static STOPPED: Barrier = Barrier::new(2);
+    fn stop_here() {
+        STOPPED.wait();
+        STOPPED.wait();
+    }
+    let w = words(&MapParams {
+        capacity: 16,
+        lock_count: 2,
+        probe_max: 8,
+        seed: 7,
+    });
+    let (map, k) = small_map_with_key_at(&w, 2);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            writer::fault::VALUE_STORED.set(Some(stop_here));
+            assert_eq!(map.upsert(&entry(k, 1, true), 1), Ok(Upserted::Updated));
+        });
+        STOPPED.wait();
+        let r = map.reader();
+        for _ in 0..if cfg!(miri) { 10 } else { 100_000 } {
+            let e = r.get(&k).expect("never busy").expect("present");
+            assert_eq!(value_generation(&k, &e), Some(1), "the new value, whole");
+            assert_eq!(
+                e.generation(),
+                0,
+                "the generation is stored after the value"
+            );
+        }
+        STOPPED.wait();
+    });
+    assert_eq!(map.get(&k).unwrap().unwrap().generation(), 1);
+}
+
+/// A writer that panics after shifting one slot of a move (a test hook): the locks of
+/// the move stay held and moving, so no reader sees the half-moved run (`Busy`), and
+/// the region is poisoned: joins refuse it.
+#[test]
+fn a_writer_that_unwinds_mid_move_leaves_it_held_and_poisons_the_region() {
+    fn fail_here() {
+        panic!("fault injected mid-move");
+    }
+    let p = MapParams {
+        capacity: 32,
+        lock_count: 4,
+        probe_max: 8,
+        seed: 7,
+    };
+    for remove in [true, false] {
+        let w = words(&p);
+        let map = NeighMap::format_words(&w, &p).unwrap();
+        // a, b, c home at 13 and sit at 13, 14, 15 (lock 1, whose first 8 tags lock 0's
+        // group copies); removing a shifts b and c back, inserting x[1] (home 12, after
+        // x[0] at 12) shifts them on. Either move holds locks 0 and 1.
+        let run = keys_with_home(&map, 13, 3);
+        let x = keys_with_home(&map, 12, 2);
+        map.upsert(&entry(x[0], 0, true), 0).unwrap();
+        for k in &run {
+            map.upsert(&entry(*k, 0, true), 0).unwrap();
+        }
+        let far = keys_with_home(&map, 28, 1)[0];
+        map.upsert(&entry(far, 0, true), 0).unwrap();
+        let unwound = std::panic::catch_unwind(|| {
+            writer::fault::MOVED_ONE.set(Some(fail_here));
+            if remove {
+                map.remove(&run[0]);
+            } else {
+                let _ = map.upsert(&entry(x[1], 0, true), 0);
+            }
+        });
+        writer::fault::MOVED_ONE.set(None);
+        assert!(unwound.is_err());
+        let r = map.reader();
+        assert!(r.is_poisoned());
+        for k in &run {
+            assert_eq!(r.get(k), Err(Busy), "remove {remove}: {k:?}");
+        }
+        assert!(r.get(&far).unwrap().is_some(), "other ranges stay readable");
+        assert_eq!(MapReader::join(&w).unwrap_err(), MapError::Poisoned);
+        assert_eq!(NeighMap::join_words(&w).unwrap_err(), MapError::Poisoned);
+        assert!(MapError::Poisoned.to_string().contains("format it again"));
+    }
+}
+
+/// `get_burst` answers exactly as `get` for hits, misses and long probes, at any burst
+/// length (shorter than, equal to and longer than `BURST`, and `out` shorter than
+/// `keys`).
+#[test]
+fn burst_agrees_with_get() {
+    let p = MapParams {
+        capacity: 256,
+        lock_count: 32,
+        probe_max: 64,
+        seed: 21,
+    };
+    let w = words(&p);
+    let map = NeighMap::format_words(&w, &p).unwrap();
+    let mut rng = Rng::new(5);
+    // 90% load: probes past the first window, across locks.
+    for i in 0..230 {
+        let _ = map.upsert(&entry(key(i), i as u8, rng.below(4) != 0), 1);
+    }
+    let keys: Vec<NeighKey> = (0..400).map(|_| key(rng.below(300))).collect();
+    let r = map.reader();
+    let want: Vec<_> = keys.iter().map(|k| r.get(k)).collect();
+    assert!(want.iter().any(|e| matches!(e, Ok(None))));
+    for len in [0, 1, 7, BURST, BURST + 1, 100, 400] {
+        let mut out = std::vec![Err(Busy); len];
+        let found = r.get_burst(&keys[..len], &mut out);
+        assert_eq!(out, want[..len], "burst of {len}");
+        assert_eq!(
+            found,
+            want[..len]
+                .iter()
+                .filter(|e| matches!(e, Ok(Some(_))))
+                .count()
+        );
+    }
+    let mut short = std::vec![Err(Busy); 10];
+    assert_eq!(
+        r.get_burst(&keys, &mut short),
+        want[..10]
+            .iter()
+            .filter(|e| matches!(e, Ok(Some(_))))
+            .count()
+    );
+    assert_eq!(short, want[..10]);
 }
 
 /// Aligned byte buffer carved out of a Vec (no unsafe in tests).
@@ -788,8 +945,8 @@ fn garbage_regions_never_panic() {
 
 /// Two threads, real atomics: a writer churns upserts (new generations) and removes that
 /// shift probe runs across lock boundaries; a reader checks every answer: the right key,
-/// a MAC and flags that belong to the generation read (never torn), and never absent for
-/// the keys that are never removed.
+/// a MAC, state and flags of one write (never torn, never another key's), and never
+/// absent for the keys that are never removed.
 fn stress(p: MapParams, stable: u64, all: u64, reads: u64) {
     let w = words(&p);
     let map = NeighMap::format_words(&w, &p).unwrap();
@@ -818,19 +975,23 @@ fn stress(p: MapParams, stable: u64, all: u64, reads: u64) {
         let reader = map.reader();
         let mut rng = Rng::new(14);
         let (mut checked, mut busy) = (0u64, 0u64);
-        for _ in 0..reads {
+        let mut burst = [Err(Busy)];
+        for n in 0..reads {
             let i = rng.below(all);
             let k = key(i);
-            match reader.get(&k) {
+            // Every other read goes through a burst (of one key: same staged path).
+            let got = if n % 2 == 0 {
+                reader.get(&k)
+            } else {
+                reader.get_burst(core::slice::from_ref(&k), &mut burst);
+                burst[0]
+            };
+            match got {
                 Err(Busy) => busy += 1,
                 Ok(None) => assert!(i >= stable, "false absent for stable key {i}"),
                 Ok(Some(e)) => {
                     assert_eq!(e.key(), k);
-                    assert_eq!(e.flags(), NtfFlags(e.generation()), "torn entry");
-                    assert_eq!(e.state().0 as u8, e.generation(), "torn entry");
-                    if let Some(mac) = e.mac() {
-                        assert_eq!(mac, mac_of(&k, e.generation()), "MAC of another version");
-                    }
+                    assert!(value_generation(&k, &e).is_some(), "torn value {e:?}");
                     checked += 1;
                 }
             }

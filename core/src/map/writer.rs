@@ -6,19 +6,23 @@ use crate::sync::{AtomicU64, Ordering};
 use super::error::{Busy, Full, MapError};
 use super::header::*;
 use super::iter::Iter;
+use super::lock_set::LockSet;
 use super::params::MapParams;
 use super::reader::MapReader;
 use super::slot::{self, SlotKey, DIST_ONE};
-use super::version_lock::LockSet;
 use super::MapEntry;
 
 /// A map region opened for writing (and reading). All methods take `&self`: writers
 /// serialize on the version locks, so several threads (or processes) may write at once,
 /// though the mirror is normally the only writer. Readers elsewhere use a [`MapReader`].
 ///
-/// Writes never allocate and never block readers: a reader that meets a held lock retries
-/// and eventually returns [`Busy`]. A writer holds the locks covering the slots from the
-/// key's home slot to the last slot it changes, for O(probe run) work.
+/// Writes never allocate and never block readers. A value update of a present key (the
+/// common write: every NUD transition, every resync mark) stores the entry's value word
+/// and generation, each whole, and readers take them as they are, without a retry. Only a
+/// move (an insert that shifts a run, a removal's back-shift, `clear`) makes readers of
+/// its ranges retry, and after the bounded retries return [`Busy`]. A writer holds the
+/// locks covering the slots from the key's home slot to the last slot it changes, for
+/// O(probe run) work (see `seqlock.rs` and `lock_set.rs`).
 #[derive(Clone, Copy, Debug)]
 pub struct NeighMap<'a> {
     r: MapReader<'a>,
@@ -223,30 +227,28 @@ impl<'a> NeighMap<'a> {
     /// cost as `upsert`.
     pub fn mark(&self, entry: &NeighEntry, generation: u8) -> Result<Marked, Full> {
         let k = SlotKey::new(&entry.key);
-        let (home, fp) = self.r.home_and_fingerprint(&k);
-        let (plan, _locks) = self.plan_locked(home, |locks| self.plan_upsert(&k, home, locks));
+        let (home, fp) = self.r.geometry().home_and_fingerprint(&k);
+        let (plan, mut locks) = self.plan_locked(home, |locks| self.plan_upsert(&k, home, locks));
         match plan {
             UpsertPlan::Update { at } => {
-                let old = self.r.load_slot(at);
-                // Same key at the same distance, so the slot's tag is already this key's
-                // tag: the words alone change, and the tag is not touched.
-                self.store_words(at, slot::encode(entry, generation, slot::dist(old[2])));
+                let previous = self.update_value(at, entry, generation);
                 self.bump(H_UPDATES);
-                Ok(Marked::Updated {
-                    previous: slot::decode(old).generation(),
-                })
+                Ok(Marked::Updated { previous })
             }
             UpsertPlan::Insert { at, end, dist } => {
-                let mask = self.r.mask();
+                let mask = self.r.geometry().mask;
+                locks.begin_move();
                 let mut j = end;
                 while j != at {
                     let prev = (j + mask) & mask;
                     let mut w = self.r.load_slot(prev);
                     w[2] += DIST_ONE;
                     self.store_slot(j, w, self.r.load_tag(prev));
+                    fault::moved_one();
                     j = prev;
                 }
                 self.store_slot(at, slot::encode(entry, generation, dist), fp);
+                locks.end_move();
                 self.bump(H_LEN);
                 self.bump(H_INSERTS);
                 Ok(Marked::Inserted)
@@ -268,7 +270,7 @@ impl<'a> NeighMap<'a> {
     /// prefetch reads nothing into the program. O(1): one hash.
     #[inline]
     pub fn home_slot_addr(&self, key: &NeighKey) -> *const u8 {
-        let home = self.r.home(&SlotKey::new(key));
+        let home = self.r.geometry().home(&SlotKey::new(key));
         core::ptr::from_ref(&self.r.slots()[4 * home]).cast()
     }
 
@@ -279,8 +281,8 @@ impl<'a> NeighMap<'a> {
         home: usize,
         locks: &LockSet<'_, '_>,
     ) -> Result<UpsertPlan, NeedLock> {
-        let mask = self.r.mask();
-        let probe_max = self.r.probe_max();
+        let mask = self.r.geometry().mask;
+        let probe_max = self.r.geometry().probe_max;
         for d in 0..probe_max {
             let s = (home + d) & mask;
             let w = self.locked_slot(s, locks)?;
@@ -327,24 +329,27 @@ impl<'a> NeighMap<'a> {
     /// Removes `key`'s entry if `pred` (given its generation, under the lock) agrees.
     fn remove_if(&self, key: &NeighKey, pred: impl Fn(u8) -> bool) -> bool {
         let k = SlotKey::new(key);
-        let home = self.r.home(&k);
-        let (plan, _locks) = self.plan_locked(home, |locks| self.plan_remove(&k, home, locks));
+        let home = self.r.geometry().home(&k);
+        let (plan, mut locks) = self.plan_locked(home, |locks| self.plan_remove(&k, home, locks));
         let RemovePlan::Remove { at, last } = plan else {
             return false;
         };
-        if !pred(slot::decode(self.r.load_slot(at)).generation()) {
+        if !pred(slot::generation(self.r.load_slot(at)[2])) {
             return false;
         }
-        let mask = self.r.mask();
+        let mask = self.r.geometry().mask;
+        locks.begin_move();
         let mut j = at;
         while j != last {
             let next = (j + 1) & mask;
             let mut w = self.r.load_slot(next);
             w[2] -= DIST_ONE;
             self.store_slot(j, w, self.r.load_tag(next));
+            fault::moved_one();
             j = next;
         }
         self.store_slot(last, [0; 4], 0);
+        locks.end_move();
         self.r.header()[H_LEN].fetch_sub(1, Ordering::Relaxed);
         self.bump(H_REMOVES);
         true
@@ -356,8 +361,8 @@ impl<'a> NeighMap<'a> {
         home: usize,
         locks: &LockSet<'_, '_>,
     ) -> Result<RemovePlan, NeedLock> {
-        let mask = self.r.mask();
-        for d in 0..self.r.probe_max() {
+        let mask = self.r.geometry().mask;
+        for d in 0..self.r.geometry().probe_max {
             let s = (home + d) & mask;
             let w = self.locked_slot(s, locks)?;
             if !slot::is_occupied(w[2]) || slot::dist(w[2]) < d {
@@ -391,7 +396,7 @@ impl<'a> NeighMap<'a> {
             // Removing the entry at `s` shifts the next one into `s`: look again.
             loop {
                 let w = {
-                    let _lock = LockSet::acquire(&self.r, self.r.lock_of(s), 1);
+                    let _lock = LockSet::acquire(&self.r, self.r.geometry().lock_of(s), 1);
                     self.r.load_slot(s)
                 };
                 if !slot::is_occupied(w[2]) {
@@ -407,10 +412,11 @@ impl<'a> NeighMap<'a> {
         removed
     }
 
-    /// Removes every entry (all locks held at once, in increasing order; readers get
-    /// `Busy` meanwhile). Returns how many were removed. O(capacity).
+    /// Removes every entry (all locks held at once, in increasing order, as one move:
+    /// readers retry meanwhile and may get `Busy`). Returns how many were removed. O(capacity).
     pub fn clear(&self) -> usize {
-        let _locks = LockSet::acquire(&self.r, 0, self.r.lock_count());
+        let mut locks = LockSet::acquire(&self.r, 0, self.r.geometry().lock_count);
+        locks.begin_move();
         let mut removed = 0;
         for s in 0..self.r.capacity() {
             if slot::is_occupied(self.r.load_slot(s)[2]) {
@@ -418,6 +424,7 @@ impl<'a> NeighMap<'a> {
                 removed += 1;
             }
         }
+        locks.end_move();
         self.r.header()[H_LEN].store(0, Ordering::Relaxed);
         self.r.header()[H_REMOVES].fetch_add(removed as u64, Ordering::Relaxed);
         removed
@@ -492,7 +499,7 @@ impl<'a> NeighMap<'a> {
         home: usize,
         plan: impl Fn(&LockSet<'_, 'a>) -> Result<P, NeedLock>,
     ) -> (P, LockSet<'_, 'a>) {
-        let mut locks = LockSet::acquire(&self.r, self.r.lock_of(home), 1);
+        let mut locks = LockSet::acquire(&self.r, self.r.geometry().lock_of(home), 1);
         loop {
             match plan(&locks) {
                 Ok(p) => {
@@ -515,7 +522,7 @@ impl<'a> NeighMap<'a> {
         }
     }
 
-    /// Writes slot `s` and its tag: 0 for an empty slot, else from the distance in `w` and
+    /// Writes slot `s` and its tag (inside a move): 0 for an empty slot, else from the distance in `w` and
     /// the key's fingerprint `fp` (only its low bits count, so a moved entry's old tag may
     /// be passed). The caller holds the locks covering both (see `LockSet::covers`), so a
     /// reader sees the tag and the words of one write or retries.
@@ -527,11 +534,10 @@ impl<'a> NeighMap<'a> {
         } else {
             0
         };
-        self.r.store_tag(s, tag);
+        self.store_tag(s, tag);
     }
 
-    /// Writes slot `s`'s words and leaves its tag as it is: for an overwrite of the same
-    /// key at the same distance, whose tag it already holds. The caller holds its locks.
+    /// Writes slot `s`'s words (inside a move). The caller holds its locks.
     #[inline]
     fn store_words(&self, s: usize, w: [u64; 4]) {
         let slot = &self.r.slots()[4 * s..4 * s + 4];
@@ -540,7 +546,87 @@ impl<'a> NeighMap<'a> {
         }
     }
 
+    /// A value update of the key at slot `at` (whose lock, and those from its home's on,
+    /// the caller holds; no move): stores the new value word, then the new generation
+    /// into word 2, each one whole store a reader takes as it is, and leaves the key
+    /// words, the distance and the tag alone. Unchanged words are not written (a resync
+    /// mark of an unchanged entry writes only its generation). Returns the generation
+    /// the entry had.
+    fn update_value(&self, at: usize, entry: &NeighEntry, generation: u8) -> u8 {
+        let words = &self.r.slots()[4 * at..4 * at + 4];
+        let (w2, w3) = (
+            words[2].load(Ordering::Relaxed),
+            words[3].load(Ordering::Relaxed),
+        );
+        let value = slot::value(entry);
+        if value != w3 {
+            words[3].store(value, Ordering::Release);
+        }
+        fault::value_stored();
+        let marked = slot::with_generation(w2, generation);
+        if marked != w2 {
+            words[2].store(marked, Ordering::Release);
+        }
+        slot::generation(w2)
+    }
+
+    /// Sets the tag of slot `s`, and its copy in the previous lock's group when `s` is one
+    /// of its lock's first 8 slots. The caller holds both locks in a move (see
+    /// [`LockSet::covers`]), and they cover the whole words written, so plain stores of
+    /// the changed words are safe.
+    #[inline]
+    fn store_tag(&self, s: usize, tag: u8) {
+        let geo = self.r.geometry();
+        let l = geo.lock_of(s);
+        let o = geo.lock_offset(s);
+        set_byte(self.r.tag_word(l, o), tag);
+        if o < 8 {
+            let prev = (l + geo.lock_count - 1) & (geo.lock_count - 1);
+            set_byte(self.r.tag_word(prev, geo.span() + o), tag);
+        }
+    }
+
     fn bump(&self, word: usize) {
         self.r.header()[word].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Stores byte `tag` at bit `shift` of `word` (a plain load and store: the caller holds
+/// the lock covering the whole word).
+#[inline]
+fn set_byte((word, shift): (&AtomicU64, usize), tag: u8) {
+    let x = word.load(Ordering::Relaxed);
+    let delta = u64::from((x >> shift) as u8 ^ tag) << shift;
+    if delta != 0 {
+        word.store(x ^ delta, Ordering::Relaxed);
+    }
+}
+
+/// Test-only fault injection: hooks a test installs to run in the middle of a write (a
+/// panic there is a writer unwinding mid-change; a wait there is a writer stopped
+/// mid-change). Compiled to nothing outside the crate's own tests.
+pub(crate) mod fault {
+    #[cfg(all(test, not(loom)))]
+    std::thread_local! {
+        /// Called after each slot a move has shifted.
+        pub static MOVED_ONE: core::cell::Cell<Option<fn()>> = const { core::cell::Cell::new(None) };
+        /// Called between a value update's value store and its generation store.
+        pub static VALUE_STORED: core::cell::Cell<Option<fn()>> = const { core::cell::Cell::new(None) };
+    }
+
+    #[inline(always)]
+    pub(crate) fn moved_one() {
+        #[cfg(all(test, not(loom)))]
+        if let Some(f) = MOVED_ONE.get() {
+            f();
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn value_stored() {
+        #[cfg(all(test, not(loom)))]
+        if let Some(f) = VALUE_STORED.get() {
+            f();
+        }
     }
 }

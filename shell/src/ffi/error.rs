@@ -42,10 +42,11 @@ pub const NEIGH_ENOMEM: c_int = -12;
 pub const NEIGH_EACCES: c_int = -13;
 /// -EFAULT: a required pointer argument is NULL.
 pub const NEIGH_EFAULT: c_int = -14;
-/// -EBUSY: a lookup gave up because a writer held the needed lock for the whole bounded
-/// retry budget. The key may or may not be present; retry later. A crashed writer makes
-/// this permanent for its slot range: check the writer's heartbeat. From
-/// `neigh_mirror_create`: a live mirror already keeps the map of that name.
+/// -EBUSY: a lookup gave up because a writer kept moving entries (inserting, removing) in
+/// the key's range for the whole bounded retry budget; value updates of present entries
+/// never cause it. The key may or may not be present; retry later. A writer that died in
+/// the middle of a move makes this permanent for that range: check the writer's
+/// heartbeat. From `neigh_mirror_create`: a live mirror already keeps the map of that name.
 pub const NEIGH_EBUSY: c_int = -16;
 /// -ENODEV: no such network interface.
 pub const NEIGH_ENODEV: c_int = -19;
@@ -69,8 +70,9 @@ pub const NEIGH_EPROTONOSUPPORT: c_int = -93;
 pub const NEIGH_ENOTSUP: c_int = -95;
 /// -EUCLEAN: the map header is corrupted (its shape or offsets are inconsistent).
 pub const NEIGH_EUCLEAN: c_int = -117;
-/// -ENOTRECOVERABLE: an internal error (a Rust panic) was caught at the API boundary.
-/// The handle passed to the call should be left and not used again.
+/// -ENOTRECOVERABLE: an internal error (a Rust panic) was caught at the API boundary; the
+/// handle passed to the call should be left and not used again. From a join: the map is
+/// poisoned (a writer failed in the middle of moving entries) and must be formatted again.
 pub const NEIGH_ENOTRECOVERABLE: c_int = -131;
 
 /// Returns a static, NUL-terminated English description of `code` (any value returned by
@@ -95,7 +97,7 @@ pub(crate) fn describe(code: c_int) -> &'static CStr {
         NEIGH_ENOMEM => c"out of memory",
         NEIGH_EACCES => c"permission denied (region owned by another user or writable by others)",
         NEIGH_EFAULT => c"null pointer argument",
-        NEIGH_EBUSY => c"map slot range is locked by a writer (retry later)",
+        NEIGH_EBUSY => c"map entries are being moved by a writer (retry later)",
         NEIGH_ENODEV => c"no such network interface",
         NEIGH_EINVAL => c"invalid argument (misaligned pointer, bad mode, name or ifindex)",
         NEIGH_ENOSPC => c"neighbor map is full (no free slot within probe_max)",
@@ -161,6 +163,7 @@ pub(crate) fn map_error_code(e: &MapError, origin: Origin) -> c_int {
         },
         MapError::LayoutMismatch { .. } => NEIGH_EUCLEAN,
         MapError::TooLarge => NEIGH_EOVERFLOW,
+        MapError::Poisoned => NEIGH_ENOTRECOVERABLE,
     }
 }
 

@@ -63,9 +63,11 @@ use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs an entry point's body, turning a panic into `NEIGH_ENOTRECOVERABLE`. Unwind safety
-/// is asserted: after a panic the caller is told to drop the handle, and the map's own
-/// state is protected by its version locks (a panicking writer leaves a lock odd, which
-/// readers report as `NEIGH_EBUSY`, exactly like a crashed writer process).
+/// is asserted: after a panic the caller is told to drop the handle, and the map protects
+/// its own state: a writer that unwinds in the middle of moving entries leaves the locks of
+/// that move held and moving, so readers of that range get `NEIGH_EBUSY` instead of a
+/// half-moved run, and marks the region poisoned, so later joins fail; a panic anywhere
+/// else releases its locks with nothing half written (a value update is one store).
 #[inline(always)]
 fn guard(body: impl FnOnce() -> c_int) -> c_int {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(NEIGH_ENOTRECOVERABLE)

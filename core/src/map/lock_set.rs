@@ -1,13 +1,4 @@
-//! The version locks: one `u64` per range of slots, even = stable, odd = a writer holds it.
-//!
-//! This is the writer half of the seqlock recipe in DESIGN.md (the reader half is in
-//! `reader.rs`, where it is interleaved with the probe):
-//!
-//! ```text
-//! lock:   fetch_or(1) (Acquire) until the old value was even: v -> v+1; fence(Release)
-//! write:  payload words .store(Relaxed)
-//! unlock: version.fetch_add(1, Release)   (v+1 -> v+2)
-//! ```
+//! [`LockSet`]: the locks one writer holds, taken in an order that cannot deadlock.
 //!
 //! Writers wait for locks in increasing index order only, so any number of writers cannot
 //! deadlock: a writer waiting for lock `x` holds only locks below `x`. A writer that finds
@@ -15,43 +6,17 @@
 //! otherwise releases everything and retakes the range in order. A probe run that
 //! wraps from the last slot to slot 0 needs locks `i..N` and `0..j`; [`LockSet`] then takes
 //! `0..j` first (releasing and retaking what it held if it has to).
+//!
+//! A set also brackets a move ([`LockSet::begin_move`] / [`LockSet::end_move`], the
+//! seqlock's `MOVING` mark on every lock it holds). A set dropped in the middle of a move
+//! (the writer unwound from a panic) keeps its locks held and moving and marks the region
+//! poisoned: readers of those ranges get `Busy` (bounded), never a half-moved run, and
+//! no new join accepts the region.
 
-use crate::sync::{fence, spin_hint, AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 use super::reader::MapReader;
-
-/// Takes one lock, spinning while another writer holds it. A writer that crashed holding
-/// it blocks other writers forever (readers only get `Busy`); the map expects one live
-/// writer process, whose heartbeat tells the others.
-fn lock(v: &AtomicU64) {
-    while !try_lock(v) {
-        while v.load(Ordering::Relaxed) & 1 != 0 {
-            spin_hint();
-        }
-    }
-}
-
-/// Takes one lock if no writer holds it, without waiting: also how a writer takes a lock
-/// below the ones it holds without breaking the increasing-order rule (it never waits for
-/// it).
-fn try_lock(v: &AtomicU64) -> bool {
-    // `fetch_or(1)` is the CAS v(even) -> v+1 of the recipe in one RMW: an even old value
-    // means this writer set the bit and owns the lock; an odd one was left unchanged.
-    // (One RMW rather than load-then-CAS also keeps loom's DPOR from losing the race
-    // between a reader's version load and this write: loom tracks one last access per
-    // atomic, and an intervening load by the writer would hide the reader's.)
-    if v.fetch_or(1, Ordering::Acquire) & 1 != 0 {
-        return false;
-    }
-    // Orders the odd version before this writer's payload stores, for readers that
-    // observe any of them (they then fail their final version check).
-    fence(Ordering::Release);
-    true
-}
-
-fn unlock(v: &AtomicU64) {
-    v.fetch_add(1, Ordering::Release);
-}
+use super::seqlock::fence_moving;
 
 /// A cyclic range of held locks `first, first+1, ... first+count-1` (mod lock count),
 /// released on drop. Writers grow it one lock at a time as their probe walks on.
@@ -59,6 +24,8 @@ pub(crate) struct LockSet<'m, 'a> {
     map: &'m MapReader<'a>,
     first: usize,
     count: usize,
+    /// Between `begin_move` and `end_move`.
+    moving: bool,
 }
 
 impl<'m, 'a> LockSet<'m, 'a> {
@@ -67,16 +34,17 @@ impl<'m, 'a> LockSet<'m, 'a> {
         let mut set = LockSet {
             map,
             first,
-            count: count.min(map.lock_count()),
+            count: count.min(map.geometry().lock_count),
+            moving: false,
         };
         set.take_all();
         set
     }
 
     fn take_all(&mut self) {
-        let n = self.map.lock_count();
+        let n = self.map.geometry().lock_count;
         let end = self.first + self.count;
-        let take = |range: core::ops::Range<usize>| range.for_each(|l| lock(self.map.lock(l)));
+        let take = |range: core::ops::Range<usize>| range.for_each(|l| self.map.lock(l).lock());
         if end > n {
             // Wrapped: the low indices 0..end-n come first.
             take(0..end - n);
@@ -87,9 +55,9 @@ impl<'m, 'a> LockSet<'m, 'a> {
     }
 
     fn release_all(&mut self) {
-        let n = self.map.lock_count();
+        let n = self.map.geometry().lock_count;
         for i in 0..self.count {
-            unlock(self.map.lock((self.first + i) % n));
+            self.map.lock((self.first + i) % n).unlock();
         }
     }
 
@@ -97,8 +65,8 @@ impl<'m, 'a> LockSet<'m, 'a> {
     /// overwrite them while its tag stays as it is.
     #[inline]
     pub fn holds(&self, slot: usize) -> bool {
-        let n = self.map.lock_count();
-        (self.map.lock_of(slot) + n - self.first) % n < self.count
+        let n = self.map.geometry().lock_count;
+        (self.map.geometry().lock_of(slot) + n - self.first) % n < self.count
     }
 
     /// Whether this set holds every lock a writer of `slot` needs: the lock covering it
@@ -106,20 +74,20 @@ impl<'m, 'a> LockSet<'m, 'a> {
     /// a copy of its tag (the lock of the slot 8 before covers both cases).
     #[inline]
     pub fn covers(&self, slot: usize) -> bool {
-        self.holds(slot) && self.holds(slot.wrapping_sub(8) & self.map.mask())
+        self.holds(slot) && self.holds(slot.wrapping_sub(8) & self.map.geometry().mask)
     }
 
     /// Adds the next lock. When that lock's index is below one already held (the range
     /// wraps), every lock is released and the whole range retaken in increasing order, so
     /// the slots may have changed meanwhile: callers restart their walk either way.
     pub fn extend(&mut self) {
-        let n = self.map.lock_count();
+        let n = self.map.geometry().lock_count;
         if self.count >= n {
             return;
         }
         let next = self.first + self.count;
         if next < n {
-            lock(self.map.lock(next));
+            self.map.lock(next).lock();
             self.count += 1;
         } else {
             self.release_all();
@@ -143,12 +111,12 @@ impl<'m, 'a> LockSet<'m, 'a> {
     /// lower lock while holding higher ones could deadlock with a writer walking up; the
     /// slots may then have changed, and callers restart their walk.
     pub fn extend_back(&mut self) -> bool {
-        let n = self.map.lock_count();
+        let n = self.map.geometry().lock_count;
         if self.count >= n {
             return true;
         }
         let prev = (self.first + n - 1) % n;
-        if try_lock(self.map.lock(prev)) {
+        if self.map.lock(prev).try_lock() {
             self.first = prev;
             self.count += 1;
             return true;
@@ -159,10 +127,44 @@ impl<'m, 'a> LockSet<'m, 'a> {
         self.take_all();
         false
     }
+
+    /// Marks every held lock as moving (readers of their ranges retry from now on), then
+    /// fences: the caller's payload stores come after. Call once the set is complete.
+    pub fn begin_move(&mut self) {
+        let n = self.map.geometry().lock_count;
+        for i in 0..self.count {
+            self.map.lock((self.first + i) % n).begin_move();
+        }
+        fence_moving();
+        self.moving = true;
+    }
+
+    /// Ends the move: every held lock gets its next move count (readers that overlapped
+    /// the move fail their validation and retry). The locks stay held until the drop.
+    pub fn end_move(&mut self) {
+        let n = self.map.geometry().lock_count;
+        for i in 0..self.count {
+            self.map.lock((self.first + i) % n).end_move();
+        }
+        self.moving = false;
+    }
+}
+
+/// Marks the region poisoned (see [`MapReader::is_poisoned`]).
+fn poison(header: &[AtomicU64]) {
+    header[super::header::H_POISONED].store(1, Ordering::Release);
 }
 
 impl Drop for LockSet<'_, '_> {
+    /// Releases the locks, unless a move is under way: only a writer unwinding from a
+    /// panic drops a set between `begin_move` and `end_move`, and then the run may be
+    /// half moved. Its locks stay held and moving, so readers never accept what it left,
+    /// and the region is marked poisoned.
     fn drop(&mut self) {
+        if self.moving {
+            poison(self.map.header());
+            return;
+        }
         self.release_all();
     }
 }

@@ -1,0 +1,123 @@
+//! [`MapReader::get_burst`]: many lookups staged so that their cache misses overlap.
+//!
+//! A lookup in a large map misses the cache twice: on its lock group (version and tags)
+//! and, for a hit, on its slot. One key after another, each miss is paid in full. A burst
+//! walks its keys three times, as DPDK's `rte_hash_lookup_bulk` does:
+//!
+//! 1. hash every key, and prefetch its home's lock group and its home slot;
+//! 2. take every key's stamp and first tag window (the groups are arriving by now), pick
+//!    its candidates, and prefetch the first candidate's slot;
+//! 3. read every key's candidates, validate, and finish as [`MapReader::get`] does (the
+//!    general scan for a probe the first window does not decide or a read that did not
+//!    validate).
+//!
+//! Each key's read is the seqlock recipe of `get`, only spread over the stages: its stamp
+//! is taken before its window and slots are read, and validated after. Prefetches read
+//! nothing into the program; on targets without one they are left out and the stages
+//! still overlap what the CPU overlaps on its own.
+
+use crate::entry::NeighKey;
+
+use super::error::Busy;
+use super::reader::MapReader;
+use super::seqlock::Stamp;
+use super::slot::SlotKey;
+use super::tags::{candidates, window_tags};
+use super::MapEntry;
+
+/// Keys one burst stages at once; [`MapReader::get_burst`] takes any number, this many
+/// at a time.
+pub const BURST: usize = 32;
+
+/// One key between the stages.
+#[derive(Clone, Copy)]
+struct Staged {
+    k: SlotKey,
+    home: usize,
+    fp: u8,
+    /// The home's lock group (index in the groups array).
+    g: usize,
+    stamp: Stamp,
+    /// The first window's tags.
+    x: u64,
+}
+
+impl<'a> MapReader<'a> {
+    /// Looks up `keys`, writing what [`get`](Self::get) would return for `keys[i]` to
+    /// `out[i]`, for the first `min(keys.len(), out.len())` keys; returns how many were
+    /// found (`Ok(Some(_))`). Same guarantees as `get` for each key (lock-free, never
+    /// torn, never a false absent, `Busy` only while keys move), without a single order
+    /// between the keys' reads.
+    ///
+    /// Cost: that of the lookups, with the cache misses of up to [`BURST`] keys in flight
+    /// at once (see the module docs); no allocation (about 2 KiB of stack).
+    pub fn get_burst(
+        &self,
+        keys: &[NeighKey],
+        out: &mut [Result<Option<MapEntry>, Busy>],
+    ) -> usize {
+        let n = keys.len().min(out.len());
+        keys[..n]
+            .chunks(BURST)
+            .zip(out[..n].chunks_mut(BURST))
+            .map(|(keys, out)| self.get_staged(keys, out))
+            .sum()
+    }
+
+    /// One burst of at most [`BURST`] keys (`out` as long as `keys`).
+    #[inline(always)]
+    fn get_staged(&self, keys: &[NeighKey], out: &mut [Result<Option<MapEntry>, Busy>]) -> usize {
+        let geo = *self.geometry();
+        let mut staged = [Staged {
+            k: SlotKey {
+                w0: 0,
+                w1: 0,
+                w2: 0,
+            },
+            home: 0,
+            fp: 0,
+            g: 0,
+            stamp: Stamp::default(),
+            x: 0,
+        }; BURST];
+        let staged = &mut staged[..keys.len()];
+        for (s, key) in staged.iter_mut().zip(keys) {
+            s.k = SlotKey::new(key);
+            (s.home, s.fp) = geo.home_and_fingerprint(&s.k);
+            s.g = geo.group_index(s.home);
+            prefetch(&self.groups()[s.g]);
+            prefetch(&self.slots()[4 * s.home]);
+        }
+        for s in staged.iter_mut() {
+            s.stamp = self.version_at(s.g).begin_read();
+            s.x = self.window_at(s.g, s.home);
+            let cand = candidates(s.x, window_tags(0), s.fp);
+            if cand != 0 {
+                prefetch(&self.slots()[4 * self.candidate_slot(s.home, cand)]);
+            }
+        }
+        let mut found = 0;
+        for (s, o) in staged.iter().zip(out) {
+            *o = self.decide_first_window(&s.k, s.home, s.fp, (s.g, s.stamp), s.x);
+            found += usize::from(matches!(o, Ok(Some(_))));
+        }
+        found
+    }
+}
+
+/// Asks the CPU to bring the cache line of `p` in, without reading it into the program
+/// (no data race even while a writer stores there). A no-op where there is no prefetch
+/// instruction to use, and under loom and miri.
+#[inline(always)]
+fn prefetch<T>(p: &T) {
+    #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
+    {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has (it is in the
+        // target's baseline features). A prefetch is a hint: it never faults, whatever
+        // the address, and reads nothing the program sees.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(core::ptr::from_ref(p).cast()) };
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(loom), not(miri))))]
+    let _ = p;
+}

@@ -1,0 +1,136 @@
+//! Tag windows: the 8 tag bytes of a probe's window in one `u64`, and the SWAR tests a
+//! reader decides a probe with (which slots are candidates, where the probe stops).
+//!
+//! A tag (see `slot::tag`) is `(min(distance, slot::TAG_DIST_MAX) + 1) << TAG_FP_BITS |
+//! fingerprint`, 0 for an empty slot. A window of 8 tags is read lowest byte first; each
+//! test is exact per byte (no carry or borrow crosses bytes), so it holds for any bit
+//! pattern a torn read may produce.
+
+use super::slot;
+
+/// Bit 7 of every byte of a tag word.
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Windows whose tags differ: distances up to `slot::TAG_DIST_MAX`, then one saturated.
+const WINDOWS: usize = slot::TAG_DIST_MAX / 8 + 2;
+
+/// `window_tags` for each distinct window.
+const WINDOW_TAGS: [u64; WINDOWS] = {
+    let mut t = [0u64; WINDOWS];
+    let mut i = 0;
+    while i < WINDOWS {
+        let mut j = 0;
+        while j < 8 {
+            t[i] |= (slot::tag(0, 8 * i + j) as u64) << (8 * j);
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// The tags (`slot::tag`, fingerprint 0) an entry would have at each of the 8 probe
+/// distances of window `i` (distances `8i..8i+8`), lowest byte first; distances past
+/// `slot::TAG_DIST_MAX` are saturated.
+#[inline]
+pub(crate) fn window_tags(i: usize) -> u64 {
+    WINDOW_TAGS[i.min(WINDOWS - 1)]
+}
+
+/// The candidates in one window of 8 tags `x` (probe distances `8i..8i+8`, tags of window
+/// `i` in `base` from [`window_tags`]) for a key of fingerprint `fp`: bit 7 of each byte
+/// whose tag is the key's at that distance. Exact per byte: no carry crosses bytes.
+#[inline]
+pub(crate) fn candidates(x: u64, base: u64, fp: u8) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    let y = x ^ (base | LO.wrapping_mul(u64::from(fp)));
+    !(((y & !HI).wrapping_add(!HI)) | y) & HI
+}
+
+/// Where a probe stops in one window of 8 tags `x` (as for [`candidates`]): bit 7 of each
+/// byte that is an empty slot or an entry closer to its home than the probe (the Robin
+/// Hood rule, exact for distances below `slot::TAG_DIST_MAX`, where a stored distance is
+/// exact; past it only entries stored below the saturated value stop the probe). Since a
+/// tag is `(distance + 1) << TAG_FP_BITS | fingerprint` and an empty slot's is 0, those
+/// are the bytes of `x` below the byte of `base` (unsigned). Exact per byte: no borrow
+/// crosses bytes.
+#[inline]
+pub(crate) fn stops(x: u64, base: u64) -> u64 {
+    // Per byte, bit 7 of (x | 0x80) - (base & 0x7f) (no borrow, since 0x80 > 0x7f) is set
+    // iff x's low 7 bits >= base's. Then x < base iff x's bit 7 is below base's, or the
+    // two are equal and the low 7 bits are below.
+    let low_at_least = (x | HI).wrapping_sub(base & !HI);
+    ((!x & base) | !(x ^ base | low_at_least)) & HI
+}
+
+/// The bits below the lowest set bit of `m` (all bits when `m` is 0): the tag bytes before
+/// the first stop.
+#[inline]
+pub(crate) fn before_first(m: u64) -> u64 {
+    if m != 0 {
+        (m & m.wrapping_neg()) - 1
+    } else {
+        !0
+    }
+}
+
+/// The 8 bytes from byte `sh / 8` on of the 16-byte little-endian pair `lo, hi`
+/// (`sh` in `0..=64`).
+#[inline]
+pub(crate) fn funnel(lo: u64, hi: u64, sh: u32) -> u64 {
+    ((u128::from(hi) << 64 | u128::from(lo)) >> sh) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::tests::Rng;
+
+    /// The per-byte SWAR of `candidates` and `stops` against byte-by-byte comparisons, for
+    /// windows of real tags (empty, or any fingerprint at any distance, saturated ones
+    /// included) and of arbitrary bytes (a torn read may see anything): a carry or borrow
+    /// crossing bytes, or a wrong bit of the tag format, shows up as a differing byte.
+    #[test]
+    fn window_tests_agree_with_byte_by_byte_comparisons() {
+        // Plain arithmetic: miri checks it for overflow only, on a few rounds.
+        let rounds = if cfg!(miri) { 20 } else { 20_000 };
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+        for round in 0..rounds {
+            let x = if round % 2 == 0 {
+                (0..8).fold(0u64, |acc, j| {
+                    let r = rng.next();
+                    let t = if r % 5 == 0 {
+                        0
+                    } else {
+                        slot::tag((r >> 8) as u8, (r >> 16) as usize % 48)
+                    };
+                    acc | u64::from(t) << (8 * j)
+                })
+            } else {
+                rng.next()
+            };
+            for i in 0..WINDOWS + 1 {
+                let base = window_tags(i);
+                for fp in 0..1u8 << slot::TAG_FP_BITS {
+                    let cand = candidates(x, base, fp);
+                    let stop = stops(x, base);
+                    for j in 0..8 {
+                        let t = (x >> (8 * j)) as u8;
+                        let d = 8 * i + j;
+                        let bit = |m: u64| m >> (8 * j) & 0xff;
+                        assert_eq!(
+                            bit(cand) != 0,
+                            t == slot::tag(fp, d),
+                            "x {x:#x} i {i} j {j}"
+                        );
+                        assert_eq!(bit(cand) & 0x7f, 0);
+                        let stored = usize::from(t >> slot::TAG_FP_BITS);
+                        let probe = d.min(slot::TAG_DIST_MAX) + 1;
+                        assert_eq!(bit(stop) != 0, stored < probe, "x {x:#x} i {i} j {j}");
+                        assert_eq!(bit(stop) & 0x7f, 0);
+                    }
+                }
+            }
+        }
+    }
+}
