@@ -30,10 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
+#include <rte_memory.h>
 
 #include "neigh.h"
 
@@ -42,6 +45,7 @@
 #define NUD_STALE 0x04
 #define READER_CPU 0
 #define WRITER_CPU 1
+#define HUGE_PAGE (2u << 20)
 
 /* The rte_hash key; neigh takes the same two fields as arguments. */
 struct key {
@@ -75,6 +79,7 @@ struct tables {
 struct options {
 	bool size_64k, size_4m, load_50, load_90, kind_hit, kind_miss, single, burst;
 	bool cases, writer;
+	bool thp; /* back both tables with transparent huge pages */
 	unsigned rounds;
 	size_t lookups;
 	unsigned writer_rounds;
@@ -172,15 +177,17 @@ static void tables_create(struct tables *t, size_t slots, const struct options *
 {
 	static unsigned created;
 	char name[RTE_HASH_NAMESIZE];
-	size_t align = neigh_map_align();
 	size_t len = neigh_map_footprint(slots / 2);
 
+	/* Huge-page aligned (a multiple of neigh_map_align()), so --thp can back it. */
 	memset(t, 0, sizeof(*t));
 	t->slots = slots;
-	len = (len + align - 1) / align * align;
-	t->region = aligned_alloc(align, len);
-	if (!t->region)
+	len = (len + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	t->region = aligned_alloc(HUGE_PAGE, len);
+	if (!t->region || HUGE_PAGE % neigh_map_align() != 0)
 		die("aligned_alloc", (long)len);
+	if (o->thp && madvise(t->region, len, MADV_HUGEPAGE) != 0)
+		die("madvise(MADV_HUGEPAGE)", errno);
 	int rc = neigh_map_format(t->region, len, slots / 2, o->seed, &t->neigh);
 	if (rc != NEIGH_OK)
 		die(neigh_last_error(), rc);
@@ -500,6 +507,20 @@ static void run_case(const struct tables *t, const struct lookups *l, struct cas
 	free(ratio);
 }
 
+/* --thp: how much of the process is backed by huge pages (from /proc/self/smaps_rollup). */
+static void print_huge_pages(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "AnonHugePages:", 14) == 0 ||
+		    strncmp(line, "ShmemPmdMapped:", 15) == 0)
+			printf("(%s)\n", strtok(line, "\n"));
+	fclose(f);
+}
+
 static void run_load(const struct tables *t, struct case_id c, const struct options *o)
 {
 	struct lookups l;
@@ -541,6 +562,8 @@ static void run_cases(const struct options *o)
 			if (t.neigh_refused || t.rte_refused)
 				printf("(%zu slots, %u%%: neigh refused %zu inserts, rte_hash %zu)\n",
 				       sizes[s], loads[ld], t.neigh_refused, t.rte_refused);
+			if (o->thp)
+				print_huge_pages();
 			run_load(&t, (struct case_id){ .slots = sizes[s], .load = loads[ld] }, o);
 		}
 		tables_destroy(&t);
@@ -818,6 +841,7 @@ static void usage(FILE *f)
 		"  --writer-rounds=N     alternating alone / with-writer phases (default 10)\n"
 		"  --no-writer | --writer-only\n"
 		"  --quick               5 rounds, 262144 lookups, 1e7 writer lookups\n"
+		"  --thp                 back both tables with transparent huge pages (madvise)\n"
 		"  --seed=N              key and hash seed\n");
 }
 
@@ -839,10 +863,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "writer-rounds", required_argument, 0, 'R' },
 		{ "no-writer", no_argument, 0, 'x' },	{ "writer-only", no_argument, 0, 'w' },
 		{ "quick", no_argument, 0, 'q' },	{ "seed", required_argument, 0, 'S' },
-		{ "help", no_argument, 0, 'h' },	{ 0, 0, 0, 0 },
+		{ "thp", no_argument, 0, 't' },	{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
-	*o = (struct options){ true, true, true, true, true, true, true, true, true, true,
-			       15, 1u << 20, 10, 100000000ull, 0x6e65696768ull };
+	*o = (struct options){
+		.size_64k = true, .size_4m = true, .load_50 = true, .load_90 = true,
+		.kind_hit = true, .kind_miss = true, .single = true, .burst = true,
+		.cases = true, .writer = true, .rounds = 15, .lookups = 1u << 20,
+		.writer_rounds = 10, .writer_lookups = 100000000ull, .seed = 0x6e65696768ull,
+	};
 	int c;
 	bool ok = true;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -858,6 +887,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'x': o->writer = false; break;
 		case 'w': o->cases = false; break;
 		case 'q': o->rounds = 5, o->lookups = 1u << 18, o->writer_lookups = 10000000; break;
+		case 't': o->thp = true; break;
 		case 'S': o->seed = strtoull(optarg, NULL, 0); break;
 		case 'h': usage(stdout); exit(0);
 		default: ok = false;
@@ -870,7 +900,36 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 }
 
-static void eal_init(void)
+/* --thp: EAL's --no-huge memory is a shared memfd mapping (shmem), which the kernel backs
+ * with huge pages only if shmem_enabled allows madvise; otherwise rte_hash would stay on
+ * 4 KiB pages while neigh's region gets huge ones. */
+static void require_shmem_thp(void)
+{
+	char line[256] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	if (!strstr(line, "[advise]") && !strstr(line, "[always]") &&
+	    !strstr(line, "[within_size]") && !strstr(line, "[force]")) {
+		fprintf(stderr, "bench: --thp needs shmem huge pages for EAL's memory: "
+				"echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled\n");
+		exit(2);
+	}
+}
+
+/* Advises EAL's memory (one mapping per memseg list) before rte_hash touches it. */
+static int advise_huge(const struct rte_memseg_list *msl, void *arg)
+{
+	(void)arg;
+	if (madvise(msl->base_va, msl->len, MADV_HUGEPAGE) != 0)
+		die("madvise(MADV_HUGEPAGE) of EAL memory", errno);
+	return 0;
+}
+
+static void eal_init(bool thp)
 {
 	/* No hugepages, no devices, no files under /var/run; 1 GiB of ordinary memory is
 	 * enough for the 4Mi-entry rte_hash (about 150 MiB). */
@@ -879,6 +938,8 @@ static void eal_init(void)
 	int n = (int)(sizeof(args) / sizeof(args[0])) - 1;
 	if (rte_eal_init(n, args) < 0)
 		die("rte_eal_init", rte_errno);
+	if (thp)
+		rte_memseg_list_walk(advise_huge, NULL);
 }
 
 int main(int argc, char **argv)
@@ -886,11 +947,14 @@ int main(int argc, char **argv)
 	struct options o;
 
 	parse_options(argc, argv, &o);
-	eal_init();
+	if (o.thp)
+		require_shmem_thp();
+	eal_init(o.thp);
 	pin(pthread_self(), READER_CPU);
 	printf("neigh vs rte_hash (RW_CONCURRENCY_LF, rte_hash_crc): rounds %u, lookups %zu per "
-	       "side per round, seed %#" PRIx64 "\n\n",
-	       o.rounds, o.lookups, o.seed);
+	       "side per round, seed %#" PRIx64 ", %s\n\n",
+	       o.rounds, o.lookups, o.seed,
+	       o.thp ? "transparent huge pages (madvise)" : "4 KiB pages");
 	if (o.cases)
 		run_cases(&o);
 	if (o.writer)
