@@ -95,11 +95,34 @@ static _Noreturn void die(const char *what, long code)
 	exit(1);
 }
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A pass's cost per lookup: the calling thread's CPU time (what the tables report: it
+ * leaves out the time other jobs on this shared machine took the CPU from the reader)
+ * and the wall-clock time. */
+struct timing {
+	double cpu, wall;
+};
+
+struct stamp {
+	uint64_t cpu, wall;
+};
+
+static struct stamp stamp_now(void)
+{
+	return (struct stamp){ clock_ns(CLOCK_THREAD_CPUTIME_ID), clock_ns(CLOCK_MONOTONIC) };
+}
+
+static struct timing timing_since(struct stamp t0, uint64_t lookups)
+{
+	struct stamp t1 = stamp_now();
+	return (struct timing){ (double)(t1.cpu - t0.cpu) / (double)lookups,
+				(double)(t1.wall - t0.wall) / (double)lookups };
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -453,43 +476,47 @@ struct case_id {
 	bool hit, burst;
 };
 
-static double time_pass(const struct tables *t, const struct lookups *l, bool burst,
-			bool neigh)
+static struct timing time_pass(const struct tables *t, const struct lookups *l, bool burst,
+			       bool neigh)
 {
-	uint64_t t0 = now_ns();
+	struct stamp t0 = stamp_now();
 	struct pass p = neigh ? (burst ? neigh_burst(t->neigh, l) : neigh_single(t->neigh, l))
 			      : (burst ? rte_burst(t->rte, l) : rte_single(t->rte, l));
-	uint64_t t1 = now_ns();
+	struct timing ns = timing_since(t0, l->n);
 
 	if (p.found != (l->hit ? l->n : 0) || p.other != 0) {
 		fprintf(stderr, "bench: %s found %zu of %zu, %zu other results\n",
 			neigh ? "neigh" : "rte_hash", p.found, l->n, p.other);
 		exit(1);
 	}
-	return (double)(t1 - t0) / (double)l->n;
+	return ns;
 }
 
 static void run_case(const struct tables *t, const struct lookups *l, struct case_id c,
 		     const struct options *o)
 {
-	double *ns_n = xmalloc(o->rounds * sizeof(double));
-	double *ns_r = xmalloc(o->rounds * sizeof(double));
-	double *ratio = xmalloc(o->rounds * sizeof(double));
+	unsigned rounds = o->rounds;
+	/* Per round: ns per lookup of neigh and rte_hash, and their ratio; CPU time, then
+	 * wall-clock time. */
+	double *v = xmalloc(6 * rounds * sizeof(double));
+	double *ns_n = v, *ns_r = v + rounds, *ratio = v + 2 * rounds;
+	double *wall_n = v + 3 * rounds, *wall_r = v + 4 * rounds, *wall_q = v + 5 * rounds;
 
 	time_pass(t, l, c.burst, true); /* warm-up, not counted */
 	time_pass(t, l, c.burst, false);
-	for (unsigned r = 0; r < o->rounds; r++) {
+	for (unsigned r = 0; r < rounds; r++) {
+		struct timing n, h;
 		if (r % 2 == 0) {
-			ns_n[r] = time_pass(t, l, c.burst, true);
-			ns_r[r] = time_pass(t, l, c.burst, false);
+			n = time_pass(t, l, c.burst, true);
+			h = time_pass(t, l, c.burst, false);
 		} else {
-			ns_r[r] = time_pass(t, l, c.burst, false);
-			ns_n[r] = time_pass(t, l, c.burst, true);
+			h = time_pass(t, l, c.burst, false);
+			n = time_pass(t, l, c.burst, true);
 		}
-		ratio[r] = ns_n[r] / ns_r[r];
+		ns_n[r] = n.cpu, ns_r[r] = h.cpu, ratio[r] = n.cpu / h.cpu;
+		wall_n[r] = n.wall, wall_r[r] = h.wall, wall_q[r] = n.wall / h.wall;
 	}
-	double mn = median(ns_n, o->rounds), mr = median(ns_r, o->rounds);
-	double mq = median(ratio, o->rounds);
+	double mn = median(ns_n, rounds), mr = median(ns_r, rounds), mq = median(ratio, rounds);
 	const char *size = c.slots == (1u << 16) ? "64Ki" : "4Mi";
 	const char *kind = c.hit ? "hit" : "miss";
 	const char *mode = c.burst ? "burst32" : "single";
@@ -498,13 +525,13 @@ static void run_case(const struct tables *t, const struct lookups *l, struct cas
 	       mode, mn, mr, mq);
 	fprintf(stderr,
 		"RESULT case,slots=%zu,load=%u,kind=%s,mode=%s,neigh_ns=%.2f,rte_ns=%.2f,"
-		"ratio=%.3f,rounds=%u,lookups=%zu,neigh_refused=%zu,rte_refused=%zu\n",
-		c.slots, c.load, kind, mode, mn, mr, mq, o->rounds, l->n, t->neigh_refused,
+		"ratio=%.3f,neigh_wall_ns=%.2f,rte_wall_ns=%.2f,wall_ratio=%.3f,rounds=%u,"
+		"lookups=%zu,neigh_refused=%zu,rte_refused=%zu\n",
+		c.slots, c.load, kind, mode, mn, mr, mq, median(wall_n, rounds),
+		median(wall_r, rounds), median(wall_q, rounds), rounds, l->n, t->neigh_refused,
 		t->rte_refused);
 	fflush(stdout);
-	free(ns_n);
-	free(ns_r);
-	free(ratio);
+	free(v);
 }
 
 /* --thp: how much of the process is backed by huge pages (from /proc/self/smaps_rollup). */
@@ -680,11 +707,11 @@ static void read_rte(const struct tables *t, const struct lookups *l, size_t n,
 	sink += sum;
 }
 
-/* Times `count` hit lookups of one side (cycling over l); ns per lookup. */
-static double read_phase(const struct writer *w, const struct lookups *l, uint64_t count,
-			 struct reads *r)
+/* Times `count` hit lookups of one side (cycling over l). */
+static struct timing read_phase(const struct writer *w, const struct lookups *l,
+				uint64_t count, struct reads *r)
 {
-	uint64_t t0 = now_ns();
+	struct stamp t0 = stamp_now();
 	for (uint64_t done = 0; done < count;) {
 		size_t n = count - done < l->n ? (size_t)(count - done) : l->n;
 		if (w->neigh)
@@ -693,16 +720,18 @@ static double read_phase(const struct writer *w, const struct lookups *l, uint64
 			read_rte(w->t, l, n, r);
 		done += n;
 	}
-	return (double)(now_ns() - t0) / (double)count;
+	return timing_since(t0, count);
 }
 
 /* One side's measurements over the rounds. */
 struct writer_side {
 	struct writer w;
 	pthread_t thread;
-	double *alone, *with, *drop; /* per round: ns per lookup, ns per lookup, % */
+	clockid_t writer_clock;      /* the writer thread's CPU time */
+	double *alone, *with, *drop; /* per round, reader CPU time: ns per lookup, %; */
+	double *wall_drop;           /* the drop in wall-clock time */
 	struct reads reads_alone, reads_with;
-	uint64_t write_ns, updates;
+	uint64_t write_wall_ns, write_cpu_ns, updates;
 };
 
 static void side_start(struct writer_side *s, const struct tables *t, bool neigh,
@@ -713,13 +742,17 @@ static void side_start(struct writer_side *s, const struct tables *t, bool neigh
 	s->w.neigh = neigh;
 	s->w.keys = keys;
 	s->w.nkeys = nkeys;
-	s->alone = xmalloc(rounds * sizeof(double));
-	s->with = xmalloc(rounds * sizeof(double));
-	s->drop = xmalloc(rounds * sizeof(double));
+	s->alone = xmalloc(4 * rounds * sizeof(double));
+	s->with = s->alone + rounds;
+	s->drop = s->alone + 2 * rounds;
+	s->wall_drop = s->alone + 3 * rounds;
 	int rc = pthread_create(&s->thread, NULL, writer_main, &s->w);
 	if (rc != 0)
 		die("pthread_create", rc);
 	pin(s->thread, WRITER_CPU);
+	rc = pthread_getcpuclockid(s->thread, &s->writer_clock);
+	if (rc != 0)
+		die("pthread_getcpuclockid", rc);
 }
 
 /* Round r of one side: `chunk` lookups alone, then `chunk` with its writer running. */
@@ -727,46 +760,51 @@ static void side_round(struct writer_side *s, const struct lookups *l, uint64_t 
 		       unsigned r)
 {
 	struct writer *w = &s->w;
+	struct timing alone = read_phase(w, l, chunk, &s->reads_alone);
 
-	s->alone[r] = read_phase(w, l, chunk, &s->reads_alone);
 	uint64_t u0 = atomic_load(&w->updates);
 	atomic_store(&w->run, 1);
 	while (atomic_load(&w->updates) == u0)
 		; /* until the writer is writing */
-	uint64_t t0 = now_ns(), u1 = atomic_load(&w->updates);
-	s->with[r] = read_phase(w, l, chunk, &s->reads_with);
-	s->write_ns += now_ns() - t0;
+	uint64_t u1 = atomic_load(&w->updates), c0 = clock_ns(s->writer_clock);
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	struct timing with = read_phase(w, l, chunk, &s->reads_with);
+	s->write_wall_ns += clock_ns(CLOCK_MONOTONIC) - t0;
+	s->write_cpu_ns += clock_ns(s->writer_clock) - c0;
 	s->updates += atomic_load(&w->updates) - u1;
 	atomic_store(&w->run, 0);
-	s->drop[r] = 100.0 * (1.0 - s->alone[r] / s->with[r]);
+	s->alone[r] = alone.cpu;
+	s->with[r] = with.cpu;
+	s->drop[r] = 100.0 * (1.0 - alone.cpu / with.cpu);
+	s->wall_drop[r] = 100.0 * (1.0 - alone.wall / with.wall);
 }
 
 static void side_report(struct writer_side *s, const char *name, unsigned rounds)
 {
 	const struct reads *a = &s->reads_alone, *b = &s->reads_with;
 	double ns_alone = median(s->alone, rounds), ns_with = median(s->with, rounds);
-	double drop = median(s->drop, rounds);
-	double mups = (double)s->updates * 1e3 / (double)s->write_ns;
+	double drop = median(s->drop, rounds), wall_drop = median(s->wall_drop, rounds);
+	double mups = (double)s->updates * 1e3 / (double)s->write_wall_ns;
+	double on_cpu = 100.0 * (double)s->write_cpu_ns / (double)s->write_wall_ns;
 
 	atomic_store(&s->w.quit, 1);
 	pthread_join(s->thread, NULL);
-	printf("| %-8s | %8.1f | %8.1f | %5.1f%% | %6.1f | %" PRIu64 " | %" PRIu64 " | %" PRIu64
-	       " | %" PRIu64 " | %" PRIu64 " |\n",
-	       name, ns_alone, ns_with, drop, mups, b->lookups, b->busy, a->absent + b->absent,
-	       a->wrong_mac + b->wrong_mac, a->torn + b->torn);
+	printf("| %-8s | %6.1f | %6.1f | %5.1f%% | %5.1f%% | %5.1f | %3.0f%% | %" PRIu64
+	       " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " |\n",
+	       name, ns_alone, ns_with, drop, wall_drop, mups, on_cpu, b->lookups, b->busy,
+	       a->absent + b->absent, a->wrong_mac + b->wrong_mac, a->torn + b->torn);
 	fprintf(stderr,
 		"RESULT writer,side=%s,ns_alone=%.2f,ns_writer=%.2f,drop_pct=%.2f,"
-		"mupdates_per_s=%.2f,lookups_with_writer=%" PRIu64 ",busy=%" PRIu64
-		",busy_alone=%" PRIu64 ",absent=%" PRIu64 ",wrong_mac=%" PRIu64 ",torn=%" PRIu64
-		",writer_errors=%" PRIu64 ",rounds=%u\n",
-		name, ns_alone, ns_with, drop, mups, b->lookups, b->busy, a->busy,
-		a->absent + b->absent, a->wrong_mac + b->wrong_mac, a->torn + b->torn,
+		"wall_drop_pct=%.2f,mupdates_per_s=%.2f,writer_on_cpu_pct=%.1f,"
+		"lookups_with_writer=%" PRIu64 ",busy=%" PRIu64 ",busy_alone=%" PRIu64
+		",absent=%" PRIu64 ",wrong_mac=%" PRIu64 ",torn=%" PRIu64 ",writer_errors=%" PRIu64
+		",rounds=%u\n",
+		name, ns_alone, ns_with, drop, wall_drop, mups, on_cpu, b->lookups, b->busy,
+		a->busy, a->absent + b->absent, a->wrong_mac + b->wrong_mac, a->torn + b->torn,
 		s->w.errors, rounds);
 	if (s->w.errors)
 		printf("%s writer: %" PRIu64 " updates failed\n", name, s->w.errors);
 	free(s->alone);
-	free(s->with);
-	free(s->drop);
 }
 
 /* The present keys of t in a random order: the writers' update sequence. */
@@ -815,9 +853,9 @@ static void run_writer(const struct options *o)
 	printf("\nReads under a writer (64Ki slots, 50%%, hits, one key per call; reader on CPU "
 	       "%d, writer on CPU %d; %u rounds):\n\n",
 	       READER_CPU, WRITER_CPU, o->writer_rounds);
-	printf("| side     | ns alone | ns w/ writer | drop | writer Mupd/s | lookups w/ writer "
-	       "| busy | absent | wrong MAC | torn |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	printf("| side     | ns alone | ns w/ writer | drop (CPU) | drop (wall) | writer Mupd/s "
+	       "| writer on CPU | lookups w/ writer | busy | absent | wrong MAC | torn |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	side_report(&sides[0], "neigh", o->writer_rounds);
 	side_report(&sides[1], "rte_hash", o->writer_rounds);
 	free(keys);
