@@ -876,7 +876,7 @@ static void usage(FILE *f)
 		"  --rounds=N            alternating rounds per case (default 15)\n"
 		"  --lookups=N           lookups per side per round (default 1048576)\n"
 		"  --writer-lookups=N    reader lookups with the writer running (default 1e8)\n"
-		"  --writer-rounds=N     alternating alone / with-writer phases (default 10)\n"
+		"  --writer-rounds=N     alternating alone / with-writer phases (default 20)\n"
 		"  --no-writer | --writer-only\n"
 		"  --quick               5 rounds, 262144 lookups, 1e7 writer lookups\n"
 		"  --thp                 back both tables with transparent huge pages (madvise)\n"
@@ -908,7 +908,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		.size_64k = true, .size_4m = true, .load_50 = true, .load_90 = true,
 		.kind_hit = true, .kind_miss = true, .single = true, .burst = true,
 		.cases = true, .writer = true, .rounds = 15, .lookups = 1u << 20,
-		.writer_rounds = 10, .writer_lookups = 100000000ull, .seed = 0x6e65696768ull,
+		.writer_rounds = 20, .writer_lookups = 100000000ull, .seed = 0x6e65696768ull,
 	};
 	int c;
 	bool ok = true;
