@@ -9,7 +9,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use neigh_core::map::{footprint, MapEntry, MapParams, NeighMap, BURST, REGION_ALIGN};
+use neigh_core::map::{
+    footprint, MapEntry, MapParams, NeighMap, BURST, DEFAULT_SLOTS_PER_LOCK, REGION_ALIGN,
+};
 use neigh_core::{NeighEntry, NeighKey, NtfFlags, NudState};
 
 const CAPACITY: usize = 65_536;
@@ -56,7 +58,7 @@ fn shuffled(range: std::ops::Range<u32>, seed: u64) -> Vec<NeighKey> {
 fn params() -> MapParams {
     MapParams {
         capacity: CAPACITY,
-        lock_count: CAPACITY / 16,
+        lock_count: CAPACITY / DEFAULT_SLOTS_PER_LOCK,
         probe_max: 128,
         seed: 0x1234_5678_9abc_def0,
     }

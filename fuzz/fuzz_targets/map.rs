@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicU64;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use neigh_core::map::{footprint, Full, MapEntry, MapParams, NeighMap, Upserted};
+use neigh_core::map::{
+    footprint, Full, MapEntry, MapParams, NeighMap, Upserted, MIN_SLOTS_PER_LOCK,
+};
 use neigh_core::{NeighEntry, NeighKey, NtfFlags, NudState};
 
 #[derive(Arbitrary, Debug)]
@@ -61,6 +63,13 @@ fn check_all(map: &NeighMap<'_>, model: &HashMap<NeighKey, MapEntry>) {
     for k in 0..=255u8 {
         assert_eq!(map.get(&key(k)).unwrap(), model.get(&key(k)).copied());
     }
+    // The staged burst answers as the single lookups do.
+    let keys: Vec<NeighKey> = (0..=255u8).map(key).collect();
+    let mut burst = vec![Ok(None); keys.len()];
+    map.reader().get_burst(&keys, &mut burst);
+    for (k, got) in keys.iter().zip(burst) {
+        assert_eq!(got.unwrap(), model.get(k).copied());
+    }
     let mut seen: Vec<MapEntry> = map.iter().map(|e| e.unwrap()).collect();
     seen.sort_by_key(|e| e.key());
     let mut want: Vec<MapEntry> = model.values().copied().collect();
@@ -69,11 +78,11 @@ fn check_all(map: &NeighMap<'_>, model: &HashMap<NeighKey, MapEntry>) {
 }
 
 fuzz_target!(|input: Input| {
-    // 8 to 128 slots, at least 8 per lock (the fewest allowed).
-    let capacity = 8usize << (input.capacity_log2 % 5);
+    // 16 to 256 slots, at least 16 per lock (the fewest allowed).
+    let capacity = 16usize << (input.capacity_log2 % 5);
     let params = MapParams {
         capacity,
-        lock_count: (1usize << (input.locks_log2 % 5)).min(capacity / 8),
+        lock_count: (1usize << (input.locks_log2 % 5)).min(capacity / MIN_SLOTS_PER_LOCK),
         probe_max: usize::from(input.probe_max),
         seed: input.seed,
     };

@@ -1,8 +1,8 @@
 //! Loom models of the neigh-core map: the real map code over loom's atomics
 //! (`RUSTFLAGS="--cfg loom"`), every interleaving explored up to a preemption bound.
 //!
-//! Each model builds a tiny map (16 slots in 2 locks of 8, the fewest slots per lock
-//! allowed, so probe runs cross lock boundaries and wrap; two models use 32 slots in 4
+//! Each model builds a tiny map (32 slots in 2 locks of 16, the fewest slots per lock
+//! allowed, so probe runs cross lock boundaries and wrap; two models use 64 slots in 4
 //! locks), places keys at chosen home slots, then runs writers and a reader. Readers
 //! decide from the tags in each lock's group and read only the slots whose tag matches.
 //! A reader's answer must be the right key with a whole value of one write (MAC, state
@@ -23,17 +23,17 @@ use neigh_core::{NeighEntry, NeighKey, NtfFlags, NudState};
 const PREEMPTION_BOUND: usize = 3;
 
 const PARAMS: MapParams = MapParams {
-    capacity: 16,
+    capacity: 32,
     lock_count: 2,
-    probe_max: 16,
+    probe_max: 32,
     seed: 0x10,
 };
 
-/// 32 slots in 4 locks of 8, for runs that cross more than one boundary.
+/// 64 slots in 4 locks of 16, for runs that cross more than one boundary.
 const FOUR_LOCKS: MapParams = MapParams {
-    capacity: 32,
+    capacity: 64,
     lock_count: 4,
-    probe_max: 32,
+    probe_max: 64,
     seed: 0x10,
 };
 
@@ -163,12 +163,12 @@ fn generation_of(map: &NeighMap<'_>, k: &NeighKey) -> Option<u8> {
     map.get(k).unwrap().map(|e| e.generation())
 }
 
-/// 32 slots in 2 locks of 16: a writer homed in the second half of a lock's range takes
-/// that lock alone (one homed in the first 8 slots also takes the previous lock).
+/// 64 slots in 2 locks of 32: a writer homed in the second half of a lock's range takes
+/// that lock alone (one homed in the first 16 slots also takes the previous lock).
 const TWO_WIDE_LOCKS: MapParams = MapParams {
-    capacity: 32,
+    capacity: 64,
     lock_count: 2,
-    probe_max: 32,
+    probe_max: 64,
     seed: 0x10,
 };
 
@@ -178,10 +178,10 @@ fn two_writers(same_region: bool) {
     builder().check(move || {
         let map = new_map_with(&TWO_WIDE_LOCKS);
         let at = |home, nth| key_in(&TWO_WIDE_LOCKS, home, nth);
-        let stable = at(9, 0);
+        let stable = at(17, 0);
         put(&map, stable, 1);
-        let k1 = at(8, 0);
-        let k2 = if same_region { at(8, 1) } else { at(24, 0) };
+        let k1 = at(16, 0);
+        let k2 = if same_region { at(16, 1) } else { at(48, 0) };
         let w1 = thread::spawn(move || put(&map, k1, 2));
         let w2 = thread::spawn(move || put(&map, k2, 3));
         check_present(&map.reader(), &stable, &[1]);
@@ -229,12 +229,12 @@ fn two_writers_whose_runs_cross_both_ways_do_not_deadlock() {
     builder().check(|| {
         let at = |home, nth| key_in(&FOUR_LOCKS, home, nth);
         // A writer takes its home's lock, then the next ones as its walk goes on. a2
-        // (home 31, behind a) starts with lock 3 and its run wraps to slot 0 (lock 0): it
+        // (home 63, behind a) starts with lock 3 and its run wraps to slot 0 (lock 0): it
         // must release lock 3 and retake 0, then 3. c (home 2) starts with lock 0, and its
         // insert at slot 2 also needs lock 3, whose group copies lock 0's tags: it tries
         // lock 3 and, if a2 holds it, releases lock 0 and retakes 0, then 3. Taking lock 0
         // while holding lock 3 (the wrapped walk done naively) would deadlock with c.
-        let (a, b, a2, c) = (at(31, 0), at(0, 0), at(31, 1), at(2, 0));
+        let (a, b, a2, c) = (at(63, 0), at(0, 0), at(63, 1), at(2, 0));
         insert_two_at_once(&FOUR_LOCKS, &[a, b], a2, c);
     });
 }
@@ -243,12 +243,12 @@ fn two_writers_whose_runs_cross_both_ways_do_not_deadlock() {
 fn a_writer_needing_the_lock_below_its_own_does_not_deadlock() {
     builder().check(|| {
         let at = |home, nth| key_in(&FOUR_LOCKS, home, nth);
-        // A writer starts with its home's lock. a (home 8) inserts at slot 8, one of lock
-        // 1's first 8, whose tag lock 0's group copies: it then also needs lock 0, below
-        // the one it holds. b (home 7, behind d) holds lock 0 and walks up to slot 8 in
-        // lock 1. Waiting for lock 0 while holding lock 1 would deadlock with b; a tries
-        // lock 0 once and otherwise releases lock 1 and retakes both in order.
-        let (d, a, b) = (at(7, 0), at(8, 0), at(7, 1));
+        // A writer starts with its home's lock. a (home 16) inserts at slot 16, one of
+        // lock 1's first 16, whose tag lock 0's group copies: it then also needs lock 0,
+        // below the one it holds. b (home 15, behind d) holds lock 0 and walks up to slot
+        // 16 in lock 1. Waiting for lock 0 while holding lock 1 would deadlock with b; a
+        // tries lock 0 once and otherwise releases lock 1 and retakes both in order.
+        let (d, a, b) = (at(15, 0), at(16, 0), at(15, 1));
         insert_two_at_once(&FOUR_LOCKS, &[d], a, b);
     });
 }
@@ -289,10 +289,10 @@ fn two_updates_while_reading_twice_never_go_back() {
 fn update_of_a_slot_whose_tag_is_copied_is_never_torn_nor_busy() {
     builder().check(|| {
         let map = new_map();
-        // a and k home at slot 7 (lock 0): k sits at slot 8 (lock 1), which a reader of
-        // home 7 reads through lock 0's group (the copy of lock 1's first 8 tags). The
+        // a and k home at slot 15 (lock 0): k sits at slot 16 (lock 1), which a reader of
+        // home 15 reads through lock 0's group (the copy of lock 1's first 16 tags). The
         // writer updating k holds both locks.
-        let (a, k) = (key_at(7, 0), key_at(7, 1));
+        let (a, k) = (key_at(15, 0), key_at(15, 1));
         put(&map, a, 1);
         put(&map, k, 1);
         let w = thread::spawn(move || put(&map, k, 2));
@@ -306,9 +306,9 @@ fn update_of_a_slot_whose_tag_is_copied_is_never_torn_nor_busy() {
 fn remove_back_shift_across_lock_boundary_is_never_false_absent() {
     builder().check(|| {
         let map = new_map();
-        // a and k both home at slot 7 (lock 0): k sits at slot 8 (lock 1; its tag is also
-        // copied in lock 0's group). Removing a moves k and its tag back to slot 7.
-        let (a, k) = (key_at(7, 0), key_at(7, 1));
+        // a and k both home at slot 15 (lock 0): k sits at slot 16 (lock 1; its tag is
+        // also copied in lock 0's group). Removing a moves k and its tag back to slot 15.
+        let (a, k) = (key_at(15, 0), key_at(15, 1));
         put(&map, a, 1);
         put(&map, k, 1);
         let w = thread::spawn(move || assert!(map.remove(&a)));
@@ -323,9 +323,9 @@ fn remove_back_shift_across_lock_boundary_is_never_false_absent() {
 fn insert_shift_across_lock_boundary_is_never_false_absent() {
     builder().check(|| {
         let map = new_map();
-        // x at its home slot 6, k at its home slot 7 (both lock 0). n (home 6) takes
-        // slot 7 in Robin Hood order and pushes k (and its tag) to slot 8 (lock 1).
-        let (x, k, n) = (key_at(6, 0), key_at(7, 0), key_at(6, 1));
+        // x at its home slot 14, k at its home slot 15 (both lock 0). n (home 14) takes
+        // slot 15 in Robin Hood order and pushes k (and its tag) to slot 16 (lock 1).
+        let (x, k, n) = (key_at(14, 0), key_at(15, 0), key_at(14, 1));
         put(&map, x, 1);
         put(&map, k, 1);
         let w = thread::spawn(move || put(&map, n, 2));
@@ -340,9 +340,9 @@ fn insert_shift_across_lock_boundary_is_never_false_absent() {
 fn remove_across_the_wrap_is_never_false_absent() {
     builder().check(|| {
         let map = new_map();
-        // a and k home at slot 15 (lock 1); k wraps to slot 0 (lock 0, its tag copied in
+        // a and k home at slot 31 (lock 1); k wraps to slot 0 (lock 0, its tag copied in
         // lock 1's group).
-        let (a, k) = (key_at(15, 0), key_at(15, 1));
+        let (a, k) = (key_at(31, 0), key_at(31, 1));
         put(&map, a, 1);
         put(&map, k, 1);
         let w = thread::spawn(move || assert!(map.remove(&a)));
@@ -356,9 +356,9 @@ fn remove_across_the_wrap_is_never_false_absent() {
 fn absent_key_is_never_found_while_a_neighbor_moves() {
     builder().check(|| {
         let map = new_map();
-        // a and b home at 7; c (absent throughout) homes at 7 too, so its probe scans
+        // a and b home at 15; c (absent throughout) homes at 15 too, so its probe scans
         // the same run while removing a shifts b across the lock boundary.
-        let (a, b, c) = (key_at(7, 0), key_at(7, 1), key_at(7, 2));
+        let (a, b, c) = (key_at(15, 0), key_at(15, 1), key_at(15, 2));
         put(&map, a, 1);
         put(&map, b, 1);
         let w = thread::spawn(move || assert!(map.remove(&a)));
@@ -372,17 +372,17 @@ fn absent_key_is_never_found_while_a_neighbor_moves() {
 #[test]
 fn remove_back_shift_into_an_earlier_crossed_lock_is_never_false_absent() {
     builder().check(|| {
-        // Four locks of 8 slots. Nine keys home at slot 8: they fill 8-15 (lock 1), and
-        // k, the ninth, sits at 16 (lock 2).
+        // Four locks of 16 slots. 17 keys home at slot 16: they fill 16-31 (lock 1), and
+        // k, the 17th, sits at 32 (lock 2).
         let map = new_map_with(&FOUR_LOCKS);
-        let keys: Vec<NeighKey> = (0..9).map(|i| key_in(&FOUR_LOCKS, 8, i)).collect();
+        let keys: Vec<NeighKey> = (0..17).map(|i| key_in(&FOUR_LOCKS, 16, i)).collect();
         for k in &keys {
             put(&map, *k, 1);
         }
-        let (last, k) = (keys[7], keys[8]);
-        // Removing the key at 15 moves k from 16 (lock 2) back to 15 (lock 1). A reader
-        // whose scan reads lock 1's group (window 8-15) before the move and lock 2's
-        // (window 16-23) after it sees k nowhere and must retry. (The remover also holds
+        let (last, k) = (keys[15], keys[16]);
+        // Removing the key at 31 moves k from 32 (lock 2) back to 31 (lock 1). A reader
+        // whose scan reads lock 1's group (window 16-31) before the move and lock 2's
+        // (window 32-47) after it sees k nowhere and must retry. (The remover also holds
         // lock 1, where k homes: in Robin Hood order every writer that moves k holds the
         // lock of k's home, so the first lock alone would catch this; the reader
         // validates every crossed lock regardless.)

@@ -250,8 +250,8 @@ const char *neigh_last_error(void);
 
 /**
  * Returns the number of bytes a region needs to hold a map meant for `entries` neighbors
- * (the same shape `neigh_map_format` gives that `entries`): about 65 to 129 bytes per
- * entry, the map is at most half full at `entries` entries. Returns 0 if that does not fit
+ * (the same shape `neigh_map_format` gives that `entries`): 69 to 138 bytes per entry, the
+ * map is at most half full at `entries` entries. Returns 0 if that does not fit
  * in `size_t`.
  *
  * Any thread may call it. Cost: O(1), no allocation.
@@ -377,9 +377,10 @@ size_t neigh_map_capacity(const struct neigh_map *map);
  * interface `ifindex` and, when found, copies it to `*out`.
  *
  * Returns `NEIGH_FOUND` (1; `*out` written; check `out->resolved` before using the MAC),
- * `NEIGH_ABSENT` (0; `*out` untouched), `NEIGH_EBUSY` (a writer held the slot's lock for
- * the whole retry budget; `*out` untouched; retry later), `NEIGH_EFAULT` (NULL `map` or
- * `out`), `NEIGH_EINVAL` (misaligned `map` or `out`).
+ * `NEIGH_ABSENT` (0; `*out` untouched), `NEIGH_EBUSY` (a writer kept moving entries in the
+ * key's range for the whole retry budget, which value updates never do; `*out` untouched;
+ * retry later), `NEIGH_EFAULT` (NULL `map` or `out`), `NEIGH_EINVAL` (misaligned `map` or
+ * `out`).
  *
  * Any number of threads may call it at once on the same handle, concurrently with a
  * writer in this or another process. Lock-free: never blocks, never allocates, never

@@ -22,7 +22,7 @@ use super::error::Busy;
 use super::reader::MapReader;
 use super::seqlock::Stamp;
 use super::slot::SlotKey;
-use super::tags::{candidates, window_tags};
+use super::tags::{candidates, window_tags, Window};
 use super::MapEntry;
 
 /// Keys one burst stages at once; [`MapReader::get_burst`] takes any number, this many
@@ -39,7 +39,7 @@ struct Staged {
     g: usize,
     stamp: Stamp,
     /// The first window's tags.
-    x: u64,
+    x: Window,
 }
 
 impl<'a> MapReader<'a> {
@@ -109,7 +109,7 @@ impl<'a> MapReader<'a> {
 /// (no data race even while a writer stores there). A no-op where there is no prefetch
 /// instruction to use, and under loom and miri.
 #[inline(always)]
-fn prefetch<T>(p: &T) {
+pub(super) fn prefetch<T>(p: &T) {
     #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
     {
         use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};

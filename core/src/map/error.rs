@@ -37,7 +37,8 @@ pub enum MapError {
         /// The slot count asked for or found.
         capacity: u64,
     },
-    /// The lock count is zero, not a power of two, or leaves fewer than 8 slots per lock.
+    /// The lock count is zero, not a power of two, or leaves fewer than
+    /// [`MIN_SLOTS_PER_LOCK`](super::MIN_SLOTS_PER_LOCK) slots per lock.
     BadLockCount {
         /// The lock count asked for or found.
         lock_count: u64,
@@ -97,7 +98,8 @@ impl fmt::Display for MapError {
                 capacity,
             } => write!(
                 f,
-                "lock count {lock_count} must be a power of two no larger than the capacity {capacity} / 8"
+                "lock count {lock_count} must be a power of two no larger than the capacity {capacity} / {}",
+                super::MIN_SLOTS_PER_LOCK
             ),
             Self::BadProbeMax { probe_max, max } => {
                 write!(f, "probe_max {probe_max} must be between 1 and {max}")

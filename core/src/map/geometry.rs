@@ -5,6 +5,7 @@
 
 use super::params::Layout;
 use super::slot::{self, SlotKey};
+use super::tags::WIDTH;
 
 /// The shape of a joined map, as shifts and masks.
 #[derive(Clone, Copy, Debug)]
@@ -95,8 +96,8 @@ impl Geometry {
     }
 
     /// Index in the groups array of the word holding byte `o` of lock `l`'s tags (`o`
-    /// below the span: its own slots; `span..span + 8`: the copy of the next lock's
-    /// first 8).
+    /// below the span: its own slots; `span..span + WIDTH`: the copy of the next lock's
+    /// first `WIDTH`).
     #[inline(always)]
     pub fn tag_index(&self, l: usize, o: usize) -> usize {
         self.group_of_lock(l) + 1 + (o >> 3)
@@ -110,9 +111,9 @@ impl Geometry {
         g + 1 + ((s >> 3) & self.tag_word_mask)
     }
 
-    /// Number of windows a probe may read: `probe_max` slots, 8 per window.
+    /// Number of windows a probe may read: `probe_max` slots, `WIDTH` per window.
     #[inline(always)]
     pub fn windows(&self) -> usize {
-        self.probe_max.div_ceil(8)
+        self.probe_max.div_ceil(WIDTH)
     }
 }

@@ -7,16 +7,17 @@
 //! wraps from the last slot to slot 0 needs locks `i..N` and `0..j`; [`LockSet`] then takes
 //! `0..j` first (releasing and retaking what it held if it has to).
 //!
-//! A set also brackets a move ([`LockSet::begin_move`] / [`LockSet::end_move`], the
-//! seqlock's `MOVING` mark on every lock it holds). A set dropped in the middle of a move
-//! (the writer unwound from a panic) keeps its locks held and moving and marks the region
-//! poisoned: readers of those ranges get `Busy` (bounded), never a half-moved run, and
-//! no new join accepts the region.
+//! A set also brackets a move ([`LockSet::begin_move`] / [`LockSet::end_move`]: the
+//! versions of every lock it holds odd, then even again). A set dropped in the middle of
+//! a move (the writer unwound from a panic) keeps its locks held and their versions odd,
+//! and marks the region poisoned: readers of those ranges get `Busy` (bounded), never a
+//! half-moved run, and no new join accepts the region.
 
 use crate::sync::{AtomicU64, Ordering};
 
 use super::reader::MapReader;
 use super::seqlock::fence_moving;
+use super::tags::WIDTH;
 
 /// A cyclic range of held locks `first, first+1, ... first+count-1` (mod lock count),
 /// released on drop. Writers grow it one lock at a time as their probe walks on.
@@ -44,7 +45,8 @@ impl<'m, 'a> LockSet<'m, 'a> {
     fn take_all(&mut self) {
         let n = self.map.geometry().lock_count;
         let end = self.first + self.count;
-        let take = |range: core::ops::Range<usize>| range.for_each(|l| self.map.lock(l).lock());
+        let take =
+            |range: core::ops::Range<usize>| range.for_each(|l| self.map.writer_lock(l).lock());
         if end > n {
             // Wrapped: the low indices 0..end-n come first.
             take(0..end - n);
@@ -57,7 +59,7 @@ impl<'m, 'a> LockSet<'m, 'a> {
     fn release_all(&mut self) {
         let n = self.map.geometry().lock_count;
         for i in 0..self.count {
-            self.map.lock((self.first + i) % n).unlock();
+            self.map.writer_lock((self.first + i) % n).unlock();
         }
     }
 
@@ -70,11 +72,11 @@ impl<'m, 'a> LockSet<'m, 'a> {
     }
 
     /// Whether this set holds every lock a writer of `slot` needs: the lock covering it
-    /// and, for one of its lock's first 8 slots, the previous lock too, whose group holds
-    /// a copy of its tag (the lock of the slot 8 before covers both cases).
+    /// and, for one of its lock's first `WIDTH` slots, the previous lock too, whose group
+    /// holds a copy of its tag (the lock of the slot `WIDTH` before covers both cases).
     #[inline]
     pub fn covers(&self, slot: usize) -> bool {
-        self.holds(slot) && self.holds(slot.wrapping_sub(8) & self.map.geometry().mask)
+        self.holds(slot) && self.holds(slot.wrapping_sub(WIDTH) & self.map.geometry().mask)
     }
 
     /// Adds the next lock. When that lock's index is below one already held (the range
@@ -87,7 +89,7 @@ impl<'m, 'a> LockSet<'m, 'a> {
         }
         let next = self.first + self.count;
         if next < n {
-            self.map.lock(next).lock();
+            self.map.writer_lock(next).lock();
             self.count += 1;
         } else {
             self.release_all();
@@ -97,7 +99,7 @@ impl<'m, 'a> LockSet<'m, 'a> {
     }
 
     /// Makes the set cover writes of tags at slot `at` (whose lock it holds) and after, as
-    /// far as the set reaches: when `at` is one of the first 8 slots of the first lock
+    /// far as the set reaches: when `at` is one of the first `WIDTH` slots of the first lock
     /// held, that adds the lock before ([`extend_back`](Self::extend_back)). The locks
     /// held run contiguously up from there, so every later slot's previous lock is held
     /// too. False when the set had to be released and retaken: re-plan.
@@ -116,7 +118,7 @@ impl<'m, 'a> LockSet<'m, 'a> {
             return true;
         }
         let prev = (self.first + n - 1) % n;
-        if self.map.lock(prev).try_lock() {
+        if self.map.writer_lock(prev).try_lock() {
             self.first = prev;
             self.count += 1;
             return true;
@@ -128,7 +130,7 @@ impl<'m, 'a> LockSet<'m, 'a> {
         false
     }
 
-    /// Marks every held lock as moving (readers of their ranges retry from now on), then
+    /// Makes every held lock's version odd (readers of their ranges retry from now on), then
     /// fences: the caller's payload stores come after. Call once the set is complete.
     pub fn begin_move(&mut self) {
         let n = self.map.geometry().lock_count;
@@ -139,8 +141,9 @@ impl<'m, 'a> LockSet<'m, 'a> {
         self.moving = true;
     }
 
-    /// Ends the move: every held lock gets its next move count (readers that overlapped
-    /// the move fail their validation and retry). The locks stay held until the drop.
+    /// Ends the move: every held lock's version is even again, 2 higher (readers that
+    /// overlapped the move fail their validation and retry). The locks stay held until
+    /// the drop.
     pub fn end_move(&mut self) {
         let n = self.map.geometry().lock_count;
         for i in 0..self.count {
@@ -158,8 +161,8 @@ fn poison(header: &[AtomicU64]) {
 impl Drop for LockSet<'_, '_> {
     /// Releases the locks, unless a move is under way: only a writer unwinding from a
     /// panic drops a set between `begin_move` and `end_move`, and then the run may be
-    /// half moved. Its locks stay held and moving, so readers never accept what it left,
-    /// and the region is marked poisoned.
+    /// half moved. Its locks stay held and their versions odd, so readers never accept
+    /// what it left, and the region is marked poisoned.
     fn drop(&mut self) {
         if self.moving {
             poison(self.map.header());

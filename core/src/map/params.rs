@@ -4,6 +4,7 @@
 use super::error::MapError;
 use super::header::HEADER_BYTES;
 use super::slot::SlotKey;
+use super::tags::WIDTH;
 use super::{MAX_CAPACITY, MAX_PROBE, MAX_PROBE_LOCKS, SLOT_BYTES};
 use crate::entry::NeighKey;
 
@@ -14,12 +15,12 @@ pub struct MapParams {
     /// Number of 32-byte slots: a power of two, at most [`MAX_CAPACITY`]. The map holds at
     /// most this many entries, in practice fewer (see `probe_max`).
     pub capacity: usize,
-    /// Number of version locks: a power of two, at most `capacity / 8` (each lock covers
+    /// Number of version locks: a power of two, at most `capacity / 16` (each lock covers
     /// at least [`MIN_SLOTS_PER_LOCK`] slots). Lock `i` covers the `capacity / lock_count`
     /// contiguous slots starting at `i * capacity / lock_count` (and, for writers, the
-    /// first 8 slots of the next range too; see the module docs). More locks: less
-    /// reader/writer contention; each lock's group takes 32 bytes at 8 or 16 slots per
-    /// lock.
+    /// first 16 slots of the next range too; see the module docs). More locks: less
+    /// reader/writer contention; each lock takes a 64-byte group at 16 or 32 slots per lock
+    /// and an 8-byte writer lock.
     pub lock_count: usize,
     /// Longest probe in slots (an entry lives at most `probe_max - 1` slots after its home
     /// slot). At most [`MAX_PROBE`], at most `capacity`, and short enough that a probe
@@ -31,11 +32,12 @@ pub struct MapParams {
     pub seed: u64,
 }
 
-/// Slots per lock chosen by [`MapParams::for_entries`]: 16 slots = 512 bytes = 8 cache lines.
-pub const DEFAULT_SLOTS_PER_LOCK: usize = 16;
-/// Fewest slots per lock: a reader's first window of 8 tags from its home slot must lie in
-/// one lock's group.
-pub const MIN_SLOTS_PER_LOCK: usize = 8;
+/// Slots per lock chosen by [`MapParams::for_entries`]: 32 slots, whose group (version,
+/// 32 tags, a copy of the next 16) fills one 64-byte cache line.
+pub const DEFAULT_SLOTS_PER_LOCK: usize = 32;
+/// Fewest slots per lock: a reader's first window of 16 tags from its home slot must lie
+/// in one lock's group.
+pub const MIN_SLOTS_PER_LOCK: usize = WIDTH;
 /// `probe_max` chosen by [`MapParams::for_entries`] (capped at the capacity).
 pub const DEFAULT_PROBE_MAX: usize = 64;
 /// Seed chosen by [`MapParams::for_entries`]; replace it with a random one (see
@@ -48,9 +50,10 @@ impl MapParams {
     /// is at most half full at `entries` entries; one lock per
     /// [`DEFAULT_SLOTS_PER_LOCK`] slots; `probe_max` = [`DEFAULT_PROBE_MAX`].
     ///
-    /// Footprint: 32 bytes per slot plus one 32-byte lock group (version and tags) per 16
-    /// slots and a 512-byte header, so 68 to 136 bytes per entry when the map holds
-    /// `entries` entries (68 when `entries` is a power of two). Saturates at
+    /// Footprint: 32 bytes per slot plus, per 32 slots, one 64-byte lock group (version
+    /// and tags) and one 8-byte writer lock, and a 512-byte header: 68.5 to 137 bytes per
+    /// entry when the map holds `entries` entries (68.5 when `entries` is a power of two).
+    /// Saturates at
     /// [`MAX_CAPACITY`]. O(1).
     pub fn for_entries(entries: usize) -> Self {
         let want = entries.saturating_mul(2).clamp(64, MAX_CAPACITY);
@@ -88,7 +91,8 @@ pub fn footprint(params: &MapParams) -> Result<usize, MapError> {
     Ok(params.layout()?.total_bytes)
 }
 
-/// Byte offsets of the sections of a region, validated: `header | lock groups | slots`.
+/// Byte offsets of the sections of a region, validated:
+/// `header | lock groups | slots | writer locks`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub capacity: usize,
@@ -97,12 +101,14 @@ pub(crate) struct Layout {
     /// Offset of the first lock group (bytes).
     pub groups_offset: usize,
     /// Bytes per lock group: the version word, the tags of the lock's slots and a copy of
-    /// the next lock's first 8 tags, rounded up to a power of two (32 for 8 or 16 slots
+    /// the next lock's first 16 tags, rounded up to a power of two (64 for 16 or 32 slots
     /// per lock).
     pub group_bytes: usize,
     /// Offset of the first slot (bytes).
     pub slots_offset: usize,
-    /// Total bytes (end of the slots).
+    /// Offset of the writer locks, one word per lock that only writers touch (bytes).
+    pub writer_locks_offset: usize,
+    /// Total bytes (end of the writer locks, rounded up to 64).
     pub total_bytes: usize,
 }
 
@@ -139,8 +145,9 @@ impl Layout {
         }
         let capacity = usize::try_from(capacity).map_err(|_| MapError::TooLarge)?;
         let lock_count = usize::try_from(lock_count).map_err(|_| MapError::TooLarge)?;
+        // The version word, the lock's tags, the copy of the next lock's first WIDTH tags.
         let group_bytes = (capacity / lock_count)
-            .checked_add(16)
+            .checked_add(8 + WIDTH)
             .and_then(usize::checked_next_power_of_two)
             .ok_or(MapError::TooLarge)?;
         let groups_offset = HEADER_BYTES;
@@ -149,9 +156,13 @@ impl Layout {
             .and_then(|b| b.checked_next_multiple_of(64))
             .and_then(|b| b.checked_add(groups_offset))
             .ok_or(MapError::TooLarge)?;
-        let total_bytes = capacity
+        let writer_locks_offset = capacity
             .checked_mul(SLOT_BYTES)
             .and_then(|b| b.checked_add(slots_offset))
+            .ok_or(MapError::TooLarge)?;
+        let total_bytes = (lock_count * 8)
+            .checked_next_multiple_of(64)
+            .and_then(|b| b.checked_add(writer_locks_offset))
             .ok_or(MapError::TooLarge)?;
         Ok(Layout {
             capacity,
@@ -160,6 +171,7 @@ impl Layout {
             groups_offset,
             group_bytes,
             slots_offset,
+            writer_locks_offset,
             total_bytes,
         })
     }
@@ -185,8 +197,9 @@ mod tests {
     fn footprint_of_64k_entries() {
         let p = MapParams::for_entries(65_536);
         assert_eq!(p.capacity, 131_072);
-        // 512-byte header + 8192 lock groups * 32 bytes + 131072 slots * 32 bytes.
-        assert_eq!(footprint(&p).unwrap(), 512 + 262_144 + 4_194_304);
+        // 512-byte header + 4096 lock groups * 64 bytes + 131072 slots * 32 bytes + 4096
+        // writer locks * 8 bytes.
+        assert_eq!(footprint(&p).unwrap(), 512 + 262_144 + 4_194_304 + 32_768);
     }
 
     #[test]
@@ -202,22 +215,22 @@ mod tests {
         assert!(matches!(footprint(&p), Err(MapError::BadLockCount { .. })));
         p.lock_count = p.capacity * 2;
         assert!(matches!(footprint(&p), Err(MapError::BadLockCount { .. })));
-        // Fewer than 8 slots per lock.
-        p.lock_count = p.capacity / 4;
+        // Fewer than 16 slots per lock.
+        p.lock_count = p.capacity / 8;
         assert!(matches!(footprint(&p), Err(MapError::BadLockCount { .. })));
         let mut p = ok;
         p.probe_max = 0;
         assert!(matches!(footprint(&p), Err(MapError::BadProbeMax { .. })));
         p.probe_max = MAX_PROBE + 1;
         assert!(matches!(footprint(&p), Err(MapError::BadProbeMax { .. })));
-        // 8 slots per lock: a probe may cross at most MAX_PROBE_LOCKS locks.
+        // 16 slots per lock: a probe may cross at most MAX_PROBE_LOCKS locks.
         let p = MapParams {
             capacity: 1024,
-            lock_count: 128,
-            probe_max: 8 * MAX_PROBE_LOCKS,
+            lock_count: 64,
+            probe_max: 16 * MAX_PROBE_LOCKS,
             seed: 0,
         };
-        let max = 8 * (MAX_PROBE_LOCKS as u64 - 1) + 1;
+        let max = 16 * (MAX_PROBE_LOCKS as u64 - 1) + 1;
         assert!(matches!(footprint(&p), Err(MapError::BadProbeMax { max: m, .. }) if m == max));
         let p = MapParams {
             capacity: MAX_CAPACITY * 2,

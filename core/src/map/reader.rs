@@ -3,14 +3,15 @@
 use crate::entry::NeighKey;
 use crate::sync::{spin_hint, AtomicU64, Ordering};
 
+use super::burst::prefetch;
 use super::error::{Busy, MapError};
 use super::geometry::Geometry;
 use super::header::*;
 use super::iter::Iter;
 use super::params::Layout;
-use super::seqlock::{CrossedLocks, Stamp, VersionLock};
+use super::seqlock::{CrossedLocks, Stamp, VersionLock, WriterLock};
 use super::slot::{self, SlotKey};
-use super::tags::{before_first, candidates, funnel, stops, window_tags};
+use super::tags::{before_first, candidates, funnel, stops, window_tags, Window, WIDTH};
 use super::{MapEntry, READ_RETRIES};
 
 /// A read-only view of a map region. Every access is an atomic load, so it is safe over a
@@ -24,10 +25,12 @@ pub struct MapReader<'a> {
     header: &'a [AtomicU64],
     /// One lock group per lock (see [`Geometry`] for the index math): word 0 is the
     /// version (`seqlock.rs`), then the tags (`slot::tag`, 8 per word, lowest byte first)
-    /// of the lock's slots and of the next lock's first 8 slots (a copy: writers of those
-    /// slots hold both locks).
+    /// of the lock's slots and of the next lock's first `WIDTH` slots (a copy: writers of
+    /// those slots hold both locks).
     groups: &'a [AtomicU64],
     slots: &'a [AtomicU64],
+    /// One writer lock per lock (`seqlock.rs`); a reader never loads them.
+    writer_locks: &'a [AtomicU64],
     geo: Geometry,
 }
 
@@ -117,10 +120,12 @@ impl<'a> MapReader<'a> {
         let groups_at = layout.groups_offset / 8;
         let group_words = layout.group_bytes / 8;
         let slots_at = layout.slots_offset / 8;
+        let writer_locks_at = layout.writer_locks_offset / 8;
         Ok(MapReader {
             header: &words[..HEADER_WORDS],
             groups: &words[groups_at..groups_at + layout.lock_count * group_words],
             slots: &words[slots_at..slots_at + 4 * layout.capacity],
+            writer_locks: &words[writer_locks_at..writer_locks_at + layout.lock_count],
             geo: Geometry::new(layout, seed),
         })
     }
@@ -144,11 +149,14 @@ impl<'a> MapReader<'a> {
     pub fn get(&self, key: &NeighKey) -> Result<Option<MapEntry>, Busy> {
         let k = SlotKey::new(key);
         let (home, fp) = self.geo.home_and_fingerprint(&k);
-        // Most lookups are decided by the first window of 8 tags, from `home` on (the key
+        // Most lookups are decided by the first window of WIDTH tags, from `home` on (the key
         // is found there, or the probe stops there), all in the group of `home`'s lock,
         // which also covers the slots they tag: inline and straight-line. The rest take
         // the general scan, out of line.
         let g = self.geo.group_index(home);
+        // A hit most likely sits at `home` or next to it: fetch that line in parallel
+        // with the group's, instead of after it.
+        prefetch(&self.slots[4 * home]);
         let stamp = self.version_at(g).begin_read();
         let x = self.window_at(g, home);
         self.decide_first_window(&k, home, fp, (g, stamp), x)
@@ -166,7 +174,7 @@ impl<'a> MapReader<'a> {
         home: usize,
         fp: u8,
         (g, stamp): (usize, Stamp),
-        x: u64,
+        x: Window,
     ) -> Result<Option<MapEntry>, Busy> {
         let lock = self.version_at(g);
         // A hit needs only the candidates: those past where the probe stops cannot hold
@@ -219,20 +227,20 @@ impl<'a> MapReader<'a> {
     /// the first-window probe), `stamp` being that of `home`'s lock, taken before any of
     /// its tags were read.
     ///
-    /// Scans windows of 8 tags (window `i`: probe distances `8i..8i+8`, each from the
-    /// group of its first slot's lock) until the probe is decided: the key's tag at its
+    /// Scans windows of `WIDTH` tags (window `i`: probe distances `WIDTH * i..WIDTH * (i +
+    /// 1)`, each from the group of its first slot's lock) until the probe is decided: the key's tag at its
     /// distance leads to its slot, or the probe stops ([`stops`]: an empty slot, or an
     /// entry closer to its home than the probe). Only candidate slots are read. Every
     /// lock whose group was read is entered before it and validated at the end (the
-    /// crossed-locks rule, [`CrossedLocks`]); windows advance 8 slots and locks cover at
-    /// least 8, so the probe moves onto at most the next lock each time.
+    /// crossed-locks rule, [`CrossedLocks`]); windows advance `WIDTH` slots and locks
+    /// cover at least `WIDTH`, so the probe moves onto at most the next lock each time.
     fn scan(&self, k: &SlotKey, home: usize, fp: u8, from: usize, stamp: Stamp) -> Probe {
         let Some(mut crossed) = CrossedLocks::new(self.geo.lock_of(home), stamp) else {
             return Probe::Retry;
         };
         let mut found = None;
         for i in from..self.geo.windows() {
-            let p = (home + 8 * i) & self.geo.mask;
+            let p = (home + WIDTH * i) & self.geo.mask;
             let l = self.geo.lock_of(p);
             if l != crossed.last() && !crossed.enter(l, self.lock(l).begin_read()) {
                 return Probe::Retry;
@@ -258,23 +266,27 @@ impl<'a> MapReader<'a> {
         }
     }
 
-    /// The tags of window `[p, p + 8)` (probe distances of one window), lowest byte first,
-    /// from the group of `p`'s lock (`g`, its [`Geometry::group_index`]), which holds them
-    /// all: its own slots' tags followed by the copy of the next lock's first 8. Only
-    /// meaningful under the seqlock recipe (the caller takes the lock's stamp first).
+    /// The tags of window `[p, p + WIDTH)` (probe distances of one window), lowest byte
+    /// first, from the group of `p`'s lock (`g`, its [`Geometry::group_index`]), which
+    /// holds them all: its own slots' tags followed by the copy of the next lock's first
+    /// `WIDTH`. Only meaningful under the seqlock recipe (the caller takes the lock's
+    /// stamp first).
     #[inline(always)]
-    pub(crate) fn window_at(&self, g: usize, p: usize) -> u64 {
+    pub(crate) fn window_at(&self, g: usize, p: usize) -> Window {
         let t = self.geo.tag_word_in(g, p);
-        let lo = self.groups[t].load(Ordering::Relaxed);
-        let hi = self.groups[t + 1].load(Ordering::Relaxed);
-        funnel(lo, hi, 8 * (p & 7) as u32)
+        let w = [
+            self.groups[t].load(Ordering::Relaxed),
+            self.groups[t + 1].load(Ordering::Relaxed),
+            self.groups[t + 2].load(Ordering::Relaxed),
+        ];
+        funnel(w, 8 * (p & 7) as u32)
     }
 
     /// The words of the candidate slot holding `k`, if any: `cand` has bit 7 set in byte
     /// `j` for slot `p + j` (mod capacity) whose tag matched; candidates are read lowest
     /// first (Relaxed, inside the caller's seqlock recipe).
     #[inline(always)]
-    fn find_candidate(&self, k: &SlotKey, p: usize, mut cand: u64) -> Option<[u64; 4]> {
+    fn find_candidate(&self, k: &SlotKey, p: usize, mut cand: Window) -> Option<[u64; 4]> {
         while cand != 0 {
             let w = self.load_slot(self.candidate_slot(p, cand));
             if k.matches(w[0], w[1], w[2]) {
@@ -289,7 +301,7 @@ impl<'a> MapReader<'a> {
     /// [`find_candidate`](Self::find_candidate)) of the window from `p`: always in
     /// bounds, whatever `cand` holds.
     #[inline(always)]
-    pub(crate) fn candidate_slot(&self, p: usize, cand: u64) -> usize {
+    pub(crate) fn candidate_slot(&self, p: usize, cand: Window) -> usize {
         (p + (cand.trailing_zeros() / 8) as usize) & self.geo.mask
     }
 
@@ -396,10 +408,16 @@ impl<'a> MapReader<'a> {
         self.slots
     }
 
-    /// The version lock of lock `l`.
+    /// The version of lock `l`.
     #[inline(always)]
     pub(crate) fn lock(&self, l: usize) -> VersionLock<'a> {
         VersionLock::new(&self.groups[self.geo.group_of_lock(l)])
+    }
+
+    /// The writer lock of lock `l` (for writers only).
+    #[inline(always)]
+    pub(crate) fn writer_lock(&self, l: usize) -> WriterLock<'a> {
+        WriterLock::new(&self.writer_locks[l])
     }
 
     /// The version lock whose group starts at index `g` of the groups array (a

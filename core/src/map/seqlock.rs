@@ -1,58 +1,48 @@
-//! The seqlock: one version word per lock group, shared by readers and writers.
+//! The seqlock of a lock's range, split in two words so that readers never see writers
+//! that only update values:
 //!
-//! The word holds three things:
-//!
-//! ```text
-//! bit 0      WRITER   a writer holds the lock (writers serialize on it; readers ignore it)
-//! bit 1      MOVING   the holder is moving keys (readers retry while it is set)
-//! bits 2-63  the move count of the range: +1 at the end of every move
-//! ```
+//! - the **version** (word 0 of the lock's group, beside the tags readers read): even =
+//!   stable, odd = a writer is moving keys; it grows by 2 with every move;
+//! - the **writer lock** (in the writer-locks section, after the slots): writers
+//!   serialize on it; readers never load it, so taking and releasing it does not even
+//!   touch a cache line readers use.
 //!
 //! Writers change a slot in one of two ways. A *value update* of a present key (MAC, NUD
-//! state, flags, generation) stores whole words the key's readers take as they are (see
-//! `slot.rs`): it holds `WRITER` only and never touches the part readers validate, so a
-//! writer stopped or killed in the middle of one never makes a reader retry. A *move*
-//! (insert, remove, clear: keys change slots, tags change) is the recipe of DESIGN.md,
-//! with `MOVING` in the role of the odd version:
+//! state, flags; the generation) stores whole words the key's readers take as they are
+//! (see `slot.rs`) under the writer lock alone, so a writer stopped or killed in the middle
+//! of one never makes a reader retry. A *move* (insert, remove, clear: keys change slots,
+//! tags change) also follows the recipe of DESIGN.md on the version:
 //!
 //! ```text
-//! writer: lock:  fetch_or(WRITER) (Acquire) until the old value lacked it
-//!         move:  fetch_or(MOVING) on each held lock; fence(Release);
-//!                payload words .store(Relaxed);
-//!                fetch_add(MOVE - MOVING) (Release): MOVING cleared, count + 1
-//!         unlock: fetch_and(!WRITER) (Release)
-//! reader: s = load(Acquire) & !WRITER; MOVING set: retry
+//! writer: lock:   writer.fetch_or(1) (Acquire) until the old value was 0
+//!         move:   version.fetch_add(1) on each held lock (odd); fence(Release);
+//!                 payload words .store(Relaxed);
+//!                 version.fetch_add(1) (Release) on each (even again)
+//!         unlock: writer.fetch_and(0) (Release)
+//! reader: v = version.load(Acquire); odd: retry
 //!         copy payload words with .load(Relaxed)
-//!         fence(Acquire); load(Relaxed) & !WRITER != s: retry
+//!         fence(Acquire); version.load(Relaxed) != v: retry
 //! ```
 //!
 //! What a reader can observe, interleaving by interleaving: a read that overlaps no move
 //! validates, and every slot it read held the same key throughout (only moves change key
 //! words and tags), so it returns that key with a value word some update stored (whole:
-//! one atomic word). A read that overlaps a move either loads `MOVING` first (retry) or
-//! reads a count that differs at the end (retry); it never returns. So `Busy` (retries
-//! used up) is possible only while keys move, or after a writer died in a move.
+//! one atomic word). A read that overlaps a move either loads an odd version first
+//! (retry) or finds a later version at the end (retry); it never returns. So `Busy`
+//! (retries used up) is possible only while keys move, or after a writer died in a move.
 //!
-//! Every write to the word is a read-modify-write: other writers' `fetch_or` on a held
-//! word writes back the same value, and the holder's changes never rest on a value it
-//! loaded earlier. (With plain stores beside the RMWs, loom's model lets a spinning
-//! writer read the value of a store the holder has since overwritten, forever.)
+//! Every write to either word is a read-modify-write. (With plain stores beside RMWs,
+//! loom's model lets a spinning writer read the value of a store that the holder has
+//! since overwritten, forever.)
 
 use crate::sync::{fence, spin_hint, AtomicU64, Ordering};
 
-/// A writer holds the lock.
-const WRITER: u64 = 1;
-/// The holder is moving keys in the lock's range.
-const MOVING: u64 = 2;
-/// One move, in the count bits.
-const MOVE: u64 = 4;
-
-/// A lock group's version word.
+/// A lock's version word, as readers and moving writers use it.
 #[derive(Clone, Copy)]
 pub(crate) struct VersionLock<'a>(&'a AtomicU64);
 
-/// The version a reader saw when it entered a lock's range: the move count, plus
-/// `MOVING` when a writer was moving keys then (the read cannot succeed; retry).
+/// The version a reader saw when it entered a lock's range: even when no move was in
+/// progress then.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Stamp(u64);
 
@@ -60,11 +50,11 @@ impl Stamp {
     /// True when no move was in progress: a read under this stamp may validate.
     #[inline(always)]
     pub fn is_stable(self) -> bool {
-        self.0 & MOVING == 0
+        self.0 & 1 == 0
     }
 
-    /// The stamp as a number that grows with every move (`MOVING` is clear in every
-    /// stable stamp): the crossed-locks rule sums these.
+    /// The version, a number that grows with every move: the crossed-locks rule sums
+    /// these.
     #[inline(always)]
     pub fn count(self) -> u64 {
         self.0
@@ -83,14 +73,11 @@ impl<'a> VersionLock<'a> {
         self.0
     }
 
-    // ---- reader half ----
-
-    /// Starts a read of the lock's range: loads the version (Acquire), ignoring the
-    /// writer bit. The data read after it is valid if [`validate`](Self::validate) says
-    /// so.
+    /// Starts a read of the lock's range: loads the version (Acquire). The data read
+    /// after it is valid if [`validate`](Self::validate) says so.
     #[inline(always)]
     pub fn begin_read(self) -> Stamp {
-        Stamp(self.0.load(Ordering::Acquire) & !WRITER)
+        Stamp(self.0.load(Ordering::Acquire))
     }
 
     /// Ends a read: after `fence(Acquire)`, true when `s` was stable and no move has
@@ -101,23 +88,43 @@ impl<'a> VersionLock<'a> {
         s.is_stable() & (self.current() == s)
     }
 
-    /// The version now (Relaxed, writer bit cleared): for a reader that has already
-    /// issued its `fence(Acquire)` (see [`CrossedLocks`]).
+    /// The version now (Relaxed): for a reader that has already issued its
+    /// `fence(Acquire)` (see [`CrossedLocks`]).
     #[inline(always)]
     fn current(self) -> Stamp {
-        Stamp(self.0.load(Ordering::Relaxed) & !WRITER)
+        Stamp(self.0.load(Ordering::Relaxed))
     }
 
-    // ---- writer half ----
+    /// Marks the range as moving (odd). The caller holds its writer lock, and issues
+    /// [`fence_moving`] after marking every lock of the move and before its first
+    /// payload store.
+    pub fn begin_move(self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ends a move (even again, 2 above where it started). Release: a reader that loads
+    /// it sees every payload store of the move.
+    pub fn end_move(self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A lock's writer word: 1 while a writer holds the lock. Readers never load it.
+#[derive(Clone, Copy)]
+pub(crate) struct WriterLock<'a>(&'a AtomicU64);
+
+impl<'a> WriterLock<'a> {
+    #[inline(always)]
+    pub fn new(word: &'a AtomicU64) -> Self {
+        WriterLock(word)
+    }
 
     /// Takes the lock if no writer holds it, without waiting: also how a writer takes a
     /// lock below the ones it holds without breaking the increasing-order rule.
     pub fn try_lock(self) -> bool {
-        // One RMW rather than load-then-CAS: an old value without the bit means this
-        // writer set it; with the bit, the word was left as it was. (It also keeps loom's
-        // DPOR from losing the race between a reader's load and this write: loom tracks
-        // one last access per atomic, and an intervening load would hide the reader's.)
-        self.0.fetch_or(WRITER, Ordering::Acquire) & WRITER == 0
+        // One RMW rather than load-then-CAS: an old value of 0 means this writer set it;
+        // 1, that the word was left as it was.
+        self.0.fetch_or(1, Ordering::Acquire) == 0
     }
 
     /// Takes the lock, spinning while another writer holds it. A writer that died
@@ -125,32 +132,19 @@ impl<'a> VersionLock<'a> {
     /// readers are not blocked by it unless it died in a move.
     pub fn lock(self) {
         while !self.try_lock() {
-            while self.0.load(Ordering::Relaxed) & WRITER != 0 {
+            while self.0.load(Ordering::Relaxed) != 0 {
                 spin_hint();
             }
         }
     }
 
-    /// Releases a held lock, publishing the holder's value updates (Release).
+    /// Releases the lock, publishing the holder's writes to the next writer (Release).
     pub fn unlock(self) {
-        self.0.fetch_and(!WRITER, Ordering::Release);
-    }
-
-    /// Marks the held lock's range as moving. The caller issues [`fence_moving`] after
-    /// marking every lock of the move and before its first payload store.
-    pub fn begin_move(self) {
-        self.0.fetch_or(MOVING, Ordering::Relaxed);
-    }
-
-    /// Ends a move on the held lock: the next move count, `MOVING` cleared, still held
-    /// (Release: a reader that loads it sees every payload store of the move).
-    pub fn end_move(self) {
-        // MOVING is set: adding MOVE - MOVING clears it and carries one into the count.
-        self.0.fetch_add(MOVE - MOVING, Ordering::Release);
+        self.0.fetch_and(0, Ordering::Release);
     }
 }
 
-/// Orders the `MOVING` marks of a move before its payload stores, for readers that
+/// Orders the odd versions of a move before its payload stores, for readers that
 /// observe any of those stores (they then fail their validation).
 pub(crate) fn fence_moving() {
     fence(Ordering::Release);

@@ -1,27 +1,40 @@
-//! Tag windows: the 8 tag bytes of a probe's window in one `u64`, and the SWAR tests a
-//! reader decides a probe with (which slots are candidates, where the probe stops).
+//! Tag windows: the 16 tag bytes of a probe's window in one [`Window`], and the SWAR tests
+//! a reader decides a probe with (which slots are candidates, where the probe stops).
 //!
 //! A tag (see `slot::tag`) is `(min(distance, slot::TAG_DIST_MAX) + 1) << TAG_FP_BITS |
-//! fingerprint`, 0 for an empty slot. A window of 8 tags is read lowest byte first; each
-//! test is exact per byte (no carry or borrow crosses bytes), so it holds for any bit
-//! pattern a torn read may produce.
+//! fingerprint`, 0 for an empty slot. A window of [`WIDTH`] tags is read lowest byte
+//! first; each test is exact per byte (no carry or borrow crosses bytes), so it holds for
+//! any bit pattern a torn read may produce.
 
 use super::slot;
 
-/// Bit 7 of every byte of a tag word.
-const HI: u64 = 0x8080_8080_8080_8080;
+/// Slots (tags) per window: a probe reads its tags this many at a time.
+pub(crate) const WIDTH: usize = 16;
+
+/// A window of [`WIDTH`] tags, lowest byte first.
+pub(crate) type Window = u128;
+
+const _: () = assert!(core::mem::size_of::<Window>() == WIDTH);
+
+/// Byte `b` in every byte of a window.
+const fn splat(b: u8) -> Window {
+    Window::from_ne_bytes([b; WIDTH])
+}
+
+/// Bit 7 of every byte of a window.
+const HI: Window = splat(0x80);
 
 /// Windows whose tags differ: distances up to `slot::TAG_DIST_MAX`, then one saturated.
-const WINDOWS: usize = slot::TAG_DIST_MAX / 8 + 2;
+const WINDOWS: usize = slot::TAG_DIST_MAX / WIDTH + 2;
 
 /// `window_tags` for each distinct window.
-const WINDOW_TAGS: [u64; WINDOWS] = {
-    let mut t = [0u64; WINDOWS];
+const WINDOW_TAGS: [Window; WINDOWS] = {
+    let mut t = [0; WINDOWS];
     let mut i = 0;
     while i < WINDOWS {
         let mut j = 0;
-        while j < 8 {
-            t[i] |= (slot::tag(0, 8 * i + j) as u64) << (8 * j);
+        while j < WIDTH {
+            t[i] |= (slot::tag(0, WIDTH * i + j) as Window) << (8 * j);
             j += 1;
         }
         i += 1;
@@ -29,25 +42,24 @@ const WINDOW_TAGS: [u64; WINDOWS] = {
     t
 };
 
-/// The tags (`slot::tag`, fingerprint 0) an entry would have at each of the 8 probe
-/// distances of window `i` (distances `8i..8i+8`), lowest byte first; distances past
-/// `slot::TAG_DIST_MAX` are saturated.
+/// The tags (`slot::tag`, fingerprint 0) an entry would have at each of the [`WIDTH`]
+/// probe distances of window `i` (distances `WIDTH * i..WIDTH * (i + 1)`), lowest byte
+/// first; distances past `slot::TAG_DIST_MAX` are saturated.
 #[inline]
-pub(crate) fn window_tags(i: usize) -> u64 {
+pub(crate) fn window_tags(i: usize) -> Window {
     WINDOW_TAGS[i.min(WINDOWS - 1)]
 }
 
-/// The candidates in one window of 8 tags `x` (probe distances `8i..8i+8`, tags of window
-/// `i` in `base` from [`window_tags`]) for a key of fingerprint `fp`: bit 7 of each byte
-/// whose tag is the key's at that distance. Exact per byte: no carry crosses bytes.
+/// The candidates in one window of tags `x` (tags of window `i` in `base`, from
+/// [`window_tags`]) for a key of fingerprint `fp`: bit 7 of each byte whose tag is the
+/// key's at that distance. Exact per byte: no carry crosses bytes.
 #[inline]
-pub(crate) fn candidates(x: u64, base: u64, fp: u8) -> u64 {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    let y = x ^ (base | LO.wrapping_mul(u64::from(fp)));
+pub(crate) fn candidates(x: Window, base: Window, fp: u8) -> Window {
+    let y = x ^ (base | splat(1).wrapping_mul(Window::from(fp)));
     !(((y & !HI).wrapping_add(!HI)) | y) & HI
 }
 
-/// Where a probe stops in one window of 8 tags `x` (as for [`candidates`]): bit 7 of each
+/// Where a probe stops in one window of tags `x` (as for [`candidates`]): bit 7 of each
 /// byte that is an empty slot or an entry closer to its home than the probe (the Robin
 /// Hood rule, exact for distances below `slot::TAG_DIST_MAX`, where a stored distance is
 /// exact; past it only entries stored below the saturated value stop the probe). Since a
@@ -55,7 +67,7 @@ pub(crate) fn candidates(x: u64, base: u64, fp: u8) -> u64 {
 /// are the bytes of `x` below the byte of `base` (unsigned). Exact per byte: no borrow
 /// crosses bytes.
 #[inline]
-pub(crate) fn stops(x: u64, base: u64) -> u64 {
+pub(crate) fn stops(x: Window, base: Window) -> Window {
     // Per byte, bit 7 of (x | 0x80) - (base & 0x7f) (no borrow, since 0x80 > 0x7f) is set
     // iff x's low 7 bits >= base's. Then x < base iff x's bit 7 is below base's, or the
     // two are equal and the low 7 bits are below.
@@ -66,7 +78,7 @@ pub(crate) fn stops(x: u64, base: u64) -> u64 {
 /// The bits below the lowest set bit of `m` (all bits when `m` is 0): the tag bytes before
 /// the first stop.
 #[inline]
-pub(crate) fn before_first(m: u64) -> u64 {
+pub(crate) fn before_first(m: Window) -> Window {
     if m != 0 {
         (m & m.wrapping_neg()) - 1
     } else {
@@ -74,11 +86,14 @@ pub(crate) fn before_first(m: u64) -> u64 {
     }
 }
 
-/// The 8 bytes from byte `sh / 8` on of the 16-byte little-endian pair `lo, hi`
-/// (`sh` in `0..=64`).
-#[inline]
-pub(crate) fn funnel(lo: u64, hi: u64, sh: u32) -> u64 {
-    ((u128::from(hi) << 64 | u128::from(lo)) >> sh) as u64
+/// The [`WIDTH`] bytes from byte `sh / 8` on of the 24-byte little-endian triple `w`
+/// (`sh` in `0..64`, a multiple of 8).
+#[inline(always)]
+pub(crate) fn funnel(w: [u64; 3], sh: u32) -> Window {
+    let low = (Window::from(w[1]) << 64 | Window::from(w[0])) >> sh;
+    // `w[2]`'s bytes enter from the top; none when `sh` is 0 (shifted out entirely).
+    let high = (Window::from(w[2]) << 64) << (64 - sh);
+    low | high
 }
 
 #[cfg(test)]
@@ -97,27 +112,27 @@ mod tests {
         let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         for round in 0..rounds {
             let x = if round % 2 == 0 {
-                (0..8).fold(0u64, |acc, j| {
+                (0..WIDTH).fold(0, |acc: Window, j| {
                     let r = rng.next();
                     let t = if r % 5 == 0 {
                         0
                     } else {
                         slot::tag((r >> 8) as u8, (r >> 16) as usize % 48)
                     };
-                    acc | u64::from(t) << (8 * j)
+                    acc | Window::from(t) << (8 * j)
                 })
             } else {
-                rng.next()
+                Window::from(rng.next()) << 64 | Window::from(rng.next())
             };
             for i in 0..WINDOWS + 1 {
                 let base = window_tags(i);
                 for fp in 0..1u8 << slot::TAG_FP_BITS {
                     let cand = candidates(x, base, fp);
                     let stop = stops(x, base);
-                    for j in 0..8 {
+                    for j in 0..WIDTH {
                         let t = (x >> (8 * j)) as u8;
-                        let d = 8 * i + j;
-                        let bit = |m: u64| m >> (8 * j) & 0xff;
+                        let d = WIDTH * i + j;
+                        let bit = |m: Window| m >> (8 * j) & 0xff;
                         assert_eq!(
                             bit(cand) != 0,
                             t == slot::tag(fp, d),
@@ -131,6 +146,18 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn funnel_takes_sixteen_bytes_at_any_byte_offset() {
+        let bytes: [u8; 24] = core::array::from_fn(|i| i as u8 + 1);
+        let w: [u64; 3] = core::array::from_fn(|i| {
+            u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().unwrap())
+        });
+        for b in 0..8 {
+            let want = Window::from_le_bytes(bytes[b..b + WIDTH].try_into().unwrap());
+            assert_eq!(funnel(w, 8 * b as u32), want, "offset {b}");
         }
     }
 }

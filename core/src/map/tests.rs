@@ -242,15 +242,15 @@ const fn scaled(n: usize) -> usize {
 
 #[test]
 fn model_small_map_many_locks() {
-    // 64 slots, 8 per lock (the fewest allowed): probe runs cross locks and wrap; keys
+    // 128 slots, 16 per lock (the fewest allowed): probe runs cross locks and wrap; keys
     // outnumber slots, so the map fills up and inserts are refused.
     let p = MapParams {
-        capacity: 64,
+        capacity: 128,
         lock_count: 8,
         probe_max: 32,
         seed: 1,
     };
-    model_run(p, 90, scaled(20_000), 7);
+    model_run(p, 180, scaled(20_000), 7);
 }
 
 #[test]
@@ -268,24 +268,24 @@ fn model_full_map_one_lock() {
 #[test]
 fn model_short_probe_smallest_locks() {
     let p = MapParams {
-        capacity: 32,
+        capacity: 64,
         lock_count: 4,
         probe_max: 4,
         seed: 3,
     };
-    model_run(p, 40, scaled(10_000), 9);
+    model_run(p, 80, scaled(10_000), 9);
 }
 
 #[test]
 // A logic test of long runs, minutes under miri; the model tests run there (scaled).
 #[cfg_attr(miri, ignore)]
 fn tagged_reads_of_long_runs() {
-    // 8 slots per lock (the smallest span read through the tags) filled until inserts are
+    // 16 slots per lock (the smallest span read through the tags) filled until inserts are
     // refused: probe runs wrap, cross several locks and reach distances past what a tag
     // stores exactly (slot::TAG_DIST_MAX), where readers compare saturated tags. Then a
     // random half is removed (back-shifts across the same runs) and all is read again.
     let p = MapParams {
-        capacity: 128,
+        capacity: 256,
         lock_count: 16,
         probe_max: 120,
         seed: 11,
@@ -294,7 +294,7 @@ fn tagged_reads_of_long_runs() {
     let map = NeighMap::format_words(&w, &p).unwrap();
     let mut model = Model::new();
     // 40 keys of one home near the end force a run of 40 that wraps; others fill in.
-    let crowd = keys_with_home(&map, 120, 40);
+    let crowd = keys_with_home(&map, 248, 40);
     let all: Vec<NeighKey> = crowd.iter().copied().chain((0..400).map(key)).collect();
     for k in &all {
         let e = entry(*k, 0, true);
@@ -342,7 +342,7 @@ fn home_slot_agrees_between_params_and_reader() {
 /// every lock size.
 #[test]
 fn group_and_tag_word_indices_agree_with_lock_arithmetic() {
-    for (capacity, lock_count) in [(16, 2), (64, 8), (64, 4), (256, 4), (1024, 2), (64, 1)] {
+    for (capacity, lock_count) in [(32, 2), (128, 8), (128, 4), (512, 4), (1024, 2), (64, 1)] {
         let p = MapParams {
             capacity,
             lock_count,
@@ -371,31 +371,31 @@ fn group_and_tag_word_indices_agree_with_lock_arithmetic() {
 #[test]
 fn fills_to_capacity_then_full() {
     let p = MapParams {
-        capacity: 16,
+        capacity: 32,
         lock_count: 2,
-        probe_max: 16,
+        probe_max: 32,
         seed: 4,
     };
     let w = words(&p);
     let map = NeighMap::format_words(&w, &p).unwrap();
-    for i in 0..16 {
+    for i in 0..32 {
         assert_eq!(
             map.upsert(&entry(key(i), 0, true), 0),
             Ok(Upserted::Inserted)
         );
     }
-    assert_eq!(map.upsert(&entry(key(16), 0, true), 0), Err(Full));
+    assert_eq!(map.upsert(&entry(key(32), 0, true), 0), Err(Full));
     assert_eq!(
         map.upsert(&entry(key(3), 1, false), 1),
         Ok(Upserted::Updated)
     );
     assert_eq!(map.stats().full, 1);
-    assert_eq!(map.len(), 16);
+    assert_eq!(map.len(), 32);
     check_invariants(&map);
-    for i in 0..16 {
+    for i in 0..32 {
         assert!(map.get(&key(i)).unwrap().is_some());
     }
-    assert_eq!(map.get(&key(16)).unwrap(), None);
+    assert_eq!(map.get(&key(32)).unwrap(), None);
 }
 
 /// Keys (from `key(i)`) whose home slot is `home`.
@@ -418,27 +418,27 @@ fn slot_of(map: &NeighMap<'_>, k: &NeighKey) -> Option<usize> {
 
 #[test]
 fn remove_shifts_back_across_wrap_and_lock_boundary() {
-    // 64 slots, 8 per lock. Five keys homed at slot 62 occupy 62, 63, 0, 1, 2: the run
-    // wraps and crosses from the last lock to lock 0.
+    // 128 slots, 16 per lock. Five keys homed at slot 126 occupy 126, 127, 0, 1, 2: the
+    // run wraps and crosses from the last lock to lock 0.
     let p = MapParams {
-        capacity: 64,
+        capacity: 128,
         lock_count: 8,
         probe_max: 16,
         seed: 5,
     };
     let w = words(&p);
     let map = NeighMap::format_words(&w, &p).unwrap();
-    let ks = keys_with_home(&map, 62, 5);
+    let ks = keys_with_home(&map, 126, 5);
     assert_eq!(ks.len(), 5);
     for (g, k) in ks.iter().enumerate() {
         map.upsert(&entry(*k, g as u8, true), g as u8).unwrap();
     }
     let slots: Vec<_> = ks.iter().map(|k| slot_of(&map, k).unwrap()).collect();
-    assert_eq!(slots, [62, 63, 0, 1, 2]);
+    assert_eq!(slots, [126, 127, 0, 1, 2]);
     assert!(map.remove(&ks[1]));
     check_invariants(&map);
     let slots: Vec<_> = ks[2..].iter().map(|k| slot_of(&map, k).unwrap()).collect();
-    assert_eq!(slots, [63, 0, 1], "run shifted back across the wrap");
+    assert_eq!(slots, [127, 0, 1], "run shifted back across the wrap");
     for (g, k) in ks.iter().enumerate() {
         let got = map.get(k).unwrap();
         if g == 1 {
@@ -461,26 +461,26 @@ fn remove_shifts_back_across_wrap_and_lock_boundary() {
 #[test]
 fn insert_displaces_in_robin_hood_order() {
     let p = MapParams {
-        capacity: 32,
+        capacity: 64,
         lock_count: 4,
         probe_max: 8,
         seed: 6,
     };
     let w = words(&p);
     let map = NeighMap::format_words(&w, &p).unwrap();
-    let at3 = keys_with_home(&map, 3, 3);
-    let at4 = keys_with_home(&map, 4, 1)[0];
+    let at3 = keys_with_home(&map, 13, 3);
+    let at4 = keys_with_home(&map, 14, 1)[0];
     map.upsert(&entry(at4, 0, true), 0).unwrap();
     for k in &at3 {
         map.upsert(&entry(*k, 0, true), 0).unwrap();
     }
-    // The homed-at-3 run (slots 3..6, crossing from lock 0 into lock 1) comes first; the
-    // homed-at-4 entry was pushed on to slot 6 and stays findable.
-    assert_eq!(slot_of(&map, &at4), Some(6));
+    // The homed-at-13 run (slots 13..16) comes first; the homed-at-14 entry was pushed on
+    // to slot 16, across from lock 0 into lock 1, and stays findable.
+    assert_eq!(slot_of(&map, &at4), Some(16));
     check_invariants(&map);
     assert!(map.get(&at4).unwrap().is_some());
-    // probe_max 8: an entry homed at 3 may sit at most at slot 10; the 9th is refused.
-    let more = keys_with_home(&map, 3, 10);
+    // probe_max 8: an entry homed at 13 may sit at most at slot 20; the 9th is refused.
+    let more = keys_with_home(&map, 13, 10);
     let mut refused = 0;
     for k in &more[3..] {
         if map.upsert(&entry(*k, 0, true), 0) == Err(Full) {
@@ -488,7 +488,7 @@ fn insert_displaces_in_robin_hood_order() {
         }
     }
     assert_eq!(refused, 2, "probe_max must refuse the 9th and 10th");
-    assert_eq!(slot_of(&map, &at4), Some(11));
+    assert_eq!(slot_of(&map, &at4), Some(21));
     check_invariants(&map);
     assert_eq!(map.stats().full, refused);
 }
@@ -596,7 +596,7 @@ fn header_owner_heartbeat_and_stat_words() {
 
 fn small_map_with_key_at(w: &[AtomicU64], home: usize) -> (NeighMap<'_>, NeighKey) {
     let p = MapParams {
-        capacity: 16,
+        capacity: 32,
         lock_count: 2,
         probe_max: 8,
         seed: 7,
@@ -610,16 +610,16 @@ fn small_map_with_key_at(w: &[AtomicU64], home: usize) -> (NeighMap<'_>, NeighKe
 #[test]
 fn only_a_move_in_progress_makes_readers_busy() {
     let w = words(&MapParams {
-        capacity: 16,
+        capacity: 32,
         lock_count: 2,
         probe_max: 8,
         seed: 7,
     });
     let (map, k) = small_map_with_key_at(&w, 2);
-    let far = keys_with_home(&map, 12, 1)[0];
+    let far = keys_with_home(&map, 24, 1)[0];
     let r = map.reader();
     let mut locks = lock_set::LockSet::acquire(&r, 0, 1);
-    // Held for a value update: readers ignore the writer bit.
+    // Held for a value update: readers never look at writer locks.
     assert_eq!(map.get(&k).unwrap().unwrap().entry(), entry(k, 0, true));
     assert!(map.iter().all(|e| e.is_ok()));
     locks.begin_move();
@@ -645,7 +645,7 @@ fn a_writer_stopped_in_a_value_update_never_makes_readers_busy() {
         STOPPED.wait();
     }
     let w = words(&MapParams {
-        capacity: 16,
+        capacity: 32,
         lock_count: 2,
         probe_max: 8,
         seed: 7,
@@ -681,7 +681,7 @@ fn a_writer_that_unwinds_mid_move_leaves_it_held_and_poisons_the_region() {
         panic!("fault injected mid-move");
     }
     let p = MapParams {
-        capacity: 32,
+        capacity: 64,
         lock_count: 4,
         probe_max: 8,
         seed: 7,
@@ -689,16 +689,16 @@ fn a_writer_that_unwinds_mid_move_leaves_it_held_and_poisons_the_region() {
     for remove in [true, false] {
         let w = words(&p);
         let map = NeighMap::format_words(&w, &p).unwrap();
-        // a, b, c home at 13 and sit at 13, 14, 15 (lock 1, whose first 8 tags lock 0's
-        // group copies); removing a shifts b and c back, inserting x[1] (home 12, after
-        // x[0] at 12) shifts them on. Either move holds locks 0 and 1.
-        let run = keys_with_home(&map, 13, 3);
-        let x = keys_with_home(&map, 12, 2);
+        // a, b, c home at 29 and sit at 29, 30, 31 (lock 1, whose first 16 tags lock 0's
+        // group copies); removing a shifts b and c back, inserting x[1] (home 28, after
+        // x[0] at 28) shifts them on. Either move holds locks 0 and 1.
+        let run = keys_with_home(&map, 29, 3);
+        let x = keys_with_home(&map, 28, 2);
         map.upsert(&entry(x[0], 0, true), 0).unwrap();
         for k in &run {
             map.upsert(&entry(*k, 0, true), 0).unwrap();
         }
-        let far = keys_with_home(&map, 28, 1)[0];
+        let far = keys_with_home(&map, 56, 1)[0];
         map.upsert(&entry(far, 0, true), 0).unwrap();
         let unwound = std::panic::catch_unwind(|| {
             writer::fault::MOVED_ONE.set(Some(fail_here));
@@ -728,7 +728,7 @@ fn a_writer_that_unwinds_mid_move_leaves_it_held_and_poisons_the_region() {
 #[test]
 fn burst_agrees_with_get() {
     let p = MapParams {
-        capacity: 256,
+        capacity: 512,
         lock_count: 32,
         probe_max: 64,
         seed: 21,
@@ -737,10 +737,10 @@ fn burst_agrees_with_get() {
     let map = NeighMap::format_words(&w, &p).unwrap();
     let mut rng = Rng::new(5);
     // 90% load: probes past the first window, across locks.
-    for i in 0..230 {
+    for i in 0..460 {
         let _ = map.upsert(&entry(key(i), i as u8, rng.below(4) != 0), 1);
     }
-    let keys: Vec<NeighKey> = (0..400).map(|_| key(rng.below(300))).collect();
+    let keys: Vec<NeighKey> = (0..400).map(|_| key(rng.below(600))).collect();
     let r = map.reader();
     let want: Vec<_> = keys.iter().map(|k| r.get(k)).collect();
     assert!(want.iter().any(|e| matches!(e, Ok(None))));
@@ -1008,15 +1008,15 @@ const STRESS_READS: u64 = if cfg!(miri) { 400 } else { 2_000_000 };
 
 #[test]
 fn stress_smallest_locks() {
-    // 8 slots per lock, the fewest allowed: probes and back-shifts cross lock boundaries
+    // 16 slots per lock, the fewest allowed: probes and back-shifts cross lock boundaries
     // and the copied tags of the next lock's first slots all the time.
     let p = MapParams {
-        capacity: 64,
+        capacity: 128,
         lock_count: 8,
-        probe_max: 16,
+        probe_max: 32,
         seed: 12,
     };
-    stress(p, 24, 48, STRESS_READS);
+    stress(p, 48, 96, STRESS_READS);
 }
 
 #[test]

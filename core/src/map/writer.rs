@@ -10,6 +10,7 @@ use super::lock_set::LockSet;
 use super::params::MapParams;
 use super::reader::MapReader;
 use super::slot::{self, SlotKey, DIST_ONE};
+use super::tags::WIDTH;
 use super::MapEntry;
 
 /// A map region opened for writing (and reading). All methods take `&self`: writers
@@ -489,7 +490,7 @@ impl<'a> NeighMap<'a> {
     /// Runs a writer's walk from `home` (`plan`, which reads only slots whose lock it is
     /// given) under the locks it needs, and returns its plan with them held: `home`'s
     /// lock, the next ones as the walk goes on, and, when the plan rewrites a tag in a
-    /// lock's first 8 slots, the previous lock, whose group holds a copy
+    /// lock's first `WIDTH` slots, the previous lock, whose group holds a copy
     /// ([`LockSet::cover_writes_from`]). A reader of the key validates the lock of each
     /// window it reads, all from `home`'s on, and a reader of another key that reads the
     /// slot only compares its key words, which an overwrite leaves as they are: so an
@@ -571,7 +572,7 @@ impl<'a> NeighMap<'a> {
     }
 
     /// Sets the tag of slot `s`, and its copy in the previous lock's group when `s` is one
-    /// of its lock's first 8 slots. The caller holds both locks in a move (see
+    /// of its lock's first `WIDTH` slots. The caller holds both locks in a move (see
     /// [`LockSet::covers`]), and they cover the whole words written, so plain stores of
     /// the changed words are safe.
     #[inline]
@@ -580,7 +581,7 @@ impl<'a> NeighMap<'a> {
         let l = geo.lock_of(s);
         let o = geo.lock_offset(s);
         set_byte(self.r.tag_word(l, o), tag);
-        if o < 8 {
+        if o < WIDTH {
             let prev = (l + geo.lock_count - 1) & (geo.lock_count - 1);
             set_byte(self.r.tag_word(prev, geo.span() + o), tag);
         }

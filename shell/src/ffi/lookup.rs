@@ -23,9 +23,10 @@ use super::key::{key4, key6, read_ipv6};
 /// interface `ifindex` and, when found, copies it to `*out`.
 ///
 /// Returns `NEIGH_FOUND` (1; `*out` written; check `out->resolved` before using the MAC),
-/// `NEIGH_ABSENT` (0; `*out` untouched), `NEIGH_EBUSY` (a writer held the slot's lock for
-/// the whole retry budget; `*out` untouched; retry later), `NEIGH_EFAULT` (NULL `map` or
-/// `out`), `NEIGH_EINVAL` (misaligned `map` or `out`).
+/// `NEIGH_ABSENT` (0; `*out` untouched), `NEIGH_EBUSY` (a writer kept moving entries in the
+/// key's range for the whole retry budget, which value updates never do; `*out` untouched;
+/// retry later), `NEIGH_EFAULT` (NULL `map` or `out`), `NEIGH_EINVAL` (misaligned `map` or
+/// `out`).
 ///
 /// Any number of threads may call it at once on the same handle, concurrently with a
 /// writer in this or another process. Lock-free: never blocks, never allocates, never
