@@ -79,6 +79,7 @@ struct tables {
 struct options {
 	bool size_64k, size_4m, load_50, load_90, kind_hit, kind_miss, single, burst;
 	bool cases, writer;
+	bool churn; /* reads under a writer: the writer moves churn keys (remove, insert) */
 	bool thp; /* back both tables with transparent huge pages */
 	unsigned rounds;
 	size_t lookups;
@@ -602,12 +603,16 @@ static void run_cases(const struct options *o)
 struct writer {
 	const struct tables *t;
 	bool neigh;               /* which table this run writes */
-	struct key *keys;         /* present keys, in random order */
+	bool churn;               /* remove and re-insert keys (else: update them) */
+	struct key *keys;         /* present keys (update) or churn keys, in random order */
 	size_t nkeys;
 	atomic_int run;           /* 1: write flat out; 0: idle */
 	atomic_int quit;
-	atomic_uint_fast64_t updates;
+	atomic_uint_fast64_t updates; /* writes: updates, or removes + inserts */
 	uint64_t errors;
+	/* rte_hash churn: positions of deleted keys not yet given back (a FIFO) */
+	int32_t *freeq;
+	size_t qlen, qpos, qfill;
 };
 
 static void pin(pthread_t th, int cpu)
@@ -620,8 +625,48 @@ static void pin(pthread_t th, int cpu)
 		die("pthread_setaffinity_np", rc);
 }
 
-/* Updates existing keys in turn with new values (a version counter in the MAC and
- * state) while w->run is set. */
+/* Churn, neigh: moves key k out of the map and back in (remove, then insert with
+ * version v); both shift the entries after it in its probe run. Returns the number of
+ * failed writes. */
+static unsigned churn_neigh(struct writer *w, struct key k, uint16_t v)
+{
+	struct neigh_entry e = neigh_value(k, v);
+	unsigned bad = neigh_map_remove4(w->t->neigh, k.ifindex, k.ipv4_be) != NEIGH_REMOVED;
+	return bad + (neigh_map_upsert4(w->t->neigh, k.ifindex, k.ipv4_be, &e) != NEIGH_INSERTED);
+}
+
+/* Churn, rte_hash: deletes key k and adds it back (version v). Under
+ * RW_CONCURRENCY_LF (without internal RCU) rte_hash_del_key does not free the key's
+ * position (no_free_on_del is implied): the writer must give it back with
+ * rte_hash_free_key_with_position once no reader can still be reading that key slot, or
+ * the key store runs out after about (slots - keys) deletes. The readers never look up
+ * churn keys (they can only compare their key with a churn key's in passing), and the
+ * writer gives each position back only after w->qlen further deletes; DPDK then queues
+ * it behind the other free positions. Returns the number of failed writes. */
+static unsigned churn_rte(struct writer *w, struct key k, uint16_t v)
+{
+	const struct rte_hash *h = w->t->rte;
+	unsigned bad = 0;
+	int32_t pos = rte_hash_del_key(h, &k);
+
+	if (pos < 0) {
+		bad++;
+	} else {
+		if (w->qfill == w->qlen)
+			bad += rte_hash_free_key_with_position(h, w->freeq[w->qpos]) != 0;
+		else
+			w->qfill++;
+		w->freeq[w->qpos] = pos;
+		if (++w->qpos == w->qlen)
+			w->qpos = 0;
+	}
+	return bad + (rte_hash_add_key_data(h, &k, rte_value(k, v)) != 0);
+}
+
+/* While w->run is set, flat out: updates existing keys in turn with new values (a
+ * version counter in the MAC and state), or (churn) removes and re-inserts churn keys in
+ * turn, two writes per key. Counts writes in batches of 256, each ending with every key
+ * present. */
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -633,12 +678,14 @@ static void *writer_main(void *arg)
 			usleep(100);
 			continue;
 		}
-		for (unsigned b = 0; b < 256; b++) {
+		for (unsigned b = 0; b < 256; b += w->churn ? 2 : 1) {
 			struct key k = w->keys[i];
 			uint16_t v = (uint16_t)++version;
 			if (++i == w->nkeys)
 				i = 0;
-			if (w->neigh) {
+			if (w->churn) {
+				w->errors += w->neigh ? churn_neigh(w, k, v) : churn_rte(w, k, v);
+			} else if (w->neigh) {
 				struct neigh_entry e = neigh_value(k, v);
 				w->errors += neigh_map_upsert4(w->t->neigh, k.ifindex, k.ipv4_be, &e)
 					     != NEIGH_UPDATED;
@@ -734,14 +781,19 @@ struct writer_side {
 	uint64_t write_wall_ns, write_cpu_ns, updates;
 };
 
-static void side_start(struct writer_side *s, const struct tables *t, bool neigh,
+static void side_start(struct writer_side *s, const struct tables *t, bool neigh, bool churn,
 		       struct key *keys, size_t nkeys, unsigned rounds)
 {
 	memset(s, 0, sizeof(*s));
 	s->w.t = t;
 	s->w.neigh = neigh;
+	s->w.churn = churn;
 	s->w.keys = keys;
 	s->w.nkeys = nkeys;
+	if (churn && !neigh) {
+		s->w.qlen = nkeys;
+		s->w.freeq = xmalloc(nkeys * sizeof(*s->w.freeq));
+	}
 	s->alone = xmalloc(4 * rounds * sizeof(double));
 	s->with = s->alone + rounds;
 	s->drop = s->alone + 2 * rounds;
@@ -794,65 +846,102 @@ static void side_report(struct writer_side *s, const char *name, unsigned rounds
 	       name, ns_alone, ns_with, drop, wall_drop, mups, on_cpu, b->lookups, b->busy,
 	       a->absent + b->absent, a->wrong_mac + b->wrong_mac, a->torn + b->torn);
 	fprintf(stderr,
-		"RESULT writer,side=%s,ns_alone=%.2f,ns_writer=%.2f,drop_pct=%.2f,"
+		"RESULT writer,side=%s,writer=%s,ns_alone=%.2f,ns_writer=%.2f,drop_pct=%.2f,"
 		"wall_drop_pct=%.2f,mupdates_per_s=%.2f,writer_on_cpu_pct=%.1f,"
 		"lookups_with_writer=%" PRIu64 ",busy=%" PRIu64 ",busy_alone=%" PRIu64
 		",absent=%" PRIu64 ",wrong_mac=%" PRIu64 ",torn=%" PRIu64 ",writer_errors=%" PRIu64
 		",rounds=%u\n",
-		name, ns_alone, ns_with, drop, wall_drop, mups, on_cpu, b->lookups, b->busy,
+		name, s->w.churn ? "churn" : "update", ns_alone, ns_with, drop, wall_drop, mups, on_cpu, b->lookups, b->busy,
 		a->busy, a->absent + b->absent, a->wrong_mac + b->wrong_mac, a->torn + b->torn,
 		s->w.errors, rounds);
 	if (s->w.errors)
-		printf("%s writer: %" PRIu64 " updates failed\n", name, s->w.errors);
+		printf("%s writer: %" PRIu64 " %s failed\n", name, s->w.errors,
+		       s->w.churn ? "removes or inserts" : "updates");
+	free(s->w.freeq);
 	free(s->alone);
+}
+
+static void shuffle_keys(struct key *keys, size_t n, uint64_t rng)
+{
+	for (size_t i = n; i > 1; i--) {
+		size_t j = rng_next(&rng) % i;
+		struct key tmp = keys[i - 1];
+		keys[i - 1] = keys[j];
+		keys[j] = tmp;
+	}
 }
 
 /* The present keys of t in a random order: the writers' update sequence. */
 static struct key *shuffled_keys(const struct tables *t, uint64_t seed, size_t *n)
 {
 	struct key *keys = xmalloc(t->filled * sizeof(*keys));
-	uint64_t rng = seed ^ 0x5752495445ull;
 
 	*n = 0;
 	for (size_t i = 0; i < t->filled; i++)
 		if (t->in_both[i])
 			keys[(*n)++] = key_at(i, seed);
-	for (size_t i = *n; i > 1; i--) {
-		size_t j = rng_next(&rng) % i;
-		struct key tmp = keys[i - 1];
-		keys[i - 1] = keys[j];
-		keys[j] = tmp;
+	shuffle_keys(keys, *n, seed ^ 0x5752495445ull);
+	return keys;
+}
+
+/* --churn: n keys never looked up (key numbers t->slots .. t->slots + n - 1, past every
+ * filled key), inserted into both tables (version 0), in a random order: the writers'
+ * remove / insert sequence. */
+static struct key *churn_keys(const struct tables *t, size_t n, uint64_t seed)
+{
+	struct key *keys = xmalloc(n * sizeof(*keys));
+
+	for (size_t i = 0; i < n; i++) {
+		struct key k = key_at(t->slots + i, seed);
+		struct neigh_entry e = neigh_value(k, 0);
+		int rn = neigh_map_upsert4(t->neigh, k.ifindex, k.ipv4_be, &e);
+		int rr = rte_hash_add_key_data(t->rte, &k, rte_value(k, 0));
+		if (rn != NEIGH_INSERTED)
+			die("neigh_map_upsert4 (churn key)", rn);
+		if (rr != 0)
+			die("rte_hash_add_key_data (churn key)", rr);
+		keys[i] = k;
 	}
+	shuffle_keys(keys, n, seed ^ 0x4348555248ull);
 	return keys;
 }
 
 /* Reader (this thread, CPU 0) against a writer (CPU 1) that updates present keys flat
- * out, on 64Ki slots at 50%. Rounds alternate the sides (and which goes first); in each,
- * a side reads alone, then with its writer running. */
+ * out, on 64Ki slots at 50%; with --churn, the writer instead removes and re-inserts
+ * churn keys (10% of the slots more, never looked up), which moves entries in neigh's
+ * map. Rounds alternate the sides (and which goes first); in each, a side reads alone,
+ * then with its writer running. */
 static void run_writer(const struct options *o)
 {
 	struct tables t;
 	struct lookups l;
 	struct writer_side sides[2]; /* 0: neigh, 1: rte_hash */
 	uint64_t chunk = o->writer_lookups / o->writer_rounds;
-	size_t nkeys;
+	size_t nkeys = (1u << 16) / 10; /* --churn: the churn keys */
 
 	tables_create(&t, 1u << 16, o);
 	tables_fill(&t, (1u << 16) / 2, o->seed);
 	lookups_hit(&l, &t, o->lookups, o->seed);
+	struct key *keys = o->churn ? churn_keys(&t, nkeys, o->seed)
+				    : shuffled_keys(&t, o->seed, &nkeys);
 	check_results(&t, &l);
-	struct key *keys = shuffled_keys(&t, o->seed, &nkeys);
 	for (int s = 0; s < 2; s++) {
-		side_start(&sides[s], &t, s == 0, keys, nkeys, o->writer_rounds);
+		side_start(&sides[s], &t, s == 0, o->churn, keys, nkeys, o->writer_rounds);
 		read_phase(&sides[s].w, &l, l.n, &sides[s].reads_alone); /* warm-up */
 		memset(&sides[s].reads_alone, 0, sizeof(struct reads));
 	}
 	for (unsigned r = 0; r < o->writer_rounds; r++)
 		for (int s = 0; s < 2; s++)
 			side_round(&sides[(s + r) % 2], &l, chunk, r);
-	printf("\nReads under a writer (64Ki slots, 50%%, hits, one key per call; reader on CPU "
-	       "%d, writer on CPU %d; %u rounds):\n\n",
-	       READER_CPU, WRITER_CPU, o->writer_rounds);
+	if (o->churn)
+		printf("\nReads under a churning writer (64Ki slots, 50%% looked-up keys + %zu churn "
+		       "keys the writer removes and re-inserts; hits, one key per call; reader on "
+		       "CPU %d, writer on CPU %d; %u rounds):\n\n",
+		       nkeys, READER_CPU, WRITER_CPU, o->writer_rounds);
+	else
+		printf("\nReads under a writer (64Ki slots, 50%%, hits, one key per call; reader on "
+		       "CPU %d, writer on CPU %d; %u rounds):\n\n",
+		       READER_CPU, WRITER_CPU, o->writer_rounds);
 	printf("| side     | ns alone | ns w/ writer | drop (CPU) | drop (wall) | writer Mupd/s "
 	       "| writer on CPU | lookups w/ writer | busy | absent | wrong MAC | torn |\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -878,6 +967,8 @@ static void usage(FILE *f)
 		"  --writer-lookups=N    reader lookups with the writer running (default 1e8)\n"
 		"  --writer-rounds=N     alternating alone / with-writer phases (default 20)\n"
 		"  --no-writer | --writer-only\n"
+		"  --churn               the writer removes and re-inserts keys the reader does\n"
+		"                        not look up (default: it updates the looked-up keys)\n"
 		"  --quick               5 rounds, 262144 lookups, 1e7 writer lookups\n"
 		"  --thp                 back both tables with transparent huge pages (madvise)\n"
 		"  --seed=N              key and hash seed\n");
@@ -902,6 +993,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "no-writer", no_argument, 0, 'x' },	{ "writer-only", no_argument, 0, 'w' },
 		{ "quick", no_argument, 0, 'q' },	{ "seed", required_argument, 0, 'S' },
 		{ "thp", no_argument, 0, 't' },	{ "help", no_argument, 0, 'h' },
+		{ "churn", no_argument, 0, 'c' },
 		{ 0, 0, 0, 0 },
 	};
 	*o = (struct options){
@@ -924,6 +1016,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'R': o->writer_rounds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'x': o->writer = false; break;
 		case 'w': o->cases = false; break;
+		case 'c': o->churn = true; break;
 		case 'q': o->rounds = 5, o->lookups = 1u << 18, o->writer_lookups = 10000000; break;
 		case 't': o->thp = true; break;
 		case 'S': o->seed = strtoull(optarg, NULL, 0); break;

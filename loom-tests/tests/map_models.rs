@@ -253,15 +253,24 @@ fn a_writer_needing_the_lock_below_its_own_does_not_deadlock() {
     });
 }
 
+// The value-update models run the reader on the spawned thread and the writer on this
+// one. A value update touches nothing a reader validates, and the writer loads a slot
+// (planning) before it stores to it; loom tracks one last access per atomic, so with the
+// reader's loads all first (a reader on this thread runs before the spawned writer in
+// loom's first execution) the writer's own loads would hide them and loom would see no
+// race to explore. With the writer first, each reader load meets the writer's last store.
+
 #[test]
 fn update_while_reading_is_never_torn_nor_busy() {
     builder().check(|| {
         let map = new_map();
         let k = key_at(3, 0);
         put(&map, k, 1);
-        let w = thread::spawn(move || put(&map, k, 2));
-        check_present_never_busy(&map.reader(), &k, &[1, 2]);
-        w.join().unwrap();
+        let r = thread::spawn(move || {
+            check_present_never_busy(&map.reader(), &k, &[1, 2]);
+        });
+        put(&map, k, 2);
+        r.join().unwrap();
         assert_eq!(generation_of(&map, &k), Some(2));
     });
 }
@@ -272,15 +281,15 @@ fn two_updates_while_reading_twice_never_go_back() {
         let map = new_map();
         let k = key_at(3, 0);
         put(&map, k, 1);
-        let w = thread::spawn(move || {
-            put(&map, k, 2);
-            put(&map, k, 3);
+        let r = thread::spawn(move || {
+            let r = map.reader();
+            let first = check_present_never_busy(&r, &k, &[1, 2, 3]);
+            let second = check_present_never_busy(&r, &k, &[1, 2, 3]);
+            assert!(second >= first, "read {second} after {first}");
         });
-        let r = map.reader();
-        let first = check_present_never_busy(&r, &k, &[1, 2, 3]);
-        let second = check_present_never_busy(&r, &k, &[1, 2, 3]);
-        assert!(second >= first, "read {second} after {first}");
-        w.join().unwrap();
+        put(&map, k, 2);
+        put(&map, k, 3);
+        r.join().unwrap();
         assert_eq!(generation_of(&map, &k), Some(3));
     });
 }
@@ -295,9 +304,11 @@ fn update_of_a_slot_whose_tag_is_copied_is_never_torn_nor_busy() {
         let (a, k) = (key_at(15, 0), key_at(15, 1));
         put(&map, a, 1);
         put(&map, k, 1);
-        let w = thread::spawn(move || put(&map, k, 2));
-        check_present_never_busy(&map.reader(), &k, &[1, 2]);
-        w.join().unwrap();
+        let r = thread::spawn(move || {
+            check_present_never_busy(&map.reader(), &k, &[1, 2]);
+        });
+        put(&map, k, 2);
+        r.join().unwrap();
         assert_eq!(generation_of(&map, &k), Some(2));
     });
 }
