@@ -79,7 +79,7 @@ fn bench_resync(c: &mut Criterion) -> ResyncMedians {
         ..Default::default()
     })
     .expect("mirror");
-    assert!(mirror.reader().len() >= ENTRIES as usize);
+    assert!(mirror.reader().expect("reader").len() >= ENTRIES as usize);
     let mut resync = || {
         mirror.request_resync();
         let r = mirror.poll_once(Duration::ZERO).expect("resync");

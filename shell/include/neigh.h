@@ -248,7 +248,7 @@ const char *neigh_last_error(void);
 
 /**
  * Returns the number of bytes a region needs to hold a map meant for `entries` neighbors
- * (the same shape `neigh_map_format` gives that `entries`): about 65 to 129 bytes per
+ * (the same shape `neigh_map_format` gives that `entries`): about 68 to 136 bytes per
  * entry, the map is at most half full at `entries` entries. Returns 0 if that does not fit
  * in `size_t`.
  *

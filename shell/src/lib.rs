@@ -2,4 +2,5 @@
 pub mod ffi;
 pub mod mirror;
 pub mod netlink;
+pub mod region;
 pub mod workspace;

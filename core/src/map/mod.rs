@@ -88,8 +88,6 @@ mod iter;
 mod map_entry;
 mod params;
 mod reader;
-#[cfg(not(loom))]
-mod region;
 mod slot;
 mod version_lock;
 mod writer;

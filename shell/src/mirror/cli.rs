@@ -23,8 +23,8 @@ use neigh_core::NudState;
 
 use super::config::{Families, MirrorConfig};
 use super::engine::Mirror;
-use super::region::Region;
 use super::stats::{unix_ms, MirrorStats, StatWord};
+use crate::region::Region;
 use crate::workspace::{shm_path, Access};
 
 /// Help for `neigh mirror`.
@@ -98,7 +98,7 @@ pub fn run_mirror_command(args: &[String]) -> i32 {
     log::info!(
         "mirroring into {} ({} entries, {} bytes)",
         shm_path(&name).display(),
-        mirror.reader().len(),
+        mirror.reader().map_or(0, |r| r.len()),
         mirror.region().workspace().len()
     );
     match mirror.run(stop) {

@@ -40,10 +40,10 @@ use neigh_core::wire::{
 use neigh_core::{Ingest, NeighEntry};
 
 use super::config::MirrorConfig;
-use super::region::{Region, RegionError};
 use super::resolver::{Outcome, Resolver, STUCK_CLAIM};
 use super::stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};
 use crate::netlink::{RouteSocket, SocketOptions};
+use crate::region::{Region, RegionError};
 use crate::workspace::ShmOptions;
 
 /// `RTNLGRP_LINK` (linux/rtnetlink.h).
@@ -159,11 +159,14 @@ struct FullBurst {
 /// [`poll_once`](Self::poll_once)) drives everything. Readers use the region from any
 /// thread ([`reader`](Self::reader)) or process (`Region::open`).
 pub struct Mirror {
+    region: Region,
+    engine: Engine,
+}
+
+/// Everything of the mirror but its region: each step borrows the map (and ring) views
+/// from the region for its own duration, so no view outlives the mapping.
+struct Engine {
     cfg: MirrorConfig,
-    // `map` and `ring` view `region`'s memory; they never leave `self` with their
-    // 'static lifetime (accessors re-borrow them from `&self`).
-    map: NeighMap<'static>,
-    ring: Option<RequestRing<'static>>,
     events: RouteSocket,
     dumps: RouteSocket,
     generation: u8,
@@ -174,17 +177,28 @@ pub struct Mirror {
     last_beat: Instant,
     blocked: Option<(u64, Instant)>,
     last_resync: Instant,
-    region: Region,
 }
 
 impl fmt::Debug for Mirror {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mirror")
-            .field("map_name", &self.cfg.map_name)
-            .field("generation", &self.generation)
+            .field("map_name", &self.engine.cfg.map_name)
+            .field("generation", &self.engine.generation)
             .field("region", &self.region)
             .finish()
     }
+}
+
+/// The map (for writing) and the ring of the mirror's own region, for one step.
+/// Errors: the region's header was overwritten (corruption), as `InvalidData`.
+fn views(region: &Region) -> io::Result<(NeighMap<'_>, Option<RequestRing<'_>>)> {
+    let view = region
+        .view()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let map = view
+        .writer()
+        .ok_or_else(|| io::Error::other("the mirror's region is mapped read-only"))?;
+    Ok((map, view.ring()))
 }
 
 fn ifindex_of(name: &str) -> Option<u32> {
@@ -277,16 +291,7 @@ impl Mirror {
             cfg.resolve.ring_cells,
             &shm,
         )?;
-        let (map_words, ring_words) = region.static_words();
-        let map = NeighMap::join_words(map_words).map_err(RegionError::Map)?;
-        let ring = if ring_words.is_empty() {
-            None
-        } else {
-            Some(
-                RequestRing::join(ring_words, (map_words.len() * 8) as u64)
-                    .map_err(RegionError::Ring)?,
-            )
-        };
+        let (map, _) = views(&region).map_err(|e| MirrorError::Io("join the new region", e))?;
         map.set_owner(u64::from(std::process::id()));
         map.stat_store(StatWord::StartedMs.index(), unix_ms());
         map.stat_store(
@@ -314,11 +319,9 @@ impl Mirror {
         })
         .map_err(|e| MirrorError::Io("open dump socket", e))?;
         let now = Instant::now();
-        let mut m = Mirror {
+        let mut engine = Engine {
             resolver: Resolver::new(cfg.resolve, now),
             cfg,
-            map,
-            ring,
             events,
             dumps,
             generation: 0,
@@ -328,15 +331,17 @@ impl Mirror {
             last_beat: now,
             blocked: None,
             last_resync: now,
-            region,
         };
-        m.resync().map_err(|e| MirrorError::Io("initial dump", e))?;
-        Ok(m)
+        engine
+            .resync(&map)
+            .map_err(|e| MirrorError::Io("initial dump", e))?;
+        Ok(Mirror { region, engine })
     }
 
     /// A lock-free reader of the mirrored map, for threads of this process.
-    pub fn reader(&self) -> MapReader<'_> {
-        self.map.reader()
+    /// Errors: the region's header was overwritten (corruption). O(1).
+    pub fn reader(&self) -> Result<MapReader<'_>, RegionError> {
+        self.region.reader()
     }
 
     /// The region (map + ring) the mirror writes.
@@ -344,14 +349,14 @@ impl Mirror {
         &self.region
     }
 
-    /// The header's statistics, decoded. O(1).
-    pub fn stats(&self) -> MirrorStats {
-        MirrorStats::read(&self.map.reader())
+    /// The header's statistics, decoded. Errors: as [`reader`](Self::reader). O(1).
+    pub fn stats(&self) -> Result<MirrorStats, RegionError> {
+        Ok(MirrorStats::read(&self.region.reader()?))
     }
 
     /// Asks for a full resync at the next [`poll_once`](Self::poll_once) (e.g. on SIGHUP).
     pub fn request_resync(&mut self) {
-        self.need_resync = true;
+        self.engine.need_resync = true;
     }
 
     /// Runs until `stop` is set (see [`super::signal::install_stop_handlers`]), then
@@ -359,7 +364,7 @@ impl Mirror {
     /// [`poll_once`](Self::poll_once) with the configured tick, so `stop` is seen within
     /// one tick. Errors: those of `poll_once` (the map stays as it was).
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
-        let tick = self.cfg.tick;
+        let tick = self.engine.cfg.tick;
         let result = loop {
             if stop.load(Ordering::Relaxed) {
                 break Ok(());
@@ -374,9 +379,10 @@ impl Mirror {
 
     /// Marks the map stopped (readers then know it is frozen, not crashed). Idempotent.
     pub fn stop(&mut self) {
-        self.map
-            .stat_store(StatWord::State.index(), MirrorState::Stopped.as_u64());
-        self.map.heartbeat(monotonic_ms());
+        if let Ok((map, _)) = views(&self.region) {
+            map.stat_store(StatWord::State.index(), MirrorState::Stopped.as_u64());
+            map.heartbeat(monotonic_ms());
+        }
         info!("mirror stopped");
     }
 
@@ -385,8 +391,22 @@ impl Mirror {
     /// request ring (up to 256 requests); stores the heartbeat when due.
     ///
     /// Errors: socket failures other than overruns (those are handled by resyncing); a
-    /// failed resync dump is retried at the next call and reported here.
+    /// failed resync dump is retried at the next call and reported here; a region whose
+    /// header was overwritten (`InvalidData`).
     pub fn poll_once(&mut self, timeout: Duration) -> io::Result<PollReport> {
+        let (map, ring) = views(&self.region)?;
+        self.engine.poll_once(&map, ring.as_ref(), timeout)
+    }
+}
+
+impl Engine {
+    /// [`Mirror::poll_once`] on the region's current views.
+    fn poll_once(
+        &mut self,
+        map: &NeighMap<'_>,
+        ring: Option<&RequestRing<'_>>,
+        timeout: Duration,
+    ) -> io::Result<PollReport> {
         let mut report = PollReport::default();
         let mut refused_before = self.full.refused;
         if self
@@ -397,7 +417,7 @@ impl Mirror {
             self.need_resync = true;
         }
         if self.need_resync {
-            self.resync()?;
+            self.resync(map)?;
             report.resyncs += 1;
         }
         let mut pfd = libc::pollfd {
@@ -415,51 +435,50 @@ impl Mirror {
             }
         } else if rc > 0 {
             for _ in 0..MAX_DATAGRAMS_PER_POLL {
-                match self.read_events() {
+                match self.read_events(map) {
                     Ok(Some(n)) => report.events += n,
                     Ok(None) => break,
                     Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                        self.map.stat_add(StatWord::Enobufs.index(), 1);
+                        map.stat_add(StatWord::Enobufs.index(), 1);
                         debug!("event socket overrun (ENOBUFS): resyncing");
-                        self.resync()?;
+                        self.resync(map)?;
                         report.resyncs += 1;
                         refused_before = refused_before.min(self.full.refused);
                     }
                     Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                         warn!("unreadable event datagram ({e}): resyncing");
-                        self.resync()?;
+                        self.resync(map)?;
                         report.resyncs += 1;
                     }
                     Err(e) => return Err(e),
                 }
             }
         }
-        report.requests = self.serve_requests();
+        report.requests = self.serve_requests(map, ring);
         if self.full.active && self.full.refused == refused_before {
             info!(
                 "map full burst over: {} insert(s) refused (capacity {})",
                 self.full.refused,
-                self.map.reader().capacity()
+                map.reader().capacity()
             );
             self.full = FullBurst::default();
         }
         let now = Instant::now();
         if now.duration_since(self.last_beat) >= self.cfg.heartbeat {
-            self.beat(now);
+            self.beat(map, now);
         }
         Ok(report)
     }
 
-    fn beat(&mut self, now: Instant) {
+    fn beat(&mut self, map: &NeighMap<'_>, now: Instant) {
         self.last_beat = now;
-        self.map.heartbeat(monotonic_ms());
+        map.heartbeat(monotonic_ms());
         let spoofed = self.events.drops().foreign + self.dumps.drops().foreign;
-        self.map.stat_store(StatWord::Spoofed.index(), spoofed);
+        map.stat_store(StatWord::Spoofed.index(), spoofed);
     }
 
     /// Reads one datagram of events and applies it. `Ok(None)`: nothing queued.
-    fn read_events(&mut self) -> io::Result<Option<usize>> {
-        let map = self.map;
+    fn read_events(&mut self, map: &NeighMap<'_>) -> io::Result<Option<usize>> {
         let gen = self.generation;
         let families = self.cfg.families;
         let watched = &mut self.watched;
@@ -470,7 +489,7 @@ impl Mirror {
         let r = self.events.recv_events(|msg| {
             handle_event(
                 msg,
-                &map,
+                map,
                 gen,
                 families,
                 watched,
@@ -485,23 +504,21 @@ impl Mirror {
             Err(e) => return Err(e),
         };
         for ifindex in deleted_links {
-            let removed = remove_interface(&map, ifindex);
+            let removed = remove_interface(map, ifindex);
             debug!("link {ifindex} deleted: dropped {removed} entries");
         }
         if tally.applied > 0 {
-            self.map
-                .stat_store(StatWord::LastEventMs.index(), unix_ms());
+            map.stat_store(StatWord::LastEventMs.index(), unix_ms());
         }
-        flush_tally(&map, &tally, full, self.cfg.map_name.as_deref());
+        flush_tally(map, &tally, full, self.cfg.map_name.as_deref());
         Ok(Some(n))
     }
 
     /// Discards queued events, re-dumps with a new generation, sweeps the rest (unless the
     /// dump marked every entry the map holds).
-    fn resync(&mut self) -> io::Result<()> {
+    fn resync(&mut self, map: &NeighMap<'_>) -> io::Result<()> {
         self.need_resync = true;
-        self.map
-            .stat_store(StatWord::State.index(), MirrorState::Resyncing.as_u64());
+        map.stat_store(StatWord::State.index(), MirrorState::Resyncing.as_u64());
         // Discard what is queued: it predates the events the kernel dropped.
         let mut discarded = 0usize;
         loop {
@@ -515,8 +532,8 @@ impl Mirror {
         }
         let gen = self.generation.wrapping_add(1);
         self.generation = gen;
-        self.map.set_generation(gen);
-        let map = self.map;
+        map.set_generation(gen);
+        let map = *map;
         let families = self.cfg.families;
         let watched = self.watched.as_ref().map(|w| w.ifindexes.clone());
         let filters: Vec<DumpFilter> = match &watched {
@@ -597,15 +614,13 @@ impl Mirror {
         // socket, and this mirror owns the map). So when they are as many as the map
         // holds, no entry of an older generation is left and the sweep, a pass over
         // every slot (4 ms for a 100k-entry map), would remove nothing.
-        let sweep_needed = tally.removed != 0 || tally.marked != self.map.len() as u64;
-        let swept = if sweep_needed { self.map.sweep(gen) } else { 0 };
+        let sweep_needed = tally.removed != 0 || tally.marked != map.len() as u64;
+        let swept = if sweep_needed { map.sweep(gen) } else { 0 };
         let sweep_time = started.elapsed() - dumped;
-        self.map.stat_add(StatWord::Resyncs.index(), 1);
-        self.map
-            .stat_store(StatWord::DumpEntries.index(), tally.entries);
+        map.stat_add(StatWord::Resyncs.index(), 1);
+        map.stat_store(StatWord::DumpEntries.index(), tally.entries);
         flush_tally(&map, &tally, &mut self.full, self.cfg.map_name.as_deref());
-        self.map
-            .stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
+        map.stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
         self.need_resync = false;
         self.last_resync = Instant::now();
         if sweep_needed {
@@ -621,13 +636,13 @@ impl Mirror {
                 tally.entries
             );
         }
-        self.beat(Instant::now());
+        self.beat(&map, Instant::now());
         Ok(())
     }
 
     /// Drains the request ring and serves what survives dedup and rate limits.
-    fn serve_requests(&mut self) -> usize {
-        let Some(ring) = self.ring else {
+    fn serve_requests(&mut self, map: &NeighMap<'_>, ring: Option<&RequestRing<'_>>) -> usize {
+        let Some(ring) = ring else {
             return 0;
         };
         let mut reqs = Vec::new();
@@ -655,13 +670,13 @@ impl Mirror {
                     .is_none_or(|w| w.ifindexes.contains(&req.ifindex));
             let word = match self
                 .resolver
-                .handle(*req, now, &self.map, &mut self.dumps, allowed)
+                .handle(*req, now, map, &mut self.dumps, allowed)
             {
                 Outcome::Served => {
                     // The kernel does not announce an entry it creates unresolved (by
                     // NTF_USE or by the UDP datagram's send): read it back so readers
                     // see INCOMPLETE (resolution pending) at once.
-                    if let Err(e) = self.refresh(req.ifindex, req.addr) {
+                    if let Err(e) = self.refresh(map, req.ifindex, req.addr) {
                         debug!("re-reading {} after a resolve request: {e}", req.addr);
                     }
                     StatWord::RequestsServed
@@ -670,28 +685,32 @@ impl Mirror {
                 Outcome::RateLimited => StatWord::RequestsRateLimited,
                 Outcome::Failed => StatWord::RequestsFailed,
             };
-            self.map.stat_add(word.index(), 1);
+            map.stat_add(word.index(), 1);
         }
         reqs.len()
     }
 }
 
-impl Mirror {
+impl Engine {
     /// Reads one entry back from the kernel (`RTM_GETNEIGH`) and applies it; absent
     /// (`ENOENT`) removes it. One netlink round trip on the dump socket.
-    fn refresh(&mut self, ifindex: u32, addr: std::net::IpAddr) -> io::Result<()> {
+    fn refresh(
+        &mut self,
+        map: &NeighMap<'_>,
+        ifindex: u32,
+        addr: std::net::IpAddr,
+    ) -> io::Result<()> {
         let mut buf = [0u8; REQUEST_BUF_LEN];
         let seq = self.dumps.next_seq();
         let n = neigh_get(&mut buf, seq, ifindex, addr, false)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let map = self.map;
         let gen = self.generation;
         let families = self.cfg.families;
         let watched = self.watched.as_ref().map(|w| &w.ifindexes);
         let mut tally = Tally::default();
         let r = self.dumps.request(&buf[..n], |msg| {
             if let Ok(Parsed::Neigh(nm)) = Parsed::parse(msg) {
-                apply_neigh(&nm, &map, gen, families, watched, &mut tally);
+                apply_neigh(&nm, map, gen, families, watched, &mut tally);
             }
             Ok(())
         });
@@ -702,7 +721,7 @@ impl Mirror {
             Err(e) => return Err(e),
             Ok(_) => {}
         }
-        flush_tally(&map, &tally, &mut self.full, self.cfg.map_name.as_deref());
+        flush_tally(map, &tally, &mut self.full, self.cfg.map_name.as_deref());
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 //!   generations and a sweep, heartbeat, stats. Library API: [`Mirror::new`],
 //!   [`Mirror::run`], [`Mirror::poll_once`].
 //! - [`MirrorConfig`] (`config.rs`): map name, capacity, dev and family filters, buffer.
-//! - [`Region`] (`region.rs`): the map + request ring region, created or joined.
+//! - [`Region`] (`crate::region`): the map + request ring region, created or joined.
 //! - [`StatWord`], [`MirrorStats`] (`stats.rs`): what the header's statistics words mean.
 //! - `resolver.rs`: dedup, rate limits and the kernel request for posted misses.
 //! - [`signal`]: SIGINT/SIGTERM to a stop flag.
@@ -40,12 +40,11 @@
 pub mod cli;
 mod config;
 mod engine;
-mod region;
 mod resolver;
 pub mod signal;
 mod stats;
 
+pub use crate::region::{region_bytes, Region, RegionError};
 pub use config::{Families, MirrorConfig, ResolveConfig};
 pub use engine::{Mirror, MirrorError, PollReport, DUMP_RCVBUF};
-pub use region::{region_bytes, Region, RegionError};
 pub use stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};

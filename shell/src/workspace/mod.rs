@@ -29,14 +29,9 @@ pub const HUGETLB_DIR: &str = "/dev/hugepages";
 /// Huge page size assumed for rounding hugetlbfs file sizes (x86-64 default).
 const HUGE_PAGE: usize = 2 << 20;
 
-/// How a named region is joined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// `PROT_READ` only: enough for lookups; a stray write faults instead of corrupting.
-    ReadOnly,
-    /// `PROT_READ | PROT_WRITE`.
-    ReadWrite,
-}
+/// How a named region is joined: [`Access::ReadOnly`] maps it `PROT_READ` (a stray write
+/// faults instead of corrupting), [`Access::ReadWrite`] `PROT_READ | PROT_WRITE`.
+pub use neigh_core::region::Access;
 
 /// Options for [`Workspace::create_shm`].
 #[derive(Clone, Debug, Default)]
