@@ -68,7 +68,7 @@ impl Default for ResolveConfig {
 }
 
 /// Everything [`super::Mirror::new`] needs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MirrorConfig {
     /// Name of the shared region in `/dev/shm` (`--map NAME`); `None`: anonymous memory
     /// for an in-process mirror.

@@ -9,7 +9,6 @@
 //! - [`StatWord`], [`MirrorStats`] (`stats.rs`): what the header's statistics words mean.
 //! - `resolver.rs`: dedup, rate limits and the kernel request for posted misses.
 //! - [`signal`]: SIGINT/SIGTERM to a stop flag.
-//! - [`cli`]: `neigh mirror`, `neigh map show`, `neigh map stat`.
 //!
 //! # Library use (and what the C FFI wraps)
 //!
@@ -37,7 +36,6 @@
 //! after every resolution request it serves, and re-dumps every
 //! [`MirrorConfig::periodic_resync`] (30 s by default) to pick up the rest.
 
-pub mod cli;
 mod config;
 mod engine;
 mod resolver;

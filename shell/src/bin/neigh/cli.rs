@@ -1,14 +1,18 @@
 //! The command grammar: `ip neigh`'s words, parsed the way iproute2 parses them
 //! (abbreviations via `matches`, `NEXT_ARG`, `duparg`, the same error texts), plus neigh's
-//! own `monitor` and illumos-style `ndp` verbs.
+//! own `monitor` and illumos-style `ndp` verbs, and the mirror's `mirror` and `map`
+//! (parsed in `mirror_args.rs`).
 
 use std::net::IpAddr;
 
 use neigh_core::wire::consts::{AF_INET, AF_INET6, AF_UNSPEC};
 use neigh_core::wire::{NtfExtFlags, NtfFlags, NudState};
 
+use neigh::mirror::MirrorConfig;
+
 use crate::addr::{parse_addr, parse_lladdr, Prefix};
 use crate::error::CliError;
+pub use crate::mirror_args::{MapArgs, MapVerb};
 use crate::protocols::{parse_c_uint, Protocols};
 use crate::render::STATE_NONE_BIT;
 
@@ -35,6 +39,8 @@ pub enum Topic {
     Modify,
     Monitor,
     Ndp,
+    Mirror,
+    Map,
 }
 
 /// `show`/`flush` arguments (iproute2's `filter` as the command line sets it).
@@ -113,7 +119,7 @@ pub enum NdpCommand {
 }
 
 /// A parsed command line.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Show(ListArgs),
     Flush(ListArgs),
@@ -121,6 +127,8 @@ pub enum Command {
     Modify(ModifyArgs),
     Monitor(MonitorArgs),
     Ndp(NdpCommand),
+    Mirror(MirrorConfig),
+    Map(MapArgs),
     Help(Topic),
     Version,
 }
@@ -197,8 +205,9 @@ pub fn parse(argv: &[String]) -> Result<(Globals, Command), CliError> {
         }
     }
     // Options may also follow the command (`neigh show -j`): pull them out first, except
-    // after `ndp`, whose own flags (`-a -s -d -i -n`) are dash words.
-    let is_ndp = argv.get(w.i).is_some_and(|v| v == "ndp");
+    // after `ndp` and `mirror`, whose own flags (`-a -s -d -i -n`, `--map`...) are dash
+    // words.
+    let is_ndp = argv.get(w.i).is_some_and(|v| v == "ndp" || v == "mirror");
     let mut rest: Vec<String> = Vec::with_capacity(argv.len());
     for word in &argv[w.i..] {
         if is_option(word) && !is_ndp {
@@ -240,6 +249,10 @@ pub fn parse(argv: &[String]) -> Result<(Globals, Command), CliError> {
         monitor(&mut w)?
     } else if verb == "ndp" {
         ndp(&mut w)?
+    } else if verb == "mirror" {
+        crate::mirror_args::mirror(&rest[1..], &g)?
+    } else if verb == "map" {
+        crate::mirror_args::map(&rest[1..])?
     } else {
         return Err(CliError::new(
             255,
@@ -256,6 +269,8 @@ fn topic(w: Option<&str>) -> Topic {
         Some(v) if matches(v, "get") => Topic::Get,
         Some(v) if matches(v, "monitor") => Topic::Monitor,
         Some("ndp") => Topic::Ndp,
+        Some("mirror") => Topic::Mirror,
+        Some("map") => Topic::Map,
         Some(v)
             if matches(v, "add")
                 || matches(v, "change")
