@@ -118,7 +118,7 @@ pub unsafe extern "C" fn neigh_mirror_poll(mirror: *mut neigh_mirror, timeout_ms
                     .saturating_add(r.resyncs);
                 c_int::try_from(n).unwrap_or(c_int::MAX)
             }
-            Err(e) => io_code(&e),
+            Err(e) => mirror_error_code(&e),
         }
     })
 }
@@ -162,7 +162,7 @@ pub unsafe extern "C" fn neigh_mirror_run(mirror: *mut neigh_mirror, stop: *cons
                 break NEIGH_OK;
             }
             if let Err(e) = m.inner.poll_once(tick) {
-                break io_code(&e);
+                break mirror_error_code(&e);
             }
         };
         m.inner.stop();
