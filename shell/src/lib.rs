@@ -3,4 +3,5 @@ pub mod ffi;
 pub mod mirror;
 pub mod netlink;
 pub mod region;
+pub mod sys;
 pub mod workspace;

@@ -22,10 +22,8 @@
 //! the mirror counts it ([`StatWord::Full`]), logs once per burst, and goes on.
 
 use std::collections::HashSet;
-use std::ffi::CString;
 use std::fmt;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -33,6 +31,7 @@ use log::{debug, info, warn};
 use neigh_core::map::{MapParams, MapReader, NeighMap};
 use neigh_core::ring::RequestRing;
 use neigh_core::wire::consts::{RTNLGRP_LINK, RTNLGRP_NEIGH};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use super::apply::{flush_counts, remove_interface, BatchCounts, EventBatch, FullBurst, Watched};
 use super::config::MirrorConfig;
@@ -43,6 +42,7 @@ use super::resync::DUMP_RCVBUF;
 use super::stats::{monotonic_ms, unix_ms, MirrorStats, StatWord};
 use crate::netlink::{RouteSocket, SocketOptions};
 use crate::region::{Region, RegionError};
+use crate::sys::interface_index;
 use crate::workspace::ShmOptions;
 
 /// Datagrams read per [`Mirror::poll_once`] before the ring and heartbeat get a turn.
@@ -109,22 +109,13 @@ fn views(region: &Region) -> Result<(NeighMap<'_>, Option<RequestRing<'_>>), Mir
     Ok((map, view.ring()))
 }
 
-fn ifindex_of(name: &str) -> Option<u32> {
-    let c = CString::new(name).ok()?;
-    // SAFETY: `c` is a valid NUL-terminated string.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    (i != 0).then_some(i)
-}
-
+/// A random hash seed (`getrandom(2)`), or, without entropy, the time and pid: a poor
+/// but non-constant seed.
 fn random_seed() -> u64 {
     let mut b = [0u8; 8];
-    // SAFETY: `b` is writable for 8 bytes.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-    if n == 8 {
-        u64::from_ne_bytes(b)
-    } else {
-        // No entropy syscall: the time is a poor but non-constant seed.
-        unix_ms() ^ u64::from(std::process::id()).rotate_left(32)
+    match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
+        Ok(8) => u64::from_ne_bytes(b),
+        _ => unix_ms() ^ u64::from(std::process::id()).rotate_left(32),
     }
 }
 
@@ -135,7 +126,7 @@ fn watch(devs: &[String]) -> Result<Option<Watched>, MirrorError> {
     }
     let mut ifindexes = HashSet::new();
     for d in devs {
-        ifindexes.insert(ifindex_of(d).ok_or_else(|| MirrorError::NoSuchDevice(d.clone()))?);
+        ifindexes.insert(interface_index(d).ok_or_else(|| MirrorError::NoSuchDevice(d.clone()))?);
     }
     Ok(Some(Watched {
         names: devs.to_vec(),
@@ -395,21 +386,14 @@ impl Engine {
 /// Waits up to `timeout` for `sock` to have something to read. `Ok(false)`: the time ran
 /// out or a signal interrupted the wait.
 fn wait_readable(sock: &RouteSocket, timeout: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: one valid pollfd.
-    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(false)
-        } else {
-            Err(e)
-        };
+    let mut fds = [PollFd::new(sock, PollFlags::IN)];
+    let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: i64::MAX,
+        tv_nsec: 0,
+    });
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
     }
-    Ok(rc > 0)
 }

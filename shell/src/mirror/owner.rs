@@ -3,6 +3,8 @@
 //! (stale heartbeat) from a stopped one ([`MirrorState::Stopped`]) by these words.
 
 use neigh_core::map::NeighMap;
+use rustix::io::Errno;
+use rustix::process::{test_kill_process, Pid};
 
 use super::config::MirrorConfig;
 use super::stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};
@@ -29,12 +31,10 @@ pub(super) fn live_owner(name: &str) -> Option<u64> {
 /// Whether process `pid` exists (`kill(pid, 0)` succeeds, or fails only for lack of
 /// permission).
 fn process_exists(pid: u64) -> bool {
-    let Ok(pid_t) = libc::pid_t::try_from(pid) else {
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
         return false;
     };
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid_t, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    matches!(test_kill_process(pid), Ok(()) | Err(Errno::PERM))
 }
 
 /// Records this process as the map's owner: pid, start time, heartbeat period, state

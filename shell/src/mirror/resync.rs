@@ -21,6 +21,7 @@ use super::config::Families;
 use super::event_loop::Engine;
 use super::stats::{MirrorState, StatWord};
 use crate::netlink::RouteSocket;
+use crate::sys::prefetch;
 
 /// Bytes of dump messages handed to the applying thread at a time.
 const DUMP_BATCH_BYTES: usize = 256 << 10;
@@ -260,18 +261,4 @@ fn mark_batch(decisions: &[Ingest], map: &NeighMap<'_>, generation: u8, counts: 
             Err(_full) => count_full(e, counts),
         }
     }
-}
-
-/// Asks the CPU to bring the cache line at `addr` into its caches. A hint: it never
-/// faults and reads nothing into the program. A no-op on targets other than x86-64.
-#[inline]
-fn prefetch(addr: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHT0 accepts any address (it never faults, and an invalid address is
-    // simply not fetched); SSE, which it belongs to, is part of the x86-64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(addr.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = addr;
 }

@@ -63,10 +63,7 @@ fn run(argv: &[String]) -> Result<(), CliError> {
 
 fn main() {
     // Die quietly on a closed pipe (`neigh show | head`), as C tools do.
-    // SAFETY: resetting a signal disposition to its default has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    let _ = neigh::sys::set_signal_default(libc::SIGPIPE);
     env_logger::Builder::from_env(env_logger::Env::new().filter_or("NEIGH_LOG", "warn"))
         .format_timestamp(None)
         .init();

@@ -378,7 +378,6 @@ fn user_hz() -> u32 {
     {
         return hz;
     }
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = rustix::param::clock_ticks_per_second();
     u32::try_from(hz).ok().filter(|&v| v > 0).unwrap_or(100)
 }
