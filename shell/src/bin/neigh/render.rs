@@ -320,22 +320,7 @@ impl<'a> Renderer<'a> {
             j.null(out);
         }
         if stats > 0 {
-            if let Some(ci) = m.cacheinfo {
-                if ci.refcnt != 0 {
-                    j.name(out, "refcnt");
-                    j.uint(out, ci.refcnt);
-                }
-                j.name(out, "used");
-                j.uint(out, ci.used / hz);
-                j.name(out, "confirmed");
-                j.uint(out, ci.confirmed / hz);
-                j.name(out, "updated");
-                j.uint(out, ci.updated / hz);
-            }
-            if let Some(p) = m.probes {
-                j.name(out, "probes");
-                j.uint(out, p);
-            }
+            json_stats(j, out, m, hz);
         }
         if m.state.0 != 0 {
             j.name(out, "state");
@@ -357,6 +342,27 @@ impl<'a> Renderer<'a> {
         if standalone {
             out.push(b'\n');
         }
+    }
+}
+
+/// The `-s` members of a neighbor's JSON object: `refcnt` (when not 0), `used`,
+/// `confirmed`, `updated` (in seconds, from `NDA_CACHEINFO`'s clock ticks) and `probes`.
+fn json_stats(j: &mut JsonWriter, out: &mut Vec<u8>, m: &NeighMessage<'_>, hz: u32) {
+    if let Some(ci) = m.cacheinfo {
+        if ci.refcnt != 0 {
+            j.name(out, "refcnt");
+            j.uint(out, ci.refcnt);
+        }
+        j.name(out, "used");
+        j.uint(out, ci.used / hz);
+        j.name(out, "confirmed");
+        j.uint(out, ci.confirmed / hz);
+        j.name(out, "updated");
+        j.uint(out, ci.updated / hz);
+    }
+    if let Some(p) = m.probes {
+        j.name(out, "probes");
+        j.uint(out, p);
     }
 }
 
