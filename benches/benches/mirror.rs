@@ -1,4 +1,4 @@
-//! The mirror (issue 5): full resync of a 100,000-entry table into the map vs a bare
+//! The mirror: full resync of a 100,000-entry table into the map vs a bare
 //! `recv` loop of the same dump (the kernel's limit); kernel-event-to-map latency
 //! (p50/p99) under a steady stream of other changes; and the ingest rate of the event
 //! path (parse + ingest policy + map apply) over 100,000 synthesized RTM_NEWNEIGH.

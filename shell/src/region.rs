@@ -70,12 +70,6 @@ impl From<neigh_core::region::RegionError> for RegionError {
     }
 }
 
-/// Bytes a region with a map of `params` and a ring of `ring_cells` cells (0: no ring)
-/// takes. Errors: invalid parameters. O(1).
-pub fn region_bytes(params: &MapParams, ring_cells: usize) -> Result<usize, RegionError> {
-    Ok(region_footprint(params, ring_cells)?)
-}
-
 /// A mapped region holding a validated map and, if present, a request ring.
 ///
 /// Created (and formatted) by [`Region::create`] (the mirror) or joined by
@@ -99,7 +93,7 @@ impl Region {
         ring_cells: usize,
         opts: &ShmOptions,
     ) -> Result<Self, RegionError> {
-        let total = region_bytes(params, ring_cells)?;
+        let total = region_footprint(params, ring_cells)?;
         let ws = match name {
             Some(n) => Workspace::create_shm(n, total, opts)?,
             None => Workspace::anonymous(total)?,

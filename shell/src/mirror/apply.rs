@@ -50,11 +50,14 @@ pub(super) struct BatchCounts {
     pub removed: u64,
 }
 
-/// "Map full" is logged once per burst: a burst ends at the first poll without refusals.
+/// Inserts the full map refused, logged once per burst: a burst ends at the first poll
+/// without refusals.
 #[derive(Debug, Default)]
-pub(super) struct FullBurst {
-    pub active: bool,
-    pub refused: u64,
+pub(super) struct RefusedInserts {
+    /// A burst is going on (its start was logged).
+    pub in_burst: bool,
+    /// Inserts refused since the burst began.
+    pub count: u64,
 }
 
 /// One datagram of events being applied: what it needs (the map, the generation, the
@@ -167,11 +170,11 @@ pub(super) fn remove_interface(map: &NeighMap<'_>, ifindex: u32) -> usize {
 }
 
 /// Adds a batch's counts to the header's statistics words; logs the start of a "map
-/// full" burst (once per burst, see [`FullBurst`]).
+/// full" burst (once per burst, see [`RefusedInserts`]).
 pub(super) fn flush_counts(
     map: &NeighMap<'_>,
     c: &BatchCounts,
-    full: &mut FullBurst,
+    refused: &mut RefusedInserts,
     map_name: Option<&str>,
 ) {
     for (word, n) in [
@@ -185,15 +188,15 @@ pub(super) fn flush_counts(
     }
     if c.full > 0 {
         map.stat_add(StatWord::Full.index(), c.full);
-        if !full.active {
+        if !refused.in_burst {
             warn!(
                 "map {} is full: refusing inserts (capacity {} slots); raise --capacity. \
                  Logged once per burst; counted in stats",
                 map_name.unwrap_or("<anonymous>"),
                 map.reader().capacity()
             );
-            full.active = true;
+            refused.in_burst = true;
         }
-        full.refused += c.full;
+        refused.count += c.full;
     }
 }

@@ -33,7 +33,9 @@ use neigh_core::ring::RequestRing;
 use neigh_core::wire::consts::{RTNLGRP_LINK, RTNLGRP_NEIGH};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
-use super::apply::{flush_counts, remove_interface, BatchCounts, EventBatch, FullBurst, Watched};
+use super::apply::{
+    flush_counts, remove_interface, BatchCounts, EventBatch, RefusedInserts, Watched,
+};
 use super::config::MirrorConfig;
 use super::error::MirrorError;
 use super::owner;
@@ -79,7 +81,7 @@ pub(super) struct Engine {
     pub watched: Option<Watched>,
     pub resolver: Resolver,
     pub need_resync: bool,
-    pub full: FullBurst,
+    pub refused: RefusedInserts,
     pub last_beat: Instant,
     /// A ring position a producer claimed but has not published, and since when.
     pub blocked: Option<(u64, Instant)>,
@@ -207,7 +209,7 @@ impl Mirror {
             generation: 0,
             watched,
             need_resync: true,
-            full: FullBurst::default(),
+            refused: RefusedInserts::default(),
             last_beat: now,
             blocked: None,
             last_resync: now,
@@ -290,7 +292,7 @@ impl Engine {
         timeout: Duration,
     ) -> Result<PollReport, (&'static str, io::Error)> {
         let mut report = PollReport::default();
-        let mut refused_before = self.full.refused;
+        let mut refused_before = self.refused.count;
         if self
             .cfg
             .periodic_resync
@@ -313,7 +315,7 @@ impl Engine {
                         debug!("event socket overrun (ENOBUFS): resyncing");
                         self.resync(map).map_err(resync_failed)?;
                         report.resyncs += 1;
-                        refused_before = refused_before.min(self.full.refused);
+                        refused_before = refused_before.min(self.refused.count);
                     }
                     Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                         warn!("unreadable event datagram ({e}): resyncing");
@@ -325,13 +327,13 @@ impl Engine {
             }
         }
         report.requests = self.serve_requests(map, ring);
-        if self.full.active && self.full.refused == refused_before {
+        if self.refused.in_burst && self.refused.count == refused_before {
             info!(
                 "map full burst over: {} insert(s) refused (capacity {})",
-                self.full.refused,
+                self.refused.count,
                 map.reader().capacity()
             );
-            self.full = FullBurst::default();
+            self.refused = RefusedInserts::default();
         }
         let now = Instant::now();
         if now.duration_since(self.last_beat) >= self.cfg.heartbeat {
@@ -378,7 +380,12 @@ impl Engine {
         if counts.applied > 0 {
             map.stat_store(StatWord::LastEventMs.index(), unix_ms());
         }
-        flush_counts(map, &counts, &mut self.full, self.cfg.map_name.as_deref());
+        flush_counts(
+            map,
+            &counts,
+            &mut self.refused,
+            self.cfg.map_name.as_deref(),
+        );
         Ok(Some(n))
     }
 }

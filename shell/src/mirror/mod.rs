@@ -51,7 +51,7 @@ mod resync;
 pub mod signal;
 mod stats;
 
-pub use crate::region::{region_bytes, Region, RegionError};
+pub use crate::region::{Region, RegionError};
 pub use config::{Families, MirrorConfig, ResolveConfig};
 pub use error::MirrorError;
 pub use event_loop::{Mirror, PollReport};

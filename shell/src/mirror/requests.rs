@@ -107,7 +107,12 @@ impl Engine {
             Err(e) => return Err(e),
             Ok(_) => {}
         }
-        flush_counts(map, &counts, &mut self.full, self.cfg.map_name.as_deref());
+        flush_counts(
+            map,
+            &counts,
+            &mut self.refused,
+            self.cfg.map_name.as_deref(),
+        );
         Ok(())
     }
 }

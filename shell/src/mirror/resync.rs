@@ -71,7 +71,12 @@ impl Engine {
         let sweep_time = started.elapsed() - dumped;
         map.stat_add(StatWord::Resyncs.index(), 1);
         map.stat_store(StatWord::DumpEntries.index(), counts.entries);
-        flush_counts(map, &counts, &mut self.full, self.cfg.map_name.as_deref());
+        flush_counts(
+            map,
+            &counts,
+            &mut self.refused,
+            self.cfg.map_name.as_deref(),
+        );
         map.stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
         self.need_resync = false;
         self.last_resync = Instant::now();

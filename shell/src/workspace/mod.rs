@@ -12,8 +12,8 @@
 //!   read-write (a second writer, the C FFI).
 //!
 //! A workspace knows nothing of the map's layout: formatting and validating the region
-//! (magic, layout version, sizes) is the map's job, over [`Workspace::as_mut_ptr`] and
-//! [`Workspace::len`].
+//! (magic, layout version, sizes) is [`crate::region`]'s job, over
+//! [`Workspace::as_mut_ptr`] and [`Workspace::len`].
 
 use std::fmt;
 use std::io;
