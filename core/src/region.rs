@@ -161,7 +161,9 @@ impl<'a> RegionView<'a> {
         let reader = MapReader::join(words)?;
         let map_bytes = footprint(&MapParams::from_stats(&reader.stats())?)?;
         let map_words = map_bytes / 8;
-        let after = &words[map_words..];
+        // The map's join checked `words` against its total size; `get` keeps this
+        // panic-free all the same.
+        let after = words.get(map_words..).unwrap_or(&[]);
         let ring = match after.first() {
             Some(w) if w.load(core::sync::atomic::Ordering::Acquire) == RING_MAGIC => {
                 Some(RequestRing::join(after, map_bytes as u64)?)
@@ -170,7 +172,9 @@ impl<'a> RegionView<'a> {
         };
         let writer = match access {
             Access::ReadOnly => None,
-            Access::ReadWrite => Some(NeighMap::join_words(&words[..map_words])?),
+            Access::ReadWrite => Some(NeighMap::join_words(
+                words.get(..map_words).unwrap_or(words),
+            )?),
         };
         Ok(RegionView {
             reader,
