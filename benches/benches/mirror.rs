@@ -1,4 +1,4 @@
-//! The mirror (issue 5): full resync of a 100,000-entry table into the map vs a bare
+//! The mirror: full resync of a 100,000-entry table into the map vs a bare
 //! `recv` loop of the same dump (the kernel's limit); kernel-event-to-map latency
 //! (p50/p99) under a steady stream of other changes; and the ingest rate of the event
 //! path (parse + ingest policy + map apply) over 100,000 synthesized RTM_NEWNEIGH.
@@ -79,7 +79,7 @@ fn bench_resync(c: &mut Criterion) -> ResyncMedians {
         ..Default::default()
     })
     .expect("mirror");
-    assert!(mirror.reader().len() >= ENTRIES as usize);
+    assert!(mirror.reader().expect("reader").len() >= ENTRIES as usize);
     let mut resync = || {
         mirror.request_resync();
         let r = mirror.poll_once(Duration::ZERO).expect("resync");

@@ -1,5 +1,5 @@
 //! parse_dump: parse a 100,000-entry IPv4 neighbor dump with neigh-core and with
-//! netlink-packet-route, side by side (issue 2).
+//! netlink-packet-route, side by side.
 //!
 //! The bytes are real: as root, setup creates a throwaway network namespace, loads 100k
 //! PERMANENT entries with `ip -batch` and dumps them through a netlink socket into memory

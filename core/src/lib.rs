@@ -21,6 +21,8 @@
 
 pub mod entry;
 pub mod map;
+#[cfg(not(loom))]
+pub mod region;
 pub mod ring;
 pub(crate) mod sync;
 pub mod wire;

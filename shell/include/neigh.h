@@ -250,8 +250,8 @@ const char *neigh_last_error(void);
 
 /**
  * Returns the number of bytes a region needs to hold a map meant for `entries` neighbors
- * (the same shape `neigh_map_format` gives that `entries`): 69 to 138 bytes per entry, the
- * map is at most half full at `entries` entries. Returns 0 if that does not fit
+ * (the same shape `neigh_map_format` gives that `entries`): 68.5 to 137 bytes per entry,
+ * the map is at most half full at `entries` entries. Returns 0 if that does not fit
  * in `size_t`.
  *
  * Any thread may call it. Cost: O(1), no allocation.

@@ -11,15 +11,15 @@
 //! | 11-14 | counters: inserts, updates, removes, full (refused inserts) | writers |
 //! | 15    | current generation (last `sweep` or `set_generation`) | writers |
 //! | 16-17 | owner id, heartbeat (opaque to the map; crash detection) | the owner |
-//! | 18    | bytes per lock group (checked against 3-4 on join; since layout version 3) | format |
-//! | 19-31 | reserved, zero: descriptors of later sections (e.g. a request ring) | - |
+//! | 18    | bytes per lock group (checked against 3-4 on join) | format |
+//! | 19-31 | reserved, zero | - |
 //! | 32-47 | [`STAT_WORDS`] general-purpose statistics words | the owner |
 //! | 48    | poisoned: non-zero once a writer unwound in the middle of a move | writers |
 //! | 49-63 | reserved, zero | - |
 //!
-//! A later section (such as a request ring) is added after the slots: its offset and
-//! length go into reserved words 19-31, `total bytes` grows to cover it, and the layout
-//! version is bumped so that older readers refuse the region instead of misreading it.
+//! The header describes the map only. A request ring, when the region has one, starts at
+//! the map's `total bytes` (word 9) and records that offset in its own header; see
+//! [`crate::region`].
 
 /// The first word of every formatted region: `"NEIGHMAP"` in big-endian ASCII.
 pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");

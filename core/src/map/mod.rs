@@ -108,8 +108,6 @@ mod lock_set;
 mod map_entry;
 mod params;
 mod reader;
-#[cfg(not(loom))]
-mod region;
 mod seqlock;
 mod slot;
 mod tags;

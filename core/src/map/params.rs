@@ -2,7 +2,7 @@
 //! it implies.
 
 use super::error::MapError;
-use super::header::HEADER_BYTES;
+use super::header::{MapStats, HEADER_BYTES};
 use super::slot::SlotKey;
 use super::tags::WIDTH;
 use super::{MAX_CAPACITY, MAX_PROBE, MAX_PROBE_LOCKS, SLOT_BYTES};
@@ -72,6 +72,19 @@ impl MapParams {
     /// tests that need keys with chosen home slots; the map itself never needs it. O(1).
     pub fn home_slot(&self, key: &NeighKey) -> usize {
         (SlotKey::new(key).hash(self.seed) as usize) & self.capacity.wrapping_sub(1)
+    }
+
+    /// The shape of a joined map, as its header records it
+    /// ([`MapReader::stats`](super::MapReader::stats)). Errors: [`MapError::TooLarge`]
+    /// when a count does not fit in `usize`. O(1).
+    pub fn from_stats(stats: &MapStats) -> Result<Self, MapError> {
+        let size = |v: u64| usize::try_from(v).map_err(|_| MapError::TooLarge);
+        Ok(MapParams {
+            capacity: size(stats.capacity)?,
+            lock_count: size(stats.lock_count)?,
+            probe_max: size(stats.probe_max)?,
+            seed: stats.seed,
+        })
     }
 
     /// Checks the parameters and computes the byte layout they imply. O(1).

@@ -7,20 +7,13 @@
 //! drains it with [`RequestRing::drain`], deduplicates and rate-limits, and asks the kernel
 //! to resolve.
 //!
-//! # Combined region layout (map + ring)
+//! # Place in the region
 //!
-//! ```text
-//! offset 0                    map region (see crate::map): footprint(MapParams) bytes,
-//!                             a multiple of 64; its header describes only the map
-//! offset footprint(params)    ring header, 256 bytes (4 cache lines, below)
-//! + 256                       cells, 32 bytes each, `cells` a power of two
-//! ```
-//!
-//! A reader finds the ring by joining the map, recomputing the map's footprint from its
-//! header (capacity, lock count, probe_max) and looking for [`RING_MAGIC`] there. The ring
-//! header records that offset (`base`), and [`RequestRing::join`] refuses a ring whose
-//! `base` differs from where it was found: a region is either a bare map (no ring) or a
-//! map followed by exactly one ring.
+//! A ring lives right after a map, at the map's total size (recorded in the map header);
+//! [`crate::region`] formats and joins the two together. The ring header records that
+//! offset (`base`), and [`RequestRing::join`] refuses a ring whose `base` differs from
+//! where it was found. A ring is a 256-byte header (4 cache lines, below) followed by
+//! `cells` 32-byte cells, `cells` a power of two.
 //!
 //! Ring header words (each `u64`, native-endian):
 //!

@@ -140,9 +140,8 @@ impl<'a> NeighMessage<'a> {
     /// [`WireError::BadAttrLength`]/[`WireError::Truncated`] for a malformed attribute
     /// header; [`WireError::AttrSize`] when a known attribute has the wrong size.
     /// Cost: O(attributes), no allocation. Always inlined: called out of line, the
-    /// 144-byte result is assembled on the stack and copied field by field, which made a
-    /// dump parse ~1.8x slower (benches/README.md, parse_dump); inlined, the caller's
-    /// unused fields cost nothing beyond their validation.
+    /// 144-byte result is assembled on the stack and copied field by field; inlined, the
+    /// caller's unused fields cost nothing beyond their validation.
     #[inline(always)]
     pub fn parse(msg: &Message<'a>) -> Result<Self, WireError> {
         let kind = msg.kind();

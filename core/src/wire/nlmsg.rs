@@ -187,11 +187,6 @@ impl<'a> MessageIter<'a> {
     pub const fn new(bytes: &'a [u8]) -> Self {
         Self { rest: bytes }
     }
-
-    /// The bytes not consumed yet.
-    pub fn remaining(&self) -> &'a [u8] {
-        self.rest
-    }
 }
 
 impl<'a> Iterator for MessageIter<'a> {

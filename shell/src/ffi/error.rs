@@ -11,6 +11,7 @@ use std::fmt::Display;
 
 use neigh_core::map::MapError;
 
+use crate::region::RegionError;
 use crate::workspace::WorkspaceError;
 
 /// Success.
@@ -164,6 +165,16 @@ pub(crate) fn map_error_code(e: &MapError, origin: Origin) -> c_int {
         MapError::LayoutMismatch { .. } => NEIGH_EUCLEAN,
         MapError::TooLarge => NEIGH_EOVERFLOW,
         MapError::Poisoned => NEIGH_ENOTRECOVERABLE,
+    }
+}
+
+/// The code for a region error: its map part as [`map_error_code`], a bad ring header
+/// after the map `NEIGH_EUCLEAN`, a mapping failure as [`workspace_error_code`].
+pub(crate) fn region_error_code(e: &RegionError, origin: Origin) -> c_int {
+    match e {
+        RegionError::Workspace(w) => workspace_error_code(w),
+        RegionError::Map(m) => map_error_code(m, origin),
+        RegionError::Ring(_) => NEIGH_EUCLEAN,
     }
 }
 

@@ -2,17 +2,15 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
-use std::sync::atomic::AtomicU64;
-
 use neigh_core::map::{footprint, MapParams, MapReader, NeighMap, REGION_ALIGN};
-use neigh_core::ring::{RequestRing, RING_HEADER_BYTES};
+use neigh_core::region::RegionView;
 
 use super::error::{
-    fail, map_error_code, workspace_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL,
-    NEIGH_EOVERFLOW, NEIGH_OK,
+    fail, region_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_EOVERFLOW, NEIGH_OK,
 };
 use super::guard;
-use crate::workspace::{Access, Workspace};
+use crate::region::Region;
+use crate::workspace::Access;
 
 /// `mode` of `neigh_map_join` / `neigh_map_join_shm`: lookups only. A named region is
 /// mapped `PROT_READ`, so a stray write faults instead of corrupting the map.
@@ -25,20 +23,29 @@ pub const NEIGH_READ_WRITE: c_int = 1;
 /// `neigh_map_join_shm`, destroyed by `neigh_map_leave`. Any number of threads may look up
 /// through one handle at once; see each function for writes.
 pub struct neigh_map {
+    // The one self-referential struct of the crate. The views are `'static` because C,
+    // not Rust, bounds their life, and the handle keeps them ready so a lookup validates
+    // nothing. That is sound in both cases:
+    // - memory the caller passed (`neigh_map_format`, `neigh_map_join`, `neigh_mirror_map`):
+    //   the caller promises it stays mapped until `neigh_map_leave`, which frees the handle;
+    // - a region joined by name (`neigh_map_join_shm`): the handle owns the mapping in
+    //   `_memory`, whose address does not change when the handle moves (it is an `mmap`,
+    //   not part of the struct), and it is unmapped only when the handle drops, after the
+    //   views (fields drop in declaration order). The views never leave the handle:
+    //   functions borrow them from `&neigh_map` for the duration of one call.
     pub(crate) reader: MapReader<'static>,
     /// `None` for a read-only join.
     pub(crate) writer: Option<NeighMap<'static>>,
-    /// The resolution request ring after the map, if the region has one (the mirror's
-    /// regions do); only posted to through a read-write handle.
-    pub(crate) ring: Option<RequestRing<'static>>,
-    /// The mapping of a region joined by name; the views above point into it, so it lives
-    /// exactly as long as the handle. `None` when the caller owns the memory.
-    _memory: Option<Workspace>,
+    /// The whole region: the map and, if it has one (the mirror's regions do), the
+    /// resolution request ring after it (posted to only through a read-write handle).
+    pub(crate) region: RegionView<'static>,
+    /// The mapping of a region joined by name; `None` when the caller owns the memory.
+    _memory: Option<Region>,
 }
 
 /// Returns the number of bytes a region needs to hold a map meant for `entries` neighbors
-/// (the same shape `neigh_map_format` gives that `entries`): 69 to 138 bytes per entry, the
-/// map is at most half full at `entries` entries. Returns 0 if that does not fit
+/// (the same shape `neigh_map_format` gives that `entries`): 68.5 to 137 bytes per entry,
+/// the map is at most half full at `entries` entries. Returns 0 if that does not fit
 /// in `size_t`.
 ///
 /// Any thread may call it. Cost: O(1), no allocation.
@@ -103,10 +110,10 @@ pub unsafe extern "C" fn neigh_map_format(
         }
         // SAFETY: the caller keeps `region` (len bytes, read-write) mapped for the handle's
         // life and touches it only through this library (this function's contract); the
-        // handle is the only place the 'static views live.
-        match unsafe { NeighMap::format_raw(region.cast(), len, &params) } {
-            Ok(map) => publish(out, map.reader(), Some(map), None, None),
-            Err(e) => fail(map_error_code(&e, Origin::Params), e),
+        // handle is the only place the 'static views live (see `neigh_map`).
+        match unsafe { RegionView::format_raw(region.cast(), len, &params, 0) } {
+            Ok(view) => publish(out, view, None),
+            Err(e) => fail(region_error_code(&e.into(), Origin::Params), e),
         }
     })
 }
@@ -167,10 +174,10 @@ pub(crate) unsafe fn join_region(
         Ok(a) => a,
         Err(rc) => return rc,
     };
-    // SAFETY: forwarded from this function's contract.
-    match unsafe { join_views(region, len, access) } {
-        Ok((reader, writer, ring)) => publish(out, reader, writer, ring, None),
-        Err(e) => fail(map_error_code(&e, Origin::Header), e),
+    // SAFETY: forwarded from this function's contract (see `neigh_map` for the 'static).
+    match unsafe { RegionView::join_raw(region, len, access) } {
+        Ok(view) => publish(out, view, None),
+        Err(e) => fail(region_error_code(&e.into(), Origin::Header), e),
     }
 }
 
@@ -218,17 +225,23 @@ pub unsafe extern "C" fn neigh_map_join_shm(
             Ok(a) => a,
             Err(rc) => return rc,
         };
-        let ws = match Workspace::open_shm(name, access) {
-            Ok(ws) => ws,
-            Err(e) => return fail(workspace_error_code(&e), e),
+        let memory = match Region::open(name, access) {
+            Ok(r) => r,
+            Err(e) => {
+                return fail(
+                    region_error_code(&e, Origin::Header),
+                    format_args!("{name}: {e}"),
+                )
+            }
         };
-        // SAFETY: `ws` maps `ws.len()` bytes with `access` and moves into the handle, which
-        // drops the views before (never after) unmapping; the mirror writes the region only
-        // through the map's atomics.
-        match unsafe { join_views(ws.as_mut_ptr(), ws.len(), access) } {
-            Ok((reader, writer, ring)) => publish(out, reader, writer, ring, Some(ws)),
+        let ws = memory.workspace();
+        // SAFETY: `ws` maps `ws.len()` bytes with `access` and moves into the handle with
+        // `memory`, which unmaps it only after the views drop (see `neigh_map`); the mirror
+        // writes the region only through the map's and ring's atomics.
+        match unsafe { RegionView::join_raw(ws.as_mut_ptr(), ws.len(), access) } {
+            Ok(view) => publish(out, view, Some(memory)),
             Err(e) => fail(
-                map_error_code(&e, Origin::Header),
+                region_error_code(&e.into(), Origin::Header),
                 format_args!("{name}: {e}"),
             ),
         }
@@ -327,88 +340,13 @@ fn access_of(mode: c_int) -> Result<Access, c_int> {
     }
 }
 
-/// The views [`join_views`] makes of a region.
-type Views = (
-    MapReader<'static>,
-    Option<NeighMap<'static>>,
-    Option<RequestRing<'static>>,
-);
-
-/// Joins `len` bytes at `ptr` as a reader, plus a writer for read-write access, plus the
-/// request ring after the map if there is one.
-///
-/// # Safety
-/// `ptr` valid for reads (and writes, for `ReadWrite`) of `len` bytes for as long as the
-/// returned views are used; every write to them atomic.
-unsafe fn join_views(
-    ptr: *mut u8,
-    len: usize,
-    access: Access,
-) -> Result<Views, neigh_core::map::MapError> {
-    let (reader, writer) = match access {
-        Access::ReadOnly => {
-            // SAFETY: forwarded from this function's contract (read access).
-            let reader = unsafe { MapReader::join_raw(ptr, len)? };
-            (reader, None)
-        }
-        Access::ReadWrite => {
-            // SAFETY: forwarded from this function's contract (read-write access).
-            let writer = unsafe { NeighMap::join_raw(ptr, len)? };
-            (writer.reader(), Some(writer))
-        }
-    };
-    // SAFETY: forwarded from this function's contract; `reader` was joined over the same
-    // `ptr` and `len`.
-    let ring = unsafe { find_ring(ptr, len, &reader) };
-    Ok((reader, writer, ring))
-}
-
-/// The request ring placed right after the map (at the map's footprint, as
-/// `neigh_core::ring` lays a combined region out), or `None` for a bare map or a region
-/// without a valid ring there.
-///
-/// # Safety
-/// As [`join_views`]; `reader` is the map joined at `ptr`.
-unsafe fn find_ring(
-    ptr: *mut u8,
-    len: usize,
-    reader: &MapReader<'static>,
-) -> Option<RequestRing<'static>> {
-    let st = reader.stats();
-    let params = MapParams {
-        capacity: usize::try_from(st.capacity).ok()?,
-        lock_count: usize::try_from(st.lock_count).ok()?,
-        probe_max: usize::try_from(st.probe_max).ok()?,
-        seed: st.seed,
-    };
-    let base = footprint(&params).ok()?;
-    if len.checked_sub(base)? < RING_HEADER_BYTES {
-        return None;
-    }
-    // The map's footprint is a multiple of 64 and `ptr` is REGION_ALIGN-aligned (the map
-    // join checked it), so `ptr + base` is aligned for AtomicU64.
-    debug_assert!(base % 64 == 0);
-    // SAFETY: `base < len`, so `ptr + base` stays inside the region, aligned (above); the
-    // `(len - base) / 8` words after it lie inside the region, which is valid for the
-    // views' life and only accessed atomically (this function's contract); AtomicU64 has
-    // no invalid bit patterns and may alias memory other processes change atomically.
-    let words =
-        unsafe { std::slice::from_raw_parts(ptr.add(base).cast::<AtomicU64>(), (len - base) / 8) };
-    RequestRing::join(words, base as u64).ok()
-}
-
-/// Boxes the handle and hands it to the caller.
-fn publish(
-    out: &mut *mut neigh_map,
-    reader: MapReader<'static>,
-    writer: Option<NeighMap<'static>>,
-    ring: Option<RequestRing<'static>>,
-    memory: Option<Workspace>,
-) -> c_int {
+/// Boxes a handle on `region` (owning `memory`, for a region joined by name) and hands it
+/// to the caller.
+fn publish(out: &mut *mut neigh_map, region: RegionView<'static>, memory: Option<Region>) -> c_int {
     let handle = neigh_map {
-        reader,
-        writer,
-        ring,
+        reader: region.reader(),
+        writer: region.writer(),
+        region,
         _memory: memory,
     };
     // Box::new aborts on allocation failure (a handle is a few dozen bytes); ENOMEM from

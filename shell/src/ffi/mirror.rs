@@ -7,11 +7,10 @@ use std::ffi::{c_char, c_int, CStr};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-use crate::mirror::{Mirror, MirrorConfig, MirrorError, RegionError};
+use crate::mirror::{Mirror, MirrorConfig, MirrorError};
 
 use super::error::{
-    fail, io_code, map_error_code, workspace_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL,
-    NEIGH_ENODEV, NEIGH_EUCLEAN, NEIGH_OK,
+    fail, io_code, region_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_ENODEV, NEIGH_OK,
 };
 use super::guard;
 use super::handle::{join_region, neigh_map, out_slot};
@@ -119,7 +118,7 @@ pub unsafe extern "C" fn neigh_mirror_poll(mirror: *mut neigh_mirror, timeout_ms
                     .saturating_add(r.resyncs);
                 c_int::try_from(n).unwrap_or(c_int::MAX)
             }
-            Err(e) => io_code(&e),
+            Err(e) => mirror_error_code(&e),
         }
     })
 }
@@ -163,7 +162,7 @@ pub unsafe extern "C" fn neigh_mirror_run(mirror: *mut neigh_mirror, stop: *cons
                 break NEIGH_OK;
             }
             if let Err(e) = m.inner.poll_once(tick) {
-                break io_code(&e);
+                break mirror_error_code(&e);
             }
         };
         m.inner.stop();
@@ -246,9 +245,7 @@ unsafe fn mirror_mut<'m>(m: *mut neigh_mirror) -> Result<&'m mut neigh_mirror, c
 
 fn mirror_error_code(e: &MirrorError) -> c_int {
     match e {
-        MirrorError::Region(RegionError::Workspace(w)) => workspace_error_code(w),
-        MirrorError::Region(RegionError::Map(m)) => map_error_code(m, Origin::Params),
-        MirrorError::Region(RegionError::Ring(_)) => NEIGH_EUCLEAN,
+        MirrorError::Region(r) => region_error_code(r, Origin::Params),
         MirrorError::NoSuchDevice(_) => NEIGH_ENODEV,
         MirrorError::Io(_, e) => io_code(e),
     }

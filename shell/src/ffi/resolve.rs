@@ -75,12 +75,12 @@ unsafe fn post(map: *const neigh_map, key: NeighKey) -> c_int {
     if key.ifindex == 0 {
         return NEIGH_EINVAL;
     }
-    let Some(ring) = map.ring.as_ref() else {
+    if !map.region.has_ring() {
         return NEIGH_ENOTSUP;
-    };
-    if map.writer.is_none() {
-        return NEIGH_EROFS;
     }
+    let Some(ring) = map.region.ring() else {
+        return NEIGH_EROFS;
+    };
     let req = ResolveRequest {
         ifindex: key.ifindex,
         addr: key.addr,

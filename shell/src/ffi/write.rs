@@ -108,10 +108,7 @@ pub unsafe extern "C" fn neigh_map_remove6(
 ///
 /// # Safety
 /// `map` is NULL or a live handle.
-unsafe fn writer<'h>(
-    map: *const neigh_map,
-    key: &NeighKey,
-) -> Result<&'h NeighMap<'static>, c_int> {
+unsafe fn writer<'h>(map: *const neigh_map, key: &NeighKey) -> Result<&'h NeighMap<'h>, c_int> {
     // SAFETY: forwarded from this function's contract.
     let map = unsafe { handle(map)? };
     if key.ifindex == 0 {

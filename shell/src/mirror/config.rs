@@ -68,7 +68,7 @@ impl Default for ResolveConfig {
 }
 
 /// Everything [`super::Mirror::new`] needs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MirrorConfig {
     /// Name of the shared region in `/dev/shm` (`--map NAME`); `None`: anonymous memory
     /// for an in-process mirror.
@@ -91,7 +91,7 @@ pub struct MirrorConfig {
     /// announce every change: an entry created unresolved (INCOMPLETE/FAILED/NONE from
     /// nothing, e.g. by `ip neigh add ... nud incomplete` or by traffic) and the NOARP
     /// entries of multicast addresses appear without an event, and only show up in a
-    /// dump. Costs one dump per period (about 60 ms for 100,000 entries).
+    /// dump. Costs one dump of the tables per period.
     pub periodic_resync: Option<Duration>,
     /// Resolution requests.
     pub resolve: ResolveConfig,

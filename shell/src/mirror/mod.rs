@@ -1,15 +1,18 @@
 //! The mirror: keeps a named shared-memory neighbor map equal to the kernel's neighbor
 //! tables, and serves the resolution requests readers post.
 //!
-//! - [`Mirror`] (`engine.rs`): subscribe, dump, apply events, resync on overruns with
-//!   generations and a sweep, heartbeat, stats. Library API: [`Mirror::new`],
-//!   [`Mirror::run`], [`Mirror::poll_once`].
+//! - [`Mirror`] (`event_loop.rs`): start (region, sockets, first dump) and the loop:
+//!   [`Mirror::new`], [`Mirror::run`], [`Mirror::poll_once`].
+//! - `resync.rs`: discard queued events, dump under a new generation, sweep.
+//! - `apply.rs`: neighbor and link messages to the map, the filters, the counters.
+//! - `requests.rs` and `resolver.rs`: the request ring drained, deduplicated,
+//!   rate-limited and asked of the kernel.
+//! - `owner.rs`: the owner pid and heartbeat; refusing to replace a live mirror's map.
+//! - [`MirrorError`] (`error.rs`): every failure of this API.
 //! - [`MirrorConfig`] (`config.rs`): map name, capacity, dev and family filters, buffer.
-//! - [`Region`] (`region.rs`): the map + request ring region, created or joined.
+//! - [`Region`] (`crate::region`): the map + request ring region, created or joined.
 //! - [`StatWord`], [`MirrorStats`] (`stats.rs`): what the header's statistics words mean.
-//! - `resolver.rs`: dedup, rate limits and the kernel request for posted misses.
 //! - [`signal`]: SIGINT/SIGTERM to a stop flag.
-//! - [`cli`]: `neigh mirror`, `neigh map show`, `neigh map stat`.
 //!
 //! # Library use (and what the C FFI wraps)
 //!
@@ -37,15 +40,20 @@
 //! after every resolution request it serves, and re-dumps every
 //! [`MirrorConfig::periodic_resync`] (30 s by default) to pick up the rest.
 
-pub mod cli;
+mod apply;
 mod config;
-mod engine;
-mod region;
+mod error;
+mod event_loop;
+mod owner;
+mod requests;
 mod resolver;
+mod resync;
 pub mod signal;
 mod stats;
 
+pub use crate::region::{Region, RegionError};
 pub use config::{Families, MirrorConfig, ResolveConfig};
-pub use engine::{Mirror, MirrorError, PollReport, DUMP_RCVBUF};
-pub use region::{region_bytes, Region, RegionError};
+pub use error::MirrorError;
+pub use event_loop::{Mirror, PollReport};
+pub use resync::DUMP_RCVBUF;
 pub use stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};

@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
@@ -199,23 +198,9 @@ fn ask_kernel(req: &ResolveRequest, sock: &mut RouteSocket) -> io::Result<()> {
 }
 
 fn setsockopt(s: &UdpSocket, level: i32, name: i32, value: i32) -> io::Result<()> {
-    // SAFETY: `value` is a valid int for the duration of the call and its size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            level,
-            name,
-            (&raw const value).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
+    crate::sys::set_int_sockopt(s, level, name, value).inspect_err(|e| {
         warn!("resolve: setsockopt({level}, {name}): {e}");
-        Err(e)
-    } else {
-        Ok(())
-    }
+    })
 }
 
 /// How long the consumer waits on a claimed-but-unpublished ring cell before skipping it.

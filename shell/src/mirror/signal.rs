@@ -17,15 +17,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// [`super::Mirror::run`]. Errors: `sigaction(2)` failure. Call once, from the binary.
 pub fn install_stop_handlers() -> io::Result<&'static AtomicBool> {
     for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: an all-zero sigaction is valid; we set the handler and an empty mask.
-        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-        // SAFETY: `sa.sa_mask` is a valid sigset_t to initialize.
-        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
-        // SAFETY: installing a handler that only performs an atomic store.
-        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        crate::sys::set_signal_handler(sig, on_signal)?;
     }
     Ok(&STOP)
 }

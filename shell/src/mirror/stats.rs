@@ -2,6 +2,7 @@
 //! words means, the clocks they are stamped with, and a decoded snapshot for readers.
 
 use neigh_core::map::{MapReader, MapStats};
+use rustix::time::{clock_gettime, ClockId};
 
 /// Index of one statistics word of the map header (`0..STAT_WORDS`), as the mirror uses
 /// them. Readers (the CLI, the C FFI, a data plane) decode them with [`MirrorStats::read`].
@@ -102,22 +103,16 @@ impl MirrorState {
 /// Milliseconds of `CLOCK_MONOTONIC`: the heartbeat's clock. System-wide, so another
 /// process on the same host (and time namespace) can compare it with its own reading.
 pub fn monotonic_ms() -> u64 {
-    clock_ms(libc::CLOCK_MONOTONIC)
+    clock_ms(ClockId::Monotonic)
 }
 
 /// Milliseconds since the Unix epoch (`CLOCK_REALTIME`), for timestamps shown to people.
 pub fn unix_ms() -> u64 {
-    clock_ms(libc::CLOCK_REALTIME)
+    clock_ms(ClockId::Realtime)
 }
 
-fn clock_ms(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; clock_gettime cannot fail for these
-    // clocks on Linux (and a failure leaves zeros, which reads as "long ago").
-    unsafe { libc::clock_gettime(clock, &mut ts) };
+fn clock_ms(clock: ClockId) -> u64 {
+    let ts = clock_gettime(clock);
     (ts.tv_sec as u64)
         .saturating_mul(1000)
         .saturating_add(ts.tv_nsec as u64 / 1_000_000)

@@ -56,19 +56,7 @@ impl fmt::Display for KernelError {
 
 impl Error for KernelError {}
 
-/// The C library's text for `errno` ("No such file or directory"), without Rust's
-/// " (os error N)" suffix, as iproute2 prints it.
-pub fn strerror(errno: i32) -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: `buf` is writable for its length; libc's strerror_r (XSI) writes a
-    // NUL-terminated string of at most that many bytes.
-    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return format!("Unknown error {errno}");
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
+pub use crate::sys::strerror;
 
 #[cfg(test)]
 mod tests {

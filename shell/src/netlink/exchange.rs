@@ -41,6 +41,61 @@ enum Expect {
     Reply,
 }
 
+impl Expect {
+    fn of(request_flags: u16) -> Self {
+        if request_flags & NLM_F_DUMP == NLM_F_DUMP {
+            Expect::Dump
+        } else if request_flags & NLM_F_ACK != 0 {
+            Expect::Ack
+        } else {
+            Expect::Reply
+        }
+    }
+}
+
+/// What a control message means for the request in flight: `None` for a data message
+/// (for the caller), else whether it ends the request: `NLMSG_NOOP` does not;
+/// `NLMSG_ERROR` (an ack or a refusal) and `NLMSG_OVERRUN` do; `NLMSG_DONE` does unless
+/// an ack is still due. A failure it carries is kept in `failure` (the first one wins).
+fn control_message(
+    msg: &Message<'_>,
+    expect: Expect,
+    failure: &mut Option<io::Error>,
+) -> Option<bool> {
+    let ends = match msg.kind() {
+        NLMSG_NOOP => false,
+        NLMSG_ERROR => {
+            match ErrorMessage::parse(msg) {
+                Ok(e) if e.is_ack() => {}
+                Ok(e) => {
+                    failure.get_or_insert_with(|| kernel_error(&e));
+                }
+                Err(e) => {
+                    failure.get_or_insert_with(|| invalid(format!("malformed NLMSG_ERROR: {e:?}")));
+                }
+            }
+            true
+        }
+        NLMSG_DONE => match DoneMessage::parse(msg) {
+            Ok(d) if d.error < 0 => {
+                failure.get_or_insert_with(|| {
+                    KernelError::from_wire(d.error, d.ext_ack_msg).into_io()
+                });
+                true
+            }
+            // A dump acked with NLM_F_ACK still ends at the ack. An empty DONE (pre-2.6
+            // style) ends the dump without a code.
+            _ => expect != Expect::Ack,
+        },
+        NLMSG_OVERRUN => {
+            failure.get_or_insert_with(|| invalid("netlink overrun"));
+            true
+        }
+        _ => return None,
+    };
+    Some(ends)
+}
+
 fn invalid(what: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.into())
 }
@@ -69,14 +124,7 @@ impl RouteSocket {
         let (head, _) =
             Message::new_checked(req).map_err(|e| invalid(format!("bad request: {e:?}")))?;
         let seq = head.seq();
-        let flags = head.flags();
-        let expect = if flags & NLM_F_DUMP == NLM_F_DUMP {
-            Expect::Dump
-        } else if flags & NLM_F_ACK != 0 {
-            Expect::Ack
-        } else {
-            Expect::Reply
-        };
+        let expect = Expect::of(head.flags());
         trace!(
             "netlink: request type {} seq {seq} ({expect:?})",
             head.kind()
@@ -108,58 +156,19 @@ impl RouteSocket {
                 if msg.flags() & NLM_F_DUMP_INTR != 0 {
                     done.interrupted = true;
                 }
-                match msg.kind() {
-                    NLMSG_NOOP => {}
-                    NLMSG_ERROR => {
-                        finished = true;
-                        match ErrorMessage::parse(&msg) {
-                            Ok(e) if e.is_ack() => {}
-                            Ok(e) => {
-                                failure.get_or_insert_with(|| kernel_error(&e));
-                            }
-                            Err(e) => {
-                                failure.get_or_insert_with(|| {
-                                    invalid(format!("malformed NLMSG_ERROR: {e:?}"))
-                                });
-                            }
-                        }
-                        break;
-                    }
-                    NLMSG_DONE => {
-                        // A dump acked with NLM_F_ACK would still end here.
-                        finished = expect != Expect::Ack;
-                        match DoneMessage::parse(&msg) {
-                            Ok(d) if d.error < 0 => {
-                                finished = true;
-                                failure.get_or_insert_with(|| {
-                                    KernelError::from_wire(d.error, d.ext_ack_msg).into_io()
-                                });
-                            }
-                            Ok(_) => {}
-                            // An empty DONE (pre-2.6 style) ends the dump without a code.
-                            Err(_) => {}
-                        }
-                        if finished {
-                            break;
+                if let Some(ends) = control_message(&msg, expect, &mut failure) {
+                    finished = ends;
+                } else {
+                    if failure.is_none() {
+                        done.messages += 1;
+                        if let Err(e) = on_message(&msg) {
+                            failure = Some(e);
                         }
                     }
-                    NLMSG_OVERRUN => {
-                        failure.get_or_insert_with(|| invalid("netlink overrun"));
-                        finished = true;
-                        break;
-                    }
-                    _ => {
-                        if failure.is_none() {
-                            done.messages += 1;
-                            if let Err(e) = on_message(&msg) {
-                                failure = Some(e);
-                            }
-                        }
-                        if expect == Expect::Reply && msg.flags() & NLM_F_MULTI == 0 {
-                            finished = true;
-                            break;
-                        }
-                    }
+                    finished = expect == Expect::Reply && msg.flags() & NLM_F_MULTI == 0;
+                }
+                if finished {
+                    break;
                 }
             }
             if stale > 0 {

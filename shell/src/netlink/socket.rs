@@ -4,11 +4,19 @@
 //! kernel sent (sender `nl_pid == 0`), refuses a truncated datagram, and counts what it
 //! drops. The request/response logic on top of it is in `exchange.rs`.
 
-use std::io;
-use std::mem;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use log::{debug, warn};
+use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+use rustix::net::netlink::SocketAddrNetlink;
+use rustix::net::sockopt::{set_socket_recv_buffer_size, set_socket_recv_buffer_size_force};
+use rustix::net::{
+    bind, getsockname, recvmsg, sendto, socket_with, AddressFamily, RecvAncillaryBuffer, RecvFlags,
+    ReturnFlags, SendFlags, SocketFlags, SocketType,
+};
+
+use crate::sys::set_int_sockopt;
 
 /// Receive buffer asked of the kernel by default: big enough that a burst of neighbor
 /// events (thousands of entries changing at once) does not overflow into `ENOBUFS`.
@@ -87,63 +95,39 @@ impl RouteSocket {
     /// `EMFILE`). A refused option is logged and ignored: the socket works without it.
     /// Cost: 4-7 system calls.
     pub fn open(opts: &SocketOptions) -> io::Result<Self> {
-        let mut ty = libc::SOCK_RAW | libc::SOCK_CLOEXEC;
+        let mut flags = SocketFlags::CLOEXEC;
         if opts.nonblocking {
-            ty |= libc::SOCK_NONBLOCK;
+            flags |= SocketFlags::NONBLOCK;
         }
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe { libc::socket(libc::AF_NETLINK, ty, libc::NETLINK_ROUTE) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a freshly created, valid descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-
+        let fd = socket_with(
+            AddressFamily::NETLINK,
+            SocketType::RAW,
+            flags,
+            None, // NETLINK_ROUTE is protocol 0
+        )?;
         if opts.rcvbuf > 0 {
-            let size = i32::try_from(opts.rcvbuf).unwrap_or(i32::MAX);
-            if set_int(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size).is_err() {
-                if let Err(e) = set_int(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, size) {
+            let size = opts.rcvbuf.min(i32::MAX as usize);
+            if set_socket_recv_buffer_size_force(&fd, size).is_err() {
+                if let Err(e) = set_socket_recv_buffer_size(&fd, size) {
                     warn!("netlink: SO_RCVBUF {size}: {e}");
                 }
             }
         }
-        if let Err(e) = set_int(&fd, libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, 1) {
+        if let Err(e) = set_int_sockopt(&fd, libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, 1) {
             debug!("netlink: NETLINK_EXT_ACK unsupported: {e}");
         }
         if opts.strict {
-            if let Err(e) = set_int(&fd, libc::SOL_NETLINK, libc::NETLINK_GET_STRICT_CHK, 1) {
+            if let Err(e) = set_int_sockopt(&fd, libc::SOL_NETLINK, libc::NETLINK_GET_STRICT_CHK, 1)
+            {
                 debug!("netlink: NETLINK_GET_STRICT_CHK unsupported: {e}");
             }
         }
-
-        let mut addr = sockaddr_nl(0, 0);
-        // SAFETY: `addr` is a valid sockaddr_nl and the length passed is its size.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const addr).cast::<libc::sockaddr>(),
-                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut len = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-        // SAFETY: `addr` is writable for `len` bytes; the kernel writes at most that.
-        let rc = unsafe {
-            libc::getsockname(
-                fd.as_raw_fd(),
-                (&raw mut addr).cast::<libc::sockaddr>(),
-                &mut len,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        debug!("netlink: bound port id {}", addr.nl_pid);
+        bind(&fd, &SocketAddrNetlink::new(0, 0))?;
+        let addr = SocketAddrNetlink::try_from(getsockname(&fd)?)?;
+        debug!("netlink: bound port id {}", addr.pid());
         Ok(Self {
             fd,
-            port: addr.nl_pid,
+            port: addr.pid(),
             seq: initial_seq(),
             buf: vec![0; INITIAL_DATAGRAM_BUF],
             drops: DropCounters::default(),
@@ -175,37 +159,15 @@ impl RouteSocket {
     /// unknown group, `EPERM` for a privileged one).
     pub fn add_membership(&self, group: u32) -> io::Result<()> {
         let g = i32::try_from(group).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        set_int(&self.fd, libc::SOL_NETLINK, libc::NETLINK_ADD_MEMBERSHIP, g)
-    }
-
-    /// Leaves multicast group `group`. Errors as [`RouteSocket::add_membership`].
-    pub fn drop_membership(&self, group: u32) -> io::Result<()> {
-        let g = i32::try_from(group).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        set_int(
-            &self.fd,
-            libc::SOL_NETLINK,
-            libc::NETLINK_DROP_MEMBERSHIP,
-            g,
-        )
+        set_int_sockopt(&self.fd, libc::SOL_NETLINK, libc::NETLINK_ADD_MEMBERSHIP, g)
     }
 
     /// Switches `O_NONBLOCK` on or off: when on, receives that would wait fail with
     /// `io::ErrorKind::WouldBlock`. Errors: `fcntl(2)` failure.
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        // SAFETY: fcntl on a descriptor we own; results checked.
-        let flags = unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GETFL) };
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let new = if on {
-            flags | libc::O_NONBLOCK
-        } else {
-            flags & !libc::O_NONBLOCK
-        };
-        // SAFETY: as above.
-        if unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_SETFL, new) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let mut flags = fcntl_getfl(&self.fd)?;
+        flags.set(OFlags::NONBLOCK, on);
+        fcntl_setfl(&self.fd, flags)?;
         Ok(())
     }
 
@@ -218,33 +180,19 @@ impl RouteSocket {
     /// Sends `bytes` to port `port` (0 is the kernel). Anything but 0 is only useful to
     /// tests that play a hostile process. Errors as [`RouteSocket::send`].
     pub fn send_to(&self, bytes: &[u8], port: u32) -> io::Result<()> {
-        let addr = sockaddr_nl(port, 0);
+        let addr = SocketAddrNetlink::new(port, 0);
         loop {
-            // SAFETY: `bytes` is valid for its length; `addr` is a valid sockaddr_nl.
-            let n = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    bytes.as_ptr().cast(),
-                    bytes.len(),
-                    0,
-                    (&raw const addr).cast::<libc::sockaddr>(),
-                    mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
+            match sendto(&self.fd, bytes, SendFlags::empty(), &addr) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(n) if n != bytes.len() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "short netlink send",
+                    ))
                 }
-                return Err(e);
+                Ok(_) => return Ok(()),
             }
-            if n as usize != bytes.len() {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "short netlink send",
-                ));
-            }
-            return Ok(());
         }
     }
 
@@ -258,61 +206,62 @@ impl RouteSocket {
     /// `InvalidData` if the kernel still reports `MSG_TRUNC`. Cost: two system calls.
     pub(crate) fn recv_datagram(&mut self) -> io::Result<Datagram> {
         loop {
-            let (size, _, _) = self.recvmsg(libc::MSG_PEEK | libc::MSG_TRUNC, 0)?;
+            let (size, _, _) = self.recvmsg(RecvFlags::PEEK | RecvFlags::TRUNC, 0)?;
             if size > self.buf.len() {
                 debug!("netlink: growing receive buffer to {size} bytes");
                 self.buf.resize(size.next_power_of_two(), 0);
             }
             let cap = self.buf.len();
-            let (len, addr, flags) = self.recvmsg(0, cap)?;
-            if flags & libc::MSG_TRUNC != 0 {
+            let (len, addr, flags) = self.recvmsg(RecvFlags::empty(), cap)?;
+            if flags.contains(ReturnFlags::TRUNC) {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("netlink datagram truncated ({len} bytes)"),
                 ));
             }
-            if addr.nl_pid != 0 {
+            if addr.pid() != 0 {
                 self.drops.foreign += 1;
                 warn!(
                     "netlink: dropped a datagram from port {} (not the kernel); {} dropped so far",
-                    addr.nl_pid, self.drops.foreign
+                    addr.pid(),
+                    self.drops.foreign
                 );
                 continue;
             }
             return Ok(Datagram {
                 len,
-                groups: addr.nl_groups,
+                groups: addr.groups(),
             });
         }
     }
 
     /// One `recvmsg(2)` into the first `cap` bytes of the buffer. Returns the datagram's
-    /// length (the full length when `MSG_TRUNC` is in `flags`), the sender, the msg flags.
-    fn recvmsg(&mut self, flags: i32, cap: usize) -> io::Result<(usize, libc::sockaddr_nl, i32)> {
+    /// length (the full length when `TRUNC` is in `flags`), the sender, the msg flags.
+    /// A sender that is not a netlink address reads as port `u32::MAX` (never the kernel).
+    fn recvmsg(
+        &mut self,
+        flags: RecvFlags,
+        cap: usize,
+    ) -> io::Result<(usize, SocketAddrNetlink, ReturnFlags)> {
         let cap = cap.min(self.buf.len());
         loop {
-            let mut addr = sockaddr_nl(0, 0);
-            let mut iov = libc::iovec {
-                iov_base: self.buf.as_mut_ptr().cast(),
-                iov_len: cap,
-            };
-            // SAFETY: msghdr is plain data; all-zero is a valid (empty) value.
-            let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-            msg.msg_name = (&raw mut addr).cast();
-            msg.msg_namelen = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            // SAFETY: `msg` points at `addr` and at `cap` writable bytes of `self.buf`,
-            // all of which outlive the call.
-            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, flags) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
+            let mut iov = [IoSliceMut::new(&mut self.buf[..cap])];
+            match recvmsg(
+                &self.fd,
+                &mut iov,
+                &mut RecvAncillaryBuffer::default(),
+                flags,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(m) => {
+                    let from = m
+                        .address
+                        .and_then(|a| SocketAddrNetlink::try_from(a).ok())
+                        .unwrap_or(SocketAddrNetlink::new(u32::MAX, 0));
+                    return Ok((m.bytes, from, m.flags));
                 }
-                return Err(e);
             }
-            return Ok((n as usize, addr, msg.msg_flags));
         }
     }
 }
@@ -326,33 +275,6 @@ impl AsFd for RouteSocket {
 impl AsRawFd for RouteSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
-    }
-}
-
-fn sockaddr_nl(pid: u32, groups: u32) -> libc::sockaddr_nl {
-    // SAFETY: sockaddr_nl is plain data; all-zero is valid.
-    let mut a: libc::sockaddr_nl = unsafe { mem::zeroed() };
-    a.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    a.nl_pid = pid;
-    a.nl_groups = groups;
-    a
-}
-
-fn set_int(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
-    // SAFETY: `value` is a valid int for the duration of the call; its size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&raw const value).cast(),
-            mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
     }
 }
 

@@ -12,15 +12,18 @@
 //!   read-write (a second writer, the C FFI).
 //!
 //! A workspace knows nothing of the map's layout: formatting and validating the region
-//! (magic, layout version, sizes) is the map's job, over [`Workspace::as_mut_ptr`] and
-//! [`Workspace::len`].
+//! (magic, layout version, sizes) is [`crate::region`]'s job, over
+//! [`Workspace::as_mut_ptr`] and [`Workspace::len`].
 
-use std::ffi::CString;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+
+use rustix::fs::{fchmod, fstat, ftruncate, Mode, OFlags};
+use rustix::mm::{MapFlags, ProtFlags};
+use rustix::process::geteuid;
 
 /// Where named regions live.
 pub const SHM_DIR: &str = "/dev/shm";
@@ -29,14 +32,9 @@ pub const HUGETLB_DIR: &str = "/dev/hugepages";
 /// Huge page size assumed for rounding hugetlbfs file sizes (x86-64 default).
 const HUGE_PAGE: usize = 2 << 20;
 
-/// How a named region is joined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// `PROT_READ` only: enough for lookups; a stray write faults instead of corrupting.
-    ReadOnly,
-    /// `PROT_READ | PROT_WRITE`.
-    ReadWrite,
-}
+/// How a named region is joined: [`Access::ReadOnly`] maps it `PROT_READ` (a stray write
+/// faults instead of corrupting), [`Access::ReadWrite`] `PROT_READ | PROT_WRITE`.
+pub use neigh_core::region::Access;
 
 /// Options for [`Workspace::create_shm`].
 #[derive(Clone, Debug, Default)]
@@ -133,16 +131,12 @@ impl Workspace {
                 need: 1,
             });
         }
-        let ptr = map(
-            None,
-            len,
-            Access::ReadWrite,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-        )
-        .map_err(|err| WorkspaceError::Io {
-            path,
-            op: "mmap",
-            err,
+        let ptr = map(None, len, Access::ReadWrite, MapFlags::PRIVATE).map_err(|err| {
+            WorkspaceError::Io {
+                path,
+                op: "mmap",
+                err,
+            }
         })?;
         Ok(Self {
             ptr,
@@ -166,7 +160,7 @@ impl Workspace {
             match Self::create_file(
                 &dir.join(name),
                 huge_len,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
+                MapFlags::SHARED | MapFlags::POPULATE,
             ) {
                 Ok(ws) => return Ok(ws),
                 Err(e) => {
@@ -174,10 +168,10 @@ impl Workspace {
                 }
             }
         }
-        Self::create_file(&shm_path(name), len, libc::MAP_SHARED)
+        Self::create_file(&shm_path(name), len, MapFlags::SHARED)
     }
 
-    fn create_file(path: &Path, len: usize, flags: libc::c_int) -> Result<Self, WorkspaceError> {
+    fn create_file(path: &Path, len: usize, flags: MapFlags) -> Result<Self, WorkspaceError> {
         let io_err = |op, err| WorkspaceError::Io {
             path: path.to_path_buf(),
             op,
@@ -193,9 +187,7 @@ impl Workspace {
         match std::fs::symlink_metadata(path) {
             Ok(meta) => {
                 use std::os::unix::fs::MetadataExt;
-                // SAFETY: geteuid has no preconditions and cannot fail.
-                let me = unsafe { libc::geteuid() };
-                if meta.uid() != me || !meta.file_type().is_file() {
+                if meta.uid() != geteuid().as_raw() || !meta.file_type().is_file() {
                     return Err(WorkspaceError::NotOwned {
                         path: path.to_path_buf(),
                         uid: meta.uid(),
@@ -207,24 +199,20 @@ impl Workspace {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err("stat", e)),
         }
-        let fd = open(path, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600)
+        let owner_rw = Mode::from_raw_mode(0o600);
+        let fd = open(path, OFlags::RDWR | OFlags::CREATE | OFlags::EXCL, owner_rw)
             .map_err(|e| io_err("open", e))?;
         // The umask may have narrowed 0600 further, never widened it; make it exact.
-        // SAFETY: fd is a valid open descriptor owned by `fd`.
-        if unsafe { libc::fchmod(fd.as_raw_fd(), 0o600) } != 0 {
-            return Err(io_err("fchmod", io::Error::last_os_error()));
-        }
-        let Ok(file_len) = libc::off_t::try_from(len) else {
+        fchmod(&fd, owner_rw).map_err(|e| io_err("fchmod", e.into()))?;
+        let Ok(file_len) = i64::try_from(len) else {
             return Err(io_err(
                 "ftruncate",
                 io::Error::from_raw_os_error(libc::EFBIG),
             ));
         };
-        // SAFETY: fd is valid; ftruncate on a file we just created and own.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), file_len) } != 0 {
-            let err = io::Error::last_os_error();
+        if let Err(e) = ftruncate(&fd, file_len as u64) {
             let _ = std::fs::remove_file(path);
-            return Err(io_err("ftruncate", err));
+            return Err(io_err("ftruncate", e.into()));
         }
         let ptr = map(Some(&fd), len, Access::ReadWrite, flags).map_err(|err| {
             let _ = std::fs::remove_file(path);
@@ -264,25 +252,18 @@ impl Workspace {
             err,
         };
         let oflag = match access {
-            Access::ReadOnly => libc::O_RDONLY,
-            Access::ReadWrite => libc::O_RDWR,
+            Access::ReadOnly => OFlags::RDONLY,
+            Access::ReadWrite => OFlags::RDWR,
         };
-        let fd = open(path, oflag | libc::O_NOFOLLOW, 0).map_err(|e| {
+        let fd = open(path, oflag | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 WorkspaceError::Missing(path.to_path_buf())
             } else {
                 io_err("open", e)
             }
         })?;
-        // SAFETY: an all-zero `stat` is a valid value for this plain C struct.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: fd is valid and `st` is a writable, properly sized stat buffer.
-        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-            return Err(io_err("fstat", io::Error::last_os_error()));
-        }
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
-        if st.st_uid != me || st.st_mode & 0o022 != 0 {
+        let st = fstat(&fd).map_err(|e| io_err("fstat", e.into()))?;
+        if st.st_uid != geteuid().as_raw() || st.st_mode & 0o022 != 0 {
             return Err(WorkspaceError::NotOwned {
                 path: path.to_path_buf(),
                 uid: st.st_uid,
@@ -298,7 +279,7 @@ impl Workspace {
                 need: 1,
             });
         }
-        let ptr = map(Some(&fd), len, access, libc::MAP_SHARED).map_err(|e| io_err("mmap", e))?;
+        let ptr = map(Some(&fd), len, access, MapFlags::SHARED).map_err(|e| io_err("mmap", e))?;
         Ok(Self {
             ptr,
             len,
@@ -352,8 +333,9 @@ impl Workspace {
 
 impl Drop for Workspace {
     fn drop(&mut self) {
-        // SAFETY: ptr/len are exactly what mmap returned, mapped once and unmapped once here.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        // SAFETY: ptr/len are exactly what mmap returned, mapped once and unmapped once
+        // here; the views of the mapping borrow `self`, so none is left.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 
@@ -376,42 +358,30 @@ fn check_name(name: &str) -> Result<(), WorkspaceError> {
     }
 }
 
-fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `c` is a valid NUL-terminated path; the flags and mode are plain integers.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            flags | libc::O_CLOEXEC,
-            libc::c_uint::from(mode),
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: open returned a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// `open(2)` with `O_CLOEXEC`.
+fn open(path: &Path, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(path, flags | OFlags::CLOEXEC, mode)?)
 }
 
+/// Maps `len` bytes of `fd` (or anonymous memory) with `access`'s protection.
 fn map(
     fd: Option<&OwnedFd>,
     len: usize,
     access: Access,
-    flags: libc::c_int,
+    flags: MapFlags,
 ) -> io::Result<NonNull<u8>> {
     let prot = match access {
-        Access::ReadOnly => libc::PROT_READ,
-        Access::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
+        Access::ReadOnly => ProtFlags::READ,
+        Access::ReadWrite => ProtFlags::READ | ProtFlags::WRITE,
     };
-    let raw_fd = fd.map_or(-1, |f| f.as_raw_fd());
-    // SAFETY: a fresh mapping chosen by the kernel (addr NULL), over a valid fd or none
-    // (anonymous); it aliases no Rust object.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, raw_fd, 0) };
-    if p == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
+    // SAFETY: a fresh mapping at an address the kernel chooses (NULL hint), over a valid
+    // descriptor or none (anonymous): it aliases no Rust object.
+    let p = unsafe {
+        match fd {
+            Some(fd) => rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, fd, 0),
+            None => rustix::mm::mmap_anonymous(std::ptr::null_mut(), len, prot, flags),
+        }
+    }?;
     NonNull::new(p.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
 }
 

@@ -27,7 +27,7 @@ pub type Table = BTreeMap<NeighKey, (Option<Mac>, u16, bool)>;
 pub struct RunningMirror {
     pub name: String,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
+    thread: Option<JoinHandle<Result<(), neigh::mirror::MirrorError>>>,
 }
 
 impl RunningMirror {
@@ -72,7 +72,7 @@ impl RunningMirror {
     }
 
     /// Stops the mirror and returns what `run` returned.
-    pub fn stop(mut self) -> std::io::Result<()> {
+    pub fn stop(mut self) -> Result<(), neigh::mirror::MirrorError> {
         self.stop.store(true, Ordering::Relaxed);
         self.thread
             .take()

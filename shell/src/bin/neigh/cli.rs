@@ -1,14 +1,18 @@
 //! The command grammar: `ip neigh`'s words, parsed the way iproute2 parses them
 //! (abbreviations via `matches`, `NEXT_ARG`, `duparg`, the same error texts), plus neigh's
-//! own `monitor` and illumos-style `ndp` verbs.
+//! own `monitor` and illumos-style `ndp` verbs, and the mirror's `mirror` and `map`
+//! (parsed in `mirror_args.rs`).
 
 use std::net::IpAddr;
 
 use neigh_core::wire::consts::{AF_INET, AF_INET6, AF_UNSPEC};
 use neigh_core::wire::{NtfExtFlags, NtfFlags, NudState};
 
+use neigh::mirror::MirrorConfig;
+
 use crate::addr::{parse_addr, parse_lladdr, Prefix};
 use crate::error::CliError;
+pub use crate::mirror_args::{MapArgs, MapVerb};
 use crate::protocols::{parse_c_uint, Protocols};
 use crate::render::STATE_NONE_BIT;
 
@@ -35,6 +39,8 @@ pub enum Topic {
     Modify,
     Monitor,
     Ndp,
+    Mirror,
+    Map,
 }
 
 /// `show`/`flush` arguments (iproute2's `filter` as the command line sets it).
@@ -113,7 +119,7 @@ pub enum NdpCommand {
 }
 
 /// A parsed command line.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Show(ListArgs),
     Flush(ListArgs),
@@ -121,6 +127,8 @@ pub enum Command {
     Modify(ModifyArgs),
     Monitor(MonitorArgs),
     Ndp(NdpCommand),
+    Mirror(MirrorConfig),
+    Map(MapArgs),
     Help(Topic),
     Version,
 }
@@ -197,8 +205,9 @@ pub fn parse(argv: &[String]) -> Result<(Globals, Command), CliError> {
         }
     }
     // Options may also follow the command (`neigh show -j`): pull them out first, except
-    // after `ndp`, whose own flags (`-a -s -d -i -n`) are dash words.
-    let is_ndp = argv.get(w.i).is_some_and(|v| v == "ndp");
+    // after `ndp` and `mirror`, whose own flags (`-a -s -d -i -n`, `--map`...) are dash
+    // words.
+    let is_ndp = argv.get(w.i).is_some_and(|v| v == "ndp" || v == "mirror");
     let mut rest: Vec<String> = Vec::with_capacity(argv.len());
     for word in &argv[w.i..] {
         if is_option(word) && !is_ndp {
@@ -240,6 +249,10 @@ pub fn parse(argv: &[String]) -> Result<(Globals, Command), CliError> {
         monitor(&mut w)?
     } else if verb == "ndp" {
         ndp(&mut w)?
+    } else if verb == "mirror" {
+        crate::mirror_args::mirror(&rest[1..], &g)?
+    } else if verb == "map" {
+        crate::mirror_args::map(&rest[1..])?
     } else {
         return Err(CliError::new(
             255,
@@ -256,6 +269,8 @@ fn topic(w: Option<&str>) -> Topic {
         Some(v) if matches(v, "get") => Topic::Get,
         Some(v) if matches(v, "monitor") => Topic::Monitor,
         Some("ndp") => Topic::Ndp,
+        Some("mirror") => Topic::Mirror,
+        Some("map") => Topic::Map,
         Some(v)
             if matches(v, "add")
                 || matches(v, "change")
@@ -339,21 +354,7 @@ fn list_args(w: &mut Words<'_>, g: &Globals, flush: bool) -> Result<ListArgs, Cl
                     state_given = true;
                     a.state = 0;
                 }
-                let mut st = match nud_state(v) {
-                    Some(s) => u32::from(s),
-                    None if v == "all" => {
-                        if flush {
-                            !none
-                        } else {
-                            u32::MAX
-                        }
-                    }
-                    None => return Err(CliError::invarg("nud state is bad", v)),
-                };
-                if st == 0 {
-                    st = STATE_NONE_BIT;
-                }
-                a.state |= st;
+                a.state |= state_filter_bits(v, flush)?;
             }
             "proxy" => a.proxy = true,
             _ if matches(word, "protocol") => {
@@ -379,6 +380,18 @@ fn list_args(w: &mut Words<'_>, g: &Globals, flush: bool) -> Result<ListArgs, Cl
         }
     }
     Ok(a)
+}
+
+/// The state filter bits of `nud WORD` in `show`/`flush`: the state's bit,
+/// [`STATE_NONE_BIT`] for `none`, and for `all` every state (but NOARP for `flush`).
+fn state_filter_bits(word: &str, flush: bool) -> Result<u32, CliError> {
+    match nud_state(word) {
+        Some(0) => Ok(STATE_NONE_BIT),
+        Some(s) => Ok(u32::from(s)),
+        None if word == "all" && flush => Ok(!u32::from(NudState::NOARP.0)),
+        None if word == "all" => Ok(u32::MAX),
+        None => Err(CliError::invarg("nud state is bad", word)),
+    }
 }
 
 fn address(v: &str, family: u8) -> Result<IpAddr, CliError> {
@@ -453,25 +466,18 @@ fn modify(w: &mut Words<'_>, g: &Globals, kind: ModifyKind) -> Result<Command, C
             addr = Some(address(v, g.family)?);
             dev_ok = true;
             flags = flags | NtfFlags::PROXY;
-        } else if word == "router" {
-            flags = flags | NtfFlags::ROUTER;
-        } else if matches(word, "extern_learn") {
-            flags = flags | NtfFlags::EXT_LEARNED;
-        } else if word == "use" {
-            flags = flags | NtfFlags::USE;
-        } else if word == "managed" {
-            flags_ext = flags_ext | NtfExtFlags::MANAGED;
+        } else if let Some((f, fx)) = flag_word(word) {
+            flags = flags | f;
+            flags_ext = flags_ext | fx;
         } else if word == "dev" {
             dev = Some(w.value()?.to_string());
             dev_ok = true;
         } else if matches(word, "protocol") {
             let v = w.value()?;
             let table = protocols.get_or_insert_with(Protocols::load);
-            protocol = Some(
-                table
-                    .parse(v)
-                    .ok_or_else(|| CliError::invarg("\"protocol\" value is invalid\n", v))?,
-            );
+            let p = table.parse(v);
+            protocol =
+                Some(p.ok_or_else(|| CliError::invarg("\"protocol\" value is invalid\n", v))?);
         } else {
             let mut v = if word == "to" { w.value()? } else { word };
             if matches(v, "help") {
@@ -493,23 +499,39 @@ fn modify(w: &mut Words<'_>, g: &Globals, kind: ModifyKind) -> Result<Command, C
             "Device and destination are required arguments.",
         ));
     };
-    let lladdr = match lladdr {
-        Some("null") | None => None,
-        Some(l) => Some(
-            parse_lladdr(l)
-                .map_err(|part| CliError::new(1, format!("\"{part}\" is invalid lladdr.")))?,
-        ),
-    };
     Ok(Command::Modify(ModifyArgs {
         kind,
         addr,
         dev,
-        lladdr,
+        lladdr: lladdr_arg(lladdr)?,
         state,
         flags,
         flags_ext,
         protocol,
     }))
+}
+
+/// The flags a bare word of `add`/`change`/`replace` sets (`router`, `extern_learn`, `use`,
+/// `managed`), or `None` for another word.
+fn flag_word(word: &str) -> Option<(NtfFlags, NtfExtFlags)> {
+    Some(match word {
+        "router" => (NtfFlags::ROUTER, NtfExtFlags::NONE),
+        _ if matches(word, "extern_learn") => (NtfFlags::EXT_LEARNED, NtfExtFlags::NONE),
+        "use" => (NtfFlags::USE, NtfExtFlags::NONE),
+        "managed" => (NtfFlags::NONE, NtfExtFlags::MANAGED),
+        _ => return None,
+    })
+}
+
+/// The value of `lladdr`: `None` when absent or `null`. Errors: iproute2's "is invalid
+/// lladdr" naming the bad part.
+fn lladdr_arg(lladdr: Option<&str>) -> Result<Option<Vec<u8>>, CliError> {
+    match lladdr {
+        Some("null") | None => Ok(None),
+        Some(l) => parse_lladdr(l)
+            .map(Some)
+            .map_err(|part| CliError::new(1, format!("\"{part}\" is invalid lladdr."))),
+    }
 }
 
 fn monitor(w: &mut Words<'_>) -> Result<Command, CliError> {

@@ -61,6 +61,42 @@ const MIRROR: &str = "\
       and `neigh map help`.
 ";
 
+/// Help for `neigh mirror`.
+const MIRROR_HELP: &str = "\
+Usage: neigh mirror --map NAME [--capacity N] [--rcvbuf BYTES] [--ring CELLS]
+                    [--rate PER_SEC] [--hold-down MS] [--resolve-udp] [--resync-interval SECS]
+                    [--hugetlb DIR] [dev IF ...] [-4 | -6]
+
+Keeps the shared-memory map /dev/shm/NAME equal to the kernel's neighbor tables
+(subscribe, dump, apply events; re-dump on overruns) until SIGINT or SIGTERM.
+Readers join it with `neigh map show NAME` or the C API.
+
+  --map NAME        region name in /dev/shm (re-created, mode 0600)
+  --capacity N      entries to size the map for (default 65536)
+  --rcvbuf BYTES    event socket receive buffer (default 8388608, SO_RCVBUFFORCE)
+  --ring CELLS      resolution request ring cells, a power of two; 0 disables (default 1024)
+  --rate PER_SEC    resolutions asked of the kernel per second (default 200)
+  --hold-down MS    ask for the same neighbor at most once per MS (default 1000)
+  --resolve-udp     resolve by sending a TTL-1 UDP datagram instead of NTF_USE
+                    (the automatic fallback without CAP_NET_ADMIN)
+  --resync-interval SECS
+                    re-dump this often even without a lost sync, to pick up what the
+                    kernel does not announce (entries created unresolved, multicast
+                    NOARP entries); 0 disables (default 30)
+  --hugetlb DIR     back the region with a hugetlbfs file (falls back to /dev/shm)
+  dev IF            mirror only these interfaces (repeatable)
+  -4, -6            mirror only IPv4 (ARP) or IPv6 (NDP) neighbors
+";
+
+/// Help for `neigh map`.
+const MAP_HELP: &str = "\
+Usage: neigh map show NAME [-j]
+       neigh map stat NAME [-j]
+
+Reads the map a `neigh mirror --map NAME` maintains, read-only and without netlink,
+as a data plane does. Exit status 3 when the mirror's heartbeat is stale (crashed).
+";
+
 const STATES: &str = "\
 STATE := { permanent | noarp | stale | reachable | none | incomplete |
            delay | probe | failed | all (filters only) }
@@ -76,6 +112,9 @@ pub fn text(topic: Topic) -> String {
         Topic::Modify => MODIFY,
         Topic::Monitor => MONITOR,
         Topic::Ndp => NDP,
+        // The mirror's commands have their own usage texts.
+        Topic::Mirror => return MIRROR_HELP.to_owned(),
+        Topic::Map => return MAP_HELP.to_owned(),
     };
     format!("{HEAD}\n{body}\n{STATES}")
 }
@@ -93,5 +132,7 @@ mod tests {
         assert!(text(Topic::Modify).contains("replace"));
         assert!(text(Topic::Monitor).contains("neigh monitor"));
         assert!(text(Topic::Ndp).contains("= neigh get ADDR dev IF"));
+        assert!(text(Topic::Mirror).starts_with("Usage: neigh mirror --map NAME"));
+        assert!(text(Topic::Map).contains("neigh map stat NAME"));
     }
 }

@@ -124,9 +124,13 @@ impl JsonWriter {
     }
 
     /// An unsigned number.
-    pub fn uint(&mut self, out: &mut Vec<u8>, v: u32) {
+    pub fn uint(&mut self, out: &mut Vec<u8>, v: impl Into<u64>) {
         self.eor(out);
-        crate::addr::push_u32(out, v);
+        let v: u64 = v.into();
+        match u32::try_from(v) {
+            Ok(small) => crate::addr::push_u32(out, small),
+            Err(_) => out.extend_from_slice(v.to_string().as_bytes()),
+        }
     }
 }
 

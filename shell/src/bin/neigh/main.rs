@@ -1,7 +1,7 @@
 //! `neigh`: the Linux neighbor tables (ARP and NDP) in `ip neigh`'s grammar and output.
 //!
 //! `neigh show`, `get`, `add | replace | change | del`, `flush`, `monitor`, the illumos
-//! style `ndp` verbs, and `help`. Text output is byte-identical to iproute2 6.1's
+//! style `ndp` verbs, `help`, and the shared-memory mirror's `mirror` and `map show|stat`. Text output is byte-identical to iproute2 6.1's
 //! `ip neigh`; `-j` prints the same JSON keys and value types; errors are the one-line
 //! messages and exit codes `ip` uses. Talks to the kernel through
 //! [`neigh::netlink::RouteSocket`]: every datagram is checked to come from the kernel.
@@ -16,6 +16,9 @@ mod get;
 mod help;
 mod json;
 mod links;
+mod map;
+mod mirror;
+mod mirror_args;
 mod modify;
 mod monitor;
 mod ndp;
@@ -53,15 +56,14 @@ fn run(argv: &[String]) -> Result<(), CliError> {
         Command::Modify(a) => modify::modify(&mut open()?, a),
         Command::Monitor(a) => monitor::monitor(&g, a),
         Command::Ndp(c) => ndp::ndp(&mut open()?, &g, c),
+        Command::Mirror(cfg) => mirror::mirror(cfg),
+        Command::Map(a) => map::map(&g, a),
     }
 }
 
 fn main() {
     // Die quietly on a closed pipe (`neigh show | head`), as C tools do.
-    // SAFETY: resetting a signal disposition to its default has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    let _ = neigh::sys::set_signal_default(libc::SIGPIPE);
     env_logger::Builder::from_env(env_logger::Env::new().filter_or("NEIGH_LOG", "warn"))
         .format_timestamp(None)
         .init();
@@ -69,12 +71,6 @@ fn main() {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    // The mirror's own commands (issue 5) are library functions with their own grammar.
-    match argv.first().map(String::as_str) {
-        Some("mirror") => std::process::exit(neigh::mirror::cli::run_mirror_command(&argv[1..])),
-        Some("map") => std::process::exit(neigh::mirror::cli::run_map_command(&argv[1..])),
-        _ => {}
-    }
     if let Err(e) = run(&argv) {
         if !e.message.is_empty() {
             eprintln!("{}", e.message);

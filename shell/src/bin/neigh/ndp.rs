@@ -32,20 +32,7 @@ pub fn ndp(sock: &mut RouteSocket, g: &Globals, cmd: &NdpCommand) -> Result<(), 
         ..*g
     };
     match cmd {
-        NdpCommand::Show { dev } => {
-            let args = ListArgs {
-                dev: dev.clone(),
-                master: None,
-                state: 0xff & !u32::from(NudState::NOARP.0),
-                proxy: false,
-                prefix: None,
-                router: false,
-                unused: false,
-                protocol: 0,
-                any_args: dev.is_some(),
-            };
-            show::show(sock, &g6, &args)
-        }
+        NdpCommand::Show { dev } => show::show(sock, &g6, &show_args(dev.clone())),
         NdpCommand::Get { addr, dev: Some(d) } => get::get(
             sock,
             &g6,
@@ -55,23 +42,7 @@ pub fn ndp(sock: &mut RouteSocket, g: &Globals, cmd: &NdpCommand) -> Result<(), 
                 proxy: false,
             },
         ),
-        NdpCommand::Get { addr, dev: None } => {
-            let links = LinkTable::load(sock)
-                .map_err(|e| CliError::from_io(1, "Cannot send dump request", &e))?;
-            let mut r = Renderer::new(&links, g.json, g.pretty, g.stats, false);
-            let mut out = Output::new();
-            r.begin_list(&mut out.buf);
-            let mut found = 0;
-            each_entry(sock, *addr, |m| {
-                found += 1;
-                r.neigh(&mut out.buf, m, false);
-            })?;
-            if found == 0 {
-                return Err(CliError::new(2, "Error: Neighbour entry not found."));
-            }
-            r.end_list(&mut out.buf);
-            out.flush().map_err(|e| CliError::from_io(1, "write", &e))
-        }
+        NdpCommand::Get { addr, dev: None } => get_everywhere(sock, g, *addr),
         NdpCommand::Set {
             addr,
             lladdr,
@@ -109,29 +80,7 @@ pub fn ndp(sock: &mut RouteSocket, g: &Globals, cmd: &NdpCommand) -> Result<(), 
         NdpCommand::Delete { addr, dev } => {
             let dev = match dev {
                 Some(d) => d.clone(),
-                None => {
-                    let links = LinkTable::load(sock)
-                        .map_err(|e| CliError::from_io(1, "Cannot send dump request", &e))?;
-                    let mut on: Vec<u32> = Vec::new();
-                    each_entry(sock, *addr, |m| on.push(m.ifindex))?;
-                    match on.as_slice() {
-                        [] => return Err(CliError::new(2, "Error: Neighbour entry not found.")),
-                        [one] => {
-                            let mut name = Vec::new();
-                            links.push_name(&mut name, *one);
-                            String::from_utf8_lossy(&name).into_owned()
-                        }
-                        _ => {
-                            return Err(CliError::new(
-                                1,
-                                format!(
-                                    "{addr} is on {} interfaces: say which with -i IF",
-                                    on.len()
-                                ),
-                            ))
-                        }
-                    }
-                }
+                None => only_interface_of(sock, *addr)?,
             };
             let args = ModifyArgs {
                 kind: ModifyKind::Delete,
@@ -145,6 +94,61 @@ pub fn ndp(sock: &mut RouteSocket, g: &Globals, cmd: &NdpCommand) -> Result<(), 
             };
             modify::modify(sock, &args)
         }
+    }
+}
+
+/// `ndp -a [-i IF]`: `show` of every state but NOARP, on `dev` or everywhere.
+fn show_args(dev: Option<String>) -> ListArgs {
+    ListArgs {
+        any_args: dev.is_some(),
+        dev,
+        master: None,
+        state: 0xff & !u32::from(NudState::NOARP.0),
+        proxy: false,
+        prefix: None,
+        router: false,
+        unused: false,
+        protocol: 0,
+    }
+}
+
+/// `ndp ADDR` without `-i`: every interface's entry for `addr`.
+fn get_everywhere(sock: &mut RouteSocket, g: &Globals, addr: IpAddr) -> Result<(), CliError> {
+    let links =
+        LinkTable::load(sock).map_err(|e| CliError::from_io(1, "Cannot send dump request", &e))?;
+    let mut r = Renderer::new(&links, g.json, g.pretty, g.stats, false);
+    let mut out = Output::new();
+    r.begin_list(&mut out.buf);
+    let mut found = 0;
+    each_entry(sock, addr, |m| {
+        found += 1;
+        r.neigh(&mut out.buf, m, false);
+    })?;
+    if found == 0 {
+        return Err(CliError::new(2, "Error: Neighbour entry not found."));
+    }
+    r.end_list(&mut out.buf);
+    out.flush().map_err(|e| CliError::from_io(1, "write", &e))
+}
+
+/// `ndp -d ADDR` without `-i`: the name of the one interface with an entry for `addr`.
+/// Errors: no entry (2), entries on several interfaces (1).
+fn only_interface_of(sock: &mut RouteSocket, addr: IpAddr) -> Result<String, CliError> {
+    let links =
+        LinkTable::load(sock).map_err(|e| CliError::from_io(1, "Cannot send dump request", &e))?;
+    let mut on: Vec<u32> = Vec::new();
+    each_entry(sock, addr, |m| on.push(m.ifindex))?;
+    match on.as_slice() {
+        [] => Err(CliError::new(2, "Error: Neighbour entry not found.")),
+        [one] => {
+            let mut name = Vec::new();
+            links.push_name(&mut name, *one);
+            Ok(String::from_utf8_lossy(&name).into_owned())
+        }
+        _ => Err(CliError::new(
+            1,
+            format!("{addr} is on {} interfaces: say which with -i IF", on.len()),
+        )),
     }
 }
 

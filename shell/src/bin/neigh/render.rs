@@ -1,8 +1,10 @@
 //! One neighbor message as `ip neigh` prints it (iproute2 6.1's `print_neigh`), in text
-//! or JSON, appended to an output buffer; and the filter `ip` applies before printing.
+//! or JSON, appended to an output buffer; the filter `ip` applies before printing; and
+//! one entry of the shared map as `neigh map show` prints it.
 
 use std::cell::OnceCell;
 
+use neigh_core::map::MapEntry;
 use neigh_core::wire::consts::{RTM_DELNEIGH, RTM_GETNEIGH};
 use neigh_core::wire::{NeighMessage, NtfExtFlags, NtfFlags, NudState};
 
@@ -135,6 +137,65 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// Appends one entry of the shared map (`neigh map show`): `ADDR dev IF [lladdr MAC]
+    /// [router] STATE...` (`NONE` for state 0), or a JSON object with `ip -j neigh` keys
+    /// (`dst`, `dev`, `lladdr`, `router`, `state`) plus `ifindex` and `generation`.
+    pub fn map_entry(&mut self, out: &mut Vec<u8>, e: &MapEntry) {
+        let n = e.entry();
+        let links = self.links;
+        let link_type = links.link_type(n.key.ifindex);
+        let states = NudState::NAMES
+            .into_iter()
+            .filter(|&(bit, _)| n.state.contains(bit))
+            .map(|(_, name)| name);
+        let none = (n.state.0 == 0).then_some("NONE");
+        let router = n.flags.contains(NtfFlags::ROUTER);
+        let Some(j) = self.json.as_mut() else {
+            addr::push_ip(out, &n.key.addr);
+            out.extend_from_slice(b" dev ");
+            links.push_name(out, n.key.ifindex);
+            if let Some(mac) = &n.mac {
+                out.extend_from_slice(b" lladdr ");
+                addr::push_lladdr(out, mac, link_type);
+            }
+            if router {
+                out.extend_from_slice(b" router");
+            }
+            for name in none.into_iter().chain(states) {
+                out.push(b' ');
+                out.extend_from_slice(name.as_bytes());
+            }
+            out.push(b'\n');
+            return;
+        };
+        j.start_object(out);
+        j.name(out, "dst");
+        j.string_with(out, |o| addr::push_ip(o, &n.key.addr));
+        j.name(out, "dev");
+        self.scratch.clear();
+        links.push_name(&mut self.scratch, n.key.ifindex);
+        j.string(out, &self.scratch);
+        j.name(out, "ifindex");
+        j.uint(out, n.key.ifindex);
+        if let Some(mac) = &n.mac {
+            j.name(out, "lladdr");
+            j.string_with(out, |o| addr::push_lladdr(o, mac, link_type));
+        }
+        if router {
+            j.name(out, "router");
+            j.null(out);
+        }
+        j.name(out, "state");
+        j.start_array(out);
+        for name in none.into_iter().chain(states) {
+            j.string(out, name.as_bytes());
+        }
+        j.end_array(out);
+        j.name(out, "generation");
+        j.uint(out, e.generation());
+        j.end_object(out);
+    }
+
     fn protocols(&self) -> &Protocols {
         self.protocols.get_or_init(Protocols::load)
     }
@@ -259,22 +320,7 @@ impl<'a> Renderer<'a> {
             j.null(out);
         }
         if stats > 0 {
-            if let Some(ci) = m.cacheinfo {
-                if ci.refcnt != 0 {
-                    j.name(out, "refcnt");
-                    j.uint(out, ci.refcnt);
-                }
-                j.name(out, "used");
-                j.uint(out, ci.used / hz);
-                j.name(out, "confirmed");
-                j.uint(out, ci.confirmed / hz);
-                j.name(out, "updated");
-                j.uint(out, ci.updated / hz);
-            }
-            if let Some(p) = m.probes {
-                j.name(out, "probes");
-                j.uint(out, p);
-            }
+            json_stats(j, out, m, hz);
         }
         if m.state.0 != 0 {
             j.name(out, "state");
@@ -299,6 +345,27 @@ impl<'a> Renderer<'a> {
     }
 }
 
+/// The `-s` members of a neighbor's JSON object: `refcnt` (when not 0), `used`,
+/// `confirmed`, `updated` (in seconds, from `NDA_CACHEINFO`'s clock ticks) and `probes`.
+fn json_stats(j: &mut JsonWriter, out: &mut Vec<u8>, m: &NeighMessage<'_>, hz: u32) {
+    if let Some(ci) = m.cacheinfo {
+        if ci.refcnt != 0 {
+            j.name(out, "refcnt");
+            j.uint(out, ci.refcnt);
+        }
+        j.name(out, "used");
+        j.uint(out, ci.used / hz);
+        j.name(out, "confirmed");
+        j.uint(out, ci.confirmed / hz);
+        j.name(out, "updated");
+        j.uint(out, ci.updated / hz);
+    }
+    if let Some(p) = m.probes {
+        j.name(out, "probes");
+        j.uint(out, p);
+    }
+}
+
 /// The `ndm_flags` words in the order `ip` prints them.
 const FLAG_WORDS: [(NtfFlags, &str); 4] = [
     (NtfFlags::ROUTER, "router"),
@@ -317,7 +384,6 @@ fn user_hz() -> u32 {
     {
         return hz;
     }
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = rustix::param::clock_ticks_per_second();
     u32::try_from(hz).ok().filter(|&v| v > 0).unwrap_or(100)
 }

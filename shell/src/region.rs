@@ -1,14 +1,16 @@
-//! The mirror's shared region: one [`Workspace`] holding a map followed by a request ring
-//! (see `neigh_core::ring` for the combined layout), created by the mirror and joined by
-//! readers.
+//! The shared region as this process maps it: a [`Workspace`] holding a map followed by a
+//! request ring (the layout is `neigh_core::region`'s), created and formatted by the
+//! mirror, joined by readers. A [`Region`] owns the mapping; the views it hands out
+//! ([`Region::view`], and the map and ring from it) borrow it, so none outlives the
+//! mapping.
 
 use std::fmt;
-use std::sync::atomic::AtomicU64;
 
-use neigh_core::map::{footprint, MapError, MapParams, MapReader, NeighMap};
-use neigh_core::ring::{ring_footprint, RequestRing, RingError};
+use neigh_core::map::{MapError, MapParams, MapReader, NeighMap};
+use neigh_core::region::{region_footprint, RegionView};
+use neigh_core::ring::{RequestRing, RingError, RingStats};
 
-use crate::workspace::{Access, ShmOptions, Workspace, WorkspaceError};
+use crate::workspace::{Access, Backing, ShmOptions, Workspace, WorkspaceError};
 
 /// Why a region could not be created or joined.
 #[derive(Debug)]
@@ -59,63 +61,29 @@ impl From<RingError> for RegionError {
         Self::Ring(e)
     }
 }
-
-/// Bytes a region with a map of `params` and a ring of `ring_cells` cells (0: no ring)
-/// takes. Errors: invalid parameters. O(1).
-pub fn region_bytes(params: &MapParams, ring_cells: usize) -> Result<usize, RegionError> {
-    let map = footprint(params)?;
-    let ring = if ring_cells == 0 {
-        0
-    } else {
-        ring_footprint(ring_cells)?
-    };
-    Ok(map + ring)
+impl From<neigh_core::region::RegionError> for RegionError {
+    fn from(e: neigh_core::region::RegionError) -> Self {
+        match e {
+            neigh_core::region::RegionError::Map(e) => Self::Map(e),
+            neigh_core::region::RegionError::Ring(e) => Self::Ring(e),
+        }
+    }
 }
 
 /// A mapped region holding a validated map and, if present, a request ring.
 ///
 /// Created (and formatted) by [`Region::create`] (the mirror) or joined by
 /// [`Region::open`] (readers). The views it hands out borrow it.
+#[derive(Debug)]
 pub struct Region {
-    // Declared before `ws` only for readability: the views are plain slices into `ws`'s
-    // mapping, which stays mapped for as long as `ws` (and so `self`) lives.
-    words: &'static [AtomicU64],
-    map_words: usize,
-    ring_words: usize,
     ws: Workspace,
-}
-
-impl fmt::Debug for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Region")
-            .field("bytes", &self.ws.len())
-            .field("map_bytes", &(self.map_words * 8))
-            .field("ring_bytes", &(self.ring_words * 8))
-            .field("backing", self.ws.backing())
-            .finish()
-    }
-}
-
-/// Views a workspace's whole mapping as words.
-///
-/// The returned slice claims `'static` but must not outlive `ws`: [`Region`] keeps both
-/// together and only hands out views borrowing itself.
-fn words_of(ws: &Workspace) -> &'static [AtomicU64] {
-    let n = ws.len() / 8;
-    // SAFETY: the mapping is page-aligned (so aligned for AtomicU64), valid for `len`
-    // bytes while `ws` lives, and every access to it, in this and other processes, goes
-    // through atomics (the map and ring types). Atomic loads from a PROT_READ mapping are
-    // fine on x86-64/aarch64 for 8-byte atomics; a read-only Region never stores (it
-    // hands out no writer and no ring). The 'static lifetime never escapes `Region`,
-    // which owns `ws`.
-    unsafe { std::slice::from_raw_parts(ws.as_mut_ptr().cast::<AtomicU64>(), n) }
 }
 
 impl Region {
     /// Allocates a region for a map of `params` and a ring of `ring_cells` cells (0: no
     /// ring): named `/dev/shm/NAME` (replacing an old one of ours, see
-    /// [`Workspace::create_shm`]) or anonymous (`name` None), then formats the ring first
-    /// and the map last, so that a reader that sees the map's magic also sees the ring.
+    /// [`Workspace::create_shm`]) or anonymous (`name` None), then formats it (the ring
+    /// first, the map last, so that a reader that sees the map's magic also sees the ring).
     ///
     /// Errors: bad parameters or name, a region owned by someone else, mmap failures.
     /// Cost: O(region size) (the formatting touches every page).
@@ -125,118 +93,90 @@ impl Region {
         ring_cells: usize,
         opts: &ShmOptions,
     ) -> Result<Self, RegionError> {
-        let map_bytes = footprint(params)?;
-        let total = region_bytes(params, ring_cells)?;
+        let total = region_footprint(params, ring_cells)?;
         let ws = match name {
             Some(n) => Workspace::create_shm(n, total, opts)?,
             None => Workspace::anonymous(total)?,
         };
-        let words = words_of(&ws);
-        let map_words = map_bytes / 8;
-        let ring_words = (total - map_bytes) / 8;
-        if ring_cells > 0 {
-            RequestRing::format(&words[map_words..], ring_cells, map_bytes as u64)?;
-        }
-        NeighMap::format_words(&words[..map_words], params)?;
-        Ok(Region {
-            words,
-            map_words,
-            ring_words,
-            ws,
-        })
+        // SAFETY: as in `view`: `ws` maps `ws.len()` bytes read-write (both constructors
+        // map read-write) and the view does not outlive this function.
+        unsafe { RegionView::format_raw(ws.as_mut_ptr(), ws.len(), params, ring_cells)? };
+        Ok(Region { ws })
     }
 
     /// Joins the named region `NAME` with `access` and validates the map (magic, layout
-    /// version, sizes) and the ring after it, if the region is longer than the map.
+    /// version, sizes) and the ring after it, if there is one.
     ///
     /// Errors: [`RegionError::Workspace`] (missing, not ours, ...), [`RegionError::Map`]
     /// (not formatted, another version, corrupted), [`RegionError::Ring`]. O(1).
     pub fn open(name: &str, access: Access) -> Result<Self, RegionError> {
-        let ws = Workspace::open_shm(name, access)?;
-        let words = words_of(&ws);
-        let reader = MapReader::join(words)?;
-        let s = reader.stats();
-        let params = MapParams {
-            capacity: s.capacity as usize,
-            lock_count: s.lock_count as usize,
-            probe_max: s.probe_max as usize,
-            seed: s.seed,
+        let region = Region {
+            ws: Workspace::open_shm(name, access)?,
         };
-        let map_bytes = footprint(&params)?;
-        let map_words = map_bytes / 8;
-        let ring_words = if words.len() > map_words {
-            let ring = RequestRing::join(&words[map_words..], map_bytes as u64)?;
-            ring_footprint(ring.capacity())? / 8
-        } else {
-            0
-        };
-        Ok(Region {
-            words,
-            map_words,
-            ring_words,
-            ws,
-        })
+        region.view()?;
+        Ok(region)
+    }
+
+    /// The map and ring, validated again (the header is re-read: O(1), a few loads). The
+    /// view borrows `self`, so it cannot outlive the mapping.
+    ///
+    /// Errors: the header was overwritten since the region was joined (corruption).
+    pub fn view(&self) -> Result<RegionView<'_>, RegionError> {
+        // SAFETY: `ws` maps `ws.len()` bytes, page-aligned, with `ws.access()`'s
+        // protection, for as long as `ws` (owned by `self`) lives, which the view's borrow
+        // of `self` outlasts; the view stores only with `Access::ReadWrite`. Every access
+        // to the mapping, in this and other processes, goes through the map's and ring's
+        // atomics (this crate hands the memory to nothing else).
+        Ok(unsafe { RegionView::join_raw(self.ws.as_mut_ptr(), self.ws.len(), self.ws.access())? })
     }
 
     /// A lock-free reader of the map. O(1) (re-validates the header).
     ///
     /// Errors: the header was overwritten since the region was joined (corruption).
-    pub fn reader(&self) -> Result<MapReader<'_>, MapError> {
-        MapReader::join(&self.words[..self.map_words])
+    pub fn reader(&self) -> Result<MapReader<'_>, RegionError> {
+        Ok(self.view()?.reader())
     }
 
     /// The map for writing; `None` when the region was joined read-only. O(1).
-    pub fn writer(&self) -> Option<Result<NeighMap<'_>, MapError>> {
-        (self.ws.access() == Access::ReadWrite)
-            .then(|| NeighMap::join_words(&self.words[..self.map_words]))
+    pub fn writer(&self) -> Option<Result<NeighMap<'_>, RegionError>> {
+        if self.ws.access() != Access::ReadWrite {
+            return None;
+        }
+        match self.view() {
+            Ok(v) => v.writer().map(Ok),
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// The request ring, to post resolution requests (producers) or drain them (the
     /// mirror). `None` when the region has no ring or was joined read-only (posting
     /// writes to the region). O(1).
-    pub fn ring(&self) -> Option<Result<RequestRing<'_>, RingError>> {
-        if self.ring_words == 0 || self.ws.access() != Access::ReadWrite {
+    pub fn ring(&self) -> Option<Result<RequestRing<'_>, RegionError>> {
+        if self.ws.access() != Access::ReadWrite {
             return None;
         }
-        Some(RequestRing::join(
-            &self.words[self.map_words..self.map_words + self.ring_words],
-            (self.map_words * 8) as u64,
-        ))
+        match self.view() {
+            Ok(v) => v.ring().map(Ok),
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// Ring counters, readable on a read-only join too; `None` without a ring. O(1).
-    pub fn ring_stats(&self) -> Option<neigh_core::ring::RingStats> {
-        if self.ring_words == 0 {
-            return None;
-        }
-        RequestRing::join(
-            &self.words[self.map_words..self.map_words + self.ring_words],
-            (self.map_words * 8) as u64,
-        )
-        .ok()
-        .map(|r| r.stats())
+    pub fn ring_stats(&self) -> Option<RingStats> {
+        self.view().ok()?.ring_stats()
     }
 
     /// Where the memory comes from, for messages: the file path or `<anonymous>`.
     pub fn workspace_path(&self) -> String {
         match self.ws.backing() {
-            crate::workspace::Backing::File(p) => p.display().to_string(),
-            crate::workspace::Backing::Anonymous => "<anonymous>".to_owned(),
+            Backing::File(p) => p.display().to_string(),
+            Backing::Anonymous => "<anonymous>".to_owned(),
         }
     }
 
     /// The underlying memory.
     pub fn workspace(&self) -> &Workspace {
         &self.ws
-    }
-
-    /// Words of the map part, for the mirror's long-lived writer (crate-private: the
-    /// `'static` must not escape the owner of this region).
-    pub(crate) fn static_words(&self) -> (&'static [AtomicU64], &'static [AtomicU64]) {
-        (
-            &self.words[..self.map_words],
-            &self.words[self.map_words..self.map_words + self.ring_words],
-        )
     }
 }
 

@@ -1,0 +1,186 @@
+//! `neigh map show NAME` and `neigh map stat NAME`: the map a `neigh mirror --map NAME`
+//! keeps, read as a data plane reads it (read-only mapping, lock-free reads). The entries
+//! come from the shared region, not from the kernel; interface names come from this
+//! namespace's link table (`ifN` when unknown here).
+//!
+//! Exit status: 0; 1 when the map cannot be joined; 3 when the writer's heartbeat is stale
+//! (the map no longer follows the kernel; the output is still printed).
+
+use std::io::Write as _;
+
+use neigh::mirror::{unix_ms, MirrorStats, Region, StatWord};
+use neigh::netlink::{RouteSocket, SocketOptions};
+use neigh::workspace::Access;
+use neigh_core::map::MapEntry;
+
+use crate::cli::{Globals, MapArgs, MapVerb};
+use crate::error::CliError;
+use crate::json::JsonWriter;
+use crate::links::LinkTable;
+use crate::render::Renderer;
+
+/// Exit status when the map's writer is gone (stale heartbeat).
+const EXIT_STALE: i32 = 3;
+
+/// Runs `neigh map show|stat NAME`.
+pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
+    let region = Region::open(&a.name, Access::ReadOnly)
+        .map_err(|e| CliError::new(1, format!("neigh map: {e}")))?;
+    let reader = region
+        .reader()
+        .map_err(|e| CliError::new(1, format!("neigh map: {}: {e}", a.name)))?;
+    let stats = MirrorStats::read(&reader);
+    let mut out = Vec::new();
+    match a.verb {
+        MapVerb::Show => {
+            let mut entries: Vec<MapEntry> = reader.iter().filter_map(Result::ok).collect();
+            entries.sort_by_key(|e| (e.key().ifindex, e.key().addr));
+            // Names as this namespace knows them; without a netlink socket, `ifN`.
+            let links = RouteSocket::open(&SocketOptions::default())
+                .and_then(|mut s| LinkTable::load(&mut s))
+                .unwrap_or_default();
+            let mut r = Renderer::new(&links, g.json, g.pretty, 0, false);
+            r.begin_list(&mut out);
+            for e in &entries {
+                r.map_entry(&mut out, e);
+            }
+            r.end_list(&mut out);
+        }
+        MapVerb::Stat if g.json => stat_json(&mut out, &a.name, &region, &stats, g.pretty),
+        MapVerb::Stat => stat_text(&mut out, &a.name, &region, &stats),
+    }
+    let _ = std::io::stdout().lock().write_all(&out);
+    if stats.stale {
+        return Err(CliError::new(
+            EXIT_STALE,
+            format!(
+                "neigh map: {}: writer heartbeat is {} ms old: the mirror (pid {}) is not \
+                 running; the map no longer follows the kernel",
+                a.name, stats.heartbeat_age_ms, stats.map.owner
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Every counter `map stat -j` prints, in order, by JSON key.
+fn stat_fields(region: &Region, s: &MirrorStats) -> Vec<(&'static str, u64)> {
+    let ring = region.ring_stats().unwrap_or_default();
+    vec![
+        ("bytes", region.workspace().len() as u64),
+        ("capacity", s.map.capacity),
+        ("lock_count", s.map.lock_count),
+        ("probe_max", s.map.probe_max),
+        ("entries", s.map.len),
+        ("inserts", s.map.inserts),
+        ("updates", s.map.updates),
+        ("removes", s.map.removes),
+        ("full", s.map.full),
+        ("generation", s.map.generation),
+        ("owner_pid", s.map.owner),
+        ("heartbeat_age_ms", s.heartbeat_age_ms),
+        ("events_applied", s.get(StatWord::Applied)),
+        ("events_ignored", s.get(StatWord::Ignored)),
+        ("link_events", s.get(StatWord::LinkEvents)),
+        ("resyncs", s.get(StatWord::Resyncs)),
+        ("enobufs", s.get(StatWord::Enobufs)),
+        ("inserts_refused_full", s.get(StatWord::Full)),
+        ("spoofed", s.get(StatWord::Spoofed)),
+        ("last_dump_entries", s.get(StatWord::DumpEntries)),
+        ("last_event_ms", s.get(StatWord::LastEventMs)),
+        ("started_ms", s.get(StatWord::StartedMs)),
+        ("heartbeat_period_ms", s.get(StatWord::HeartbeatPeriodMs)),
+        ("requests_posted", ring.posted),
+        ("requests_ring_full", ring.dropped_full),
+        ("requests_abandoned", ring.abandoned),
+        ("requests_served", s.get(StatWord::RequestsServed)),
+        ("requests_deduped", s.get(StatWord::RequestsDeduped)),
+        (
+            "requests_rate_limited",
+            s.get(StatWord::RequestsRateLimited),
+        ),
+        ("requests_failed", s.get(StatWord::RequestsFailed)),
+        ("ring_cells", ring.cells),
+    ]
+}
+
+/// `map stat -j`: one object, the map's name, path, state and staleness, then
+/// [`stat_fields`].
+fn stat_json(out: &mut Vec<u8>, name: &str, region: &Region, s: &MirrorStats, pretty: bool) {
+    let mut j = JsonWriter::new(pretty);
+    j.start_object(out);
+    j.name(out, "map");
+    j.string(out, name.as_bytes());
+    j.name(out, "path");
+    j.string(out, region.workspace_path().as_bytes());
+    j.name(out, "state");
+    j.string(out, s.state.name().as_bytes());
+    j.name(out, "stale");
+    j.boolean(out, s.stale);
+    for (k, v) in stat_fields(region, s) {
+        j.name(out, k);
+        j.uint(out, v);
+    }
+    j.end_object(out);
+    out.push(b'\n');
+}
+
+/// `map stat`: the same numbers, grouped in lines a person reads.
+fn stat_text(out: &mut Vec<u8>, name: &str, region: &Region, s: &MirrorStats) {
+    let ring = region.ring_stats().unwrap_or_default();
+    let last_event = match s.get(StatWord::LastEventMs) {
+        0 => "never".to_owned(),
+        t => format!("{} ms ago", unix_ms().saturating_sub(t)),
+    };
+    let m = &s.map;
+    let _ = writeln!(
+        out,
+        "map {name}: {} ({} bytes)",
+        region.workspace_path(),
+        region.workspace().len()
+    );
+    let _ = writeln!(
+        out,
+        "  writer: pid {} state {} heartbeat {} ms ago{}",
+        m.owner,
+        s.state.name(),
+        s.heartbeat_age_ms,
+        if s.stale { " STALE" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "  entries {} capacity {} locks {} probe_max {} generation {}",
+        m.len, m.capacity, m.lock_count, m.probe_max, m.generation
+    );
+    let _ = writeln!(
+        out,
+        "  map: inserts {} updates {} removes {} full {}",
+        m.inserts, m.updates, m.removes, m.full
+    );
+    let _ = writeln!(
+        out,
+        "  events: applied {} ignored {} links {} last {last_event}",
+        s.get(StatWord::Applied),
+        s.get(StatWord::Ignored),
+        s.get(StatWord::LinkEvents),
+    );
+    let _ = writeln!(
+        out,
+        "  sync: resyncs {} enobufs {} last dump {} entries, spoofed datagrams {}",
+        s.get(StatWord::Resyncs),
+        s.get(StatWord::Enobufs),
+        s.get(StatWord::DumpEntries),
+        s.get(StatWord::Spoofed)
+    );
+    let _ = writeln!(
+        out,
+        "  requests: ring {} cells, posted {} ring-full {} served {} deduped {} rate-limited {} failed {}",
+        ring.cells,
+        ring.posted,
+        ring.dropped_full,
+        s.get(StatWord::RequestsServed),
+        s.get(StatWord::RequestsDeduped),
+        s.get(StatWord::RequestsRateLimited),
+        s.get(StatWord::RequestsFailed)
+    );
+}

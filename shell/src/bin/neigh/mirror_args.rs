@@ -1,0 +1,207 @@
+//! The grammar of the mirror's commands: `neigh mirror --map NAME [OPTIONS] [dev IF ...]
+//! [-4 | -6]` (long options, as daemons take them) and `neigh map { show | stat } NAME`
+//! (the global `-j`/`-p` options apply).
+//!
+//! A usage error prints the message and the command's help and exits with 2, as these
+//! commands always have (the `ip` grammar's commands exit with 255).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use neigh::mirror::{Families, MirrorConfig};
+use neigh_core::wire::consts::{AF_INET, AF_INET6};
+
+use crate::cli::{Command, Globals, Topic};
+use crate::error::CliError;
+use crate::help;
+
+/// Exit status of a usage error of `mirror` or `map`.
+const EXIT_USAGE: i32 = 2;
+
+/// `map` arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapArgs {
+    pub verb: MapVerb,
+    /// The region's name in /dev/shm.
+    pub name: String,
+}
+
+/// What `map` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapVerb {
+    /// `show` (`list`, `ls`): the entries.
+    Show,
+    /// `stat` (`stats`): header, counters and writer liveness.
+    Stat,
+}
+
+fn usage(msg: &str, topic: Topic) -> CliError {
+    CliError::new(
+        EXIT_USAGE,
+        format!("{msg}\n{}", help::text(topic).trim_end()),
+    )
+}
+
+/// Parses the words after `mirror`. A leading `-4`/`-6` (in `g`) selects the family too.
+pub fn mirror(args: &[String], g: &Globals) -> Result<Command, CliError> {
+    let mut cfg = MirrorConfig::default();
+    match g.family {
+        AF_INET => cfg.families = Families::V4,
+        AF_INET6 => cfg.families = Families::V6,
+        _ => {}
+    }
+    let bad = |msg: String| usage(&msg, Topic::Mirror);
+    let mut it = args.iter().map(String::as_str);
+    fn num<T: FromStr>(opt: &str, v: Option<&str>) -> Result<T, String> {
+        let v = v.ok_or_else(|| format!("{opt} needs a value"))?;
+        v.parse()
+            .map_err(|_| format!("invalid value \"{v}\" for {opt}"))
+    }
+    while let Some(w) = it.next() {
+        match w {
+            "help" | "-h" | "--help" => return Ok(Command::Help(Topic::Mirror)),
+            "--map" => {
+                cfg.map_name = Some(
+                    it.next()
+                        .ok_or_else(|| bad("--map needs a name".into()))?
+                        .to_owned(),
+                )
+            }
+            "--capacity" => cfg.capacity = num(w, it.next()).map_err(bad)?,
+            "--rcvbuf" => cfg.rcvbuf = num(w, it.next()).map_err(bad)?,
+            "--ring" => cfg.resolve.ring_cells = num(w, it.next()).map_err(bad)?,
+            "--rate" => cfg.resolve.rate_per_sec = num(w, it.next()).map_err(bad)?,
+            "--hold-down" => {
+                cfg.resolve.hold_down = Duration::from_millis(num(w, it.next()).map_err(bad)?)
+            }
+            "--resync-interval" => {
+                let secs: f64 = num(w, it.next()).map_err(bad)?;
+                if !secs.is_finite() || secs < 0.0 {
+                    return Err(bad(format!("invalid value \"{secs}\" for {w}")));
+                }
+                cfg.periodic_resync = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+            }
+            "--resolve-udp" => cfg.resolve.udp_only = true,
+            "--hugetlb" => {
+                let dir = it
+                    .next()
+                    .ok_or_else(|| bad("--hugetlb needs a directory".into()))?;
+                cfg.hugetlb = Some(dir.into());
+            }
+            "dev" => cfg.devs.push(
+                it.next()
+                    .ok_or_else(|| bad("dev needs an interface name".into()))?
+                    .to_owned(),
+            ),
+            "-4" => cfg.families = Families::V4,
+            "-6" => cfg.families = Families::V6,
+            other => return Err(bad(format!("unknown argument \"{other}\""))),
+        }
+    }
+    check_mirror(&mut cfg).map_err(bad)?;
+    Ok(Command::Mirror(cfg))
+}
+
+/// The checks that need the whole `mirror` command line; fills in the derived burst.
+fn check_mirror(cfg: &mut MirrorConfig) -> Result<(), String> {
+    if cfg.map_name.is_none() {
+        return Err("--map NAME is required".into());
+    }
+    if cfg.capacity == 0 {
+        return Err("--capacity must be at least 1".into());
+    }
+    let cells = cfg.resolve.ring_cells;
+    if cells != 0 && !cells.is_power_of_two() {
+        return Err(format!("--ring {cells}: not a power of two"));
+    }
+    if cfg.resolve.rate_per_sec.is_nan() || cfg.resolve.rate_per_sec < 0.0 {
+        return Err("--rate must be a non-negative number".into());
+    }
+    cfg.resolve.burst = cfg.resolve.rate_per_sec.clamp(1.0, 1000.0);
+    Ok(())
+}
+
+/// Parses the words after `map` (global options already taken out).
+pub fn map(args: &[String]) -> Result<Command, CliError> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (verb, name) = match words.as_slice() {
+        [] | ["help"] => return Ok(Command::Help(Topic::Map)),
+        [verb, name] => (*verb, *name),
+        _ => return Err(usage("expected: map show|stat NAME [-j]", Topic::Map)),
+    };
+    let verb = match verb {
+        "show" | "list" | "ls" => MapVerb::Show,
+        "stat" | "stats" => MapVerb::Stat,
+        other => {
+            return Err(usage(
+                &format!("unknown map command \"{other}\""),
+                Topic::Map,
+            ))
+        }
+    };
+    Ok(Command::Map(MapArgs {
+        verb,
+        name: name.to_owned(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn parse_mirror_args(a: &[String]) -> Result<Option<MirrorConfig>, CliError> {
+        match mirror(a, &Globals::default())? {
+            Command::Mirror(c) => Ok(Some(c)),
+            Command::Help(Topic::Mirror) => Ok(None),
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn mirror_args() {
+        let c = parse_mirror_args(&args(
+            "--map m --capacity 100 dev eth0 dev eth1 -6 --ring 64",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.map_name.as_deref(), Some("m"));
+        assert_eq!(c.capacity, 100);
+        assert_eq!(c.devs, vec!["eth0", "eth1"]);
+        assert_eq!(c.families, Families::V6);
+        assert_eq!(c.resolve.ring_cells, 64);
+        let c = parse_mirror_args(&args("--map m --resync-interval 0 --resolve-udp"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.periodic_resync, None);
+        assert!(c.resolve.udp_only);
+        assert!(parse_mirror_args(&args("help")).unwrap().is_none());
+        for bad in [
+            "",
+            "--capacity 5",
+            "--map m --ring 3",
+            "--map m --capacity x",
+            "--map m bogus",
+            "--map m dev",
+        ] {
+            assert!(parse_mirror_args(&args(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn map_args_and_usage_errors() {
+        assert_eq!(
+            map(&args("stat m")).unwrap(),
+            Command::Map(MapArgs {
+                verb: MapVerb::Stat,
+                name: "m".into()
+            })
+        );
+        assert_eq!(map(&args("")).unwrap(), Command::Help(Topic::Map));
+        assert_eq!(map(&args("frobnicate m")).unwrap_err().code, EXIT_USAGE);
+        assert_eq!(map(&args("show")).unwrap_err().code, EXIT_USAGE);
+    }
+}

@@ -1,0 +1,406 @@
+//! [`Mirror`]: keeps a map equal to the kernel's neighbor tables; its start and its loop.
+//!
+//! # Algorithm (DESIGN.md, "Mirror")
+//!
+//! 1. Subscribe the event socket to `RTNLGRP_NEIGH` and `RTNLGRP_LINK` *before* dumping,
+//!    so no change falls between the dump and the first event.
+//! 2. Resync (`resync.rs`): bump the generation, dump the neighbor tables on a second
+//!    socket (the event socket keeps its subscription and queues events meanwhile),
+//!    upsert every entry with the new generation, then `sweep` the entries the dump did
+//!    not refresh (skipped when the dump refreshed as many entries as the map holds: then
+//!    there are none). Entries present before and after never leave the map (upserts
+//!    overwrite in place).
+//! 3. Apply events in order (`apply.rs`): the queued ones first (replay), then live ones.
+//!    Replaying events older than the dump is harmless: every later change of the same
+//!    entry is queued after them, so the map converges to the kernel's state.
+//! 4. On `ENOBUFS` (the kernel dropped events) or an unreadable datagram: discard what is
+//!    still queued (it is older than the lost events, so replaying it after the new dump
+//!    could resurrect stale states), then resync as in 2, keeping the subscription.
+//!
+//! A deleted link drops its interface's entries (the kernel also sends RTM_DELNEIGH for
+//! them on recent kernels; both are idempotent). A map that is full refuses the insert:
+//! the mirror counts it ([`StatWord::Full`]), logs once per burst, and goes on.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use neigh_core::map::{MapParams, MapReader, NeighMap};
+use neigh_core::ring::RequestRing;
+use neigh_core::wire::consts::{RTNLGRP_LINK, RTNLGRP_NEIGH};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+use super::apply::{
+    flush_counts, remove_interface, BatchCounts, EventBatch, RefusedInserts, Watched,
+};
+use super::config::MirrorConfig;
+use super::error::MirrorError;
+use super::owner;
+use super::resolver::Resolver;
+use super::resync::DUMP_RCVBUF;
+use super::stats::{monotonic_ms, unix_ms, MirrorStats, StatWord};
+use crate::netlink::{RouteSocket, SocketOptions};
+use crate::region::{Region, RegionError};
+use crate::sys::interface_index;
+use crate::workspace::ShmOptions;
+
+/// Datagrams read per [`Mirror::poll_once`] before the ring and heartbeat get a turn.
+const MAX_DATAGRAMS_PER_POLL: usize = 1024;
+
+/// What one [`Mirror::poll_once`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Event messages handled (neighbor and link).
+    pub events: usize,
+    /// Resyncs done (0 or more: a resync may be followed by another overrun).
+    pub resyncs: usize,
+    /// Resolution requests drained from the ring.
+    pub requests: usize,
+}
+
+/// The mirror: owns the shared region, the two netlink sockets and the resolver.
+///
+/// Single-threaded: [`run`](Self::run) (or a caller's loop of
+/// [`poll_once`](Self::poll_once)) drives everything. Readers use the region from any
+/// thread ([`reader`](Self::reader)) or process (`Region::open`).
+pub struct Mirror {
+    region: Region,
+    engine: Engine,
+}
+
+/// Everything of the mirror but its region: each step borrows the map (and ring) views
+/// from the region for its own duration, so no view outlives the mapping.
+pub(super) struct Engine {
+    pub cfg: MirrorConfig,
+    pub events: RouteSocket,
+    pub dumps: RouteSocket,
+    pub generation: u8,
+    pub watched: Option<Watched>,
+    pub resolver: Resolver,
+    pub need_resync: bool,
+    pub refused: RefusedInserts,
+    pub last_beat: Instant,
+    /// A ring position a producer claimed but has not published, and since when.
+    pub blocked: Option<(u64, Instant)>,
+    pub last_resync: Instant,
+}
+
+impl fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mirror")
+            .field("map_name", &self.engine.cfg.map_name)
+            .field("generation", &self.engine.generation)
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+/// The map (for writing) and the ring of the mirror's own region, for one step.
+/// Errors: the region's header was overwritten (corruption).
+fn views(region: &Region) -> Result<(NeighMap<'_>, Option<RequestRing<'_>>), MirrorError> {
+    let view = region.view()?;
+    let map = view.writer().ok_or_else(|| {
+        MirrorError::Io(
+            "write the map",
+            io::Error::other("the mirror's region is mapped read-only"),
+        )
+    })?;
+    Ok((map, view.ring()))
+}
+
+/// A random hash seed (`getrandom(2)`), or, without entropy, the time and pid: a poor
+/// but non-constant seed.
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
+        Ok(8) => u64::from_ne_bytes(b),
+        _ => unix_ms() ^ u64::from(std::process::id()).rotate_left(32),
+    }
+}
+
+/// The interfaces of `dev IF ...` with their current indexes; `None` without `dev`.
+fn watch(devs: &[String]) -> Result<Option<Watched>, MirrorError> {
+    if devs.is_empty() {
+        return Ok(None);
+    }
+    let mut ifindexes = HashSet::new();
+    for d in devs {
+        ifindexes.insert(interface_index(d).ok_or_else(|| MirrorError::NoSuchDevice(d.clone()))?);
+    }
+    Ok(Some(Watched {
+        names: devs.to_vec(),
+        ifindexes,
+    }))
+}
+
+/// The event socket (nonblocking, subscribed to neighbor and link events) and the dump
+/// socket.
+fn open_sockets(cfg: &MirrorConfig) -> Result<(RouteSocket, RouteSocket), MirrorError> {
+    let events = RouteSocket::open(&SocketOptions {
+        rcvbuf: cfg.rcvbuf,
+        nonblocking: true,
+        strict: true,
+    })
+    .map_err(|e| MirrorError::Io("open event socket", e))?;
+    events
+        .add_membership(RTNLGRP_NEIGH)
+        .map_err(|e| MirrorError::Io("join RTNLGRP_NEIGH", e))?;
+    events
+        .add_membership(RTNLGRP_LINK)
+        .map_err(|e| MirrorError::Io("join RTNLGRP_LINK", e))?;
+    let dumps = RouteSocket::open(&SocketOptions {
+        rcvbuf: DUMP_RCVBUF,
+        ..SocketOptions::default()
+    })
+    .map_err(|e| MirrorError::Io("open dump socket", e))?;
+    Ok((events, dumps))
+}
+
+impl Mirror {
+    /// Creates (re-creating if it exists) and formats the region, opens the event socket
+    /// (nonblocking, `cfg.rcvbuf` forced with `SO_RCVBUFFORCE` when permitted, subscribed
+    /// to neighbor and link events) and the dump socket, then does the first full sync.
+    /// Sockets belong to the calling thread's network namespace.
+    ///
+    /// Errors: [`MirrorError::Region`] (bad name, someone else's region, no memory),
+    /// [`MirrorError::NoSuchDevice`], [`MirrorError::Io`] (socket, membership, first dump;
+    /// `ResourceBusy` when a live mirror in another process keeps the named map).
+    /// Cost: O(map size) to format plus one dump.
+    pub fn new(cfg: MirrorConfig) -> Result<Self, MirrorError> {
+        let watched = watch(&cfg.devs)?;
+        if let Some(name) = &cfg.map_name {
+            if let Some(pid) = owner::live_owner(name) {
+                return Err(MirrorError::Io(
+                    "map in use",
+                    io::Error::new(
+                        io::ErrorKind::ResourceBusy,
+                        format!(
+                            "map {name} is kept by a running mirror (pid {pid}); stop it first"
+                        ),
+                    ),
+                ));
+            }
+        }
+        let params = MapParams {
+            seed: random_seed(),
+            ..MapParams::for_entries(cfg.capacity)
+        };
+        let shm = ShmOptions {
+            hugetlb: cfg.hugetlb.clone(),
+        };
+        let region = Region::create(
+            cfg.map_name.as_deref(),
+            &params,
+            cfg.resolve.ring_cells,
+            &shm,
+        )?;
+        let (map, _) = views(&region)?;
+        owner::claim(&map, &cfg);
+        let (events, dumps) = open_sockets(&cfg)?;
+        let now = Instant::now();
+        let mut engine = Engine {
+            resolver: Resolver::new(cfg.resolve, now),
+            cfg,
+            events,
+            dumps,
+            generation: 0,
+            watched,
+            need_resync: true,
+            refused: RefusedInserts::default(),
+            last_beat: now,
+            blocked: None,
+            last_resync: now,
+        };
+        engine
+            .resync(&map)
+            .map_err(|e| MirrorError::Io("initial dump", e))?;
+        Ok(Mirror { region, engine })
+    }
+
+    /// A lock-free reader of the mirrored map, for threads of this process.
+    /// Errors: the region's header was overwritten (corruption). O(1).
+    pub fn reader(&self) -> Result<MapReader<'_>, RegionError> {
+        self.region.reader()
+    }
+
+    /// The region (map + ring) the mirror writes.
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// The header's statistics, decoded. Errors: as [`reader`](Self::reader). O(1).
+    pub fn stats(&self) -> Result<MirrorStats, RegionError> {
+        Ok(MirrorStats::read(&self.region.reader()?))
+    }
+
+    /// Asks for a full resync at the next [`poll_once`](Self::poll_once) (e.g. on SIGHUP).
+    pub fn request_resync(&mut self) {
+        self.engine.need_resync = true;
+    }
+
+    /// Runs until `stop` is set (see [`super::signal::install_stop_handlers`]), then
+    /// marks the map [`MirrorState::Stopped`](super::MirrorState::Stopped) and returns.
+    /// Each iteration is one [`poll_once`](Self::poll_once) with the configured tick, so
+    /// `stop` is seen within one tick. Errors: those of `poll_once` (the map stays as it
+    /// was).
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<(), MirrorError> {
+        let tick = self.engine.cfg.tick;
+        let result = loop {
+            if stop.load(Ordering::Relaxed) {
+                break Ok(());
+            }
+            if let Err(e) = self.poll_once(tick) {
+                break Err(e);
+            }
+        };
+        self.stop();
+        result
+    }
+
+    /// Marks the map stopped (readers then know it is frozen, not crashed). Idempotent.
+    pub fn stop(&mut self) {
+        if let Ok((map, _)) = views(&self.region) {
+            owner::release(&map);
+        }
+        info!("mirror stopped");
+    }
+
+    /// One step: a pending resync if any; waits up to `timeout` for events and applies
+    /// every queued event (up to 1024 datagrams), resyncing on `ENOBUFS`; drains the
+    /// request ring (up to 256 requests); stores the heartbeat when due.
+    ///
+    /// Errors: [`MirrorError::Io`] for socket failures other than overruns (those are
+    /// handled by resyncing; a failed resync dump is retried at the next call and reported
+    /// here); [`MirrorError::Region`] when the region's header was overwritten.
+    pub fn poll_once(&mut self, timeout: Duration) -> Result<PollReport, MirrorError> {
+        let (map, ring) = views(&self.region)?;
+        self.engine
+            .poll_once(&map, ring.as_ref(), timeout)
+            .map_err(|(what, e)| MirrorError::Io(what, e))
+    }
+}
+
+impl Engine {
+    /// [`Mirror::poll_once`] on the region's current views. Errors: what failed, and how.
+    fn poll_once(
+        &mut self,
+        map: &NeighMap<'_>,
+        ring: Option<&RequestRing<'_>>,
+        timeout: Duration,
+    ) -> Result<PollReport, (&'static str, io::Error)> {
+        let mut report = PollReport::default();
+        let mut refused_before = self.refused.count;
+        if self
+            .cfg
+            .periodic_resync
+            .is_some_and(|p| self.last_resync.elapsed() >= p)
+        {
+            self.need_resync = true;
+        }
+        let resync_failed = |e| ("resync", e);
+        if self.need_resync {
+            self.resync(map).map_err(resync_failed)?;
+            report.resyncs += 1;
+        }
+        if wait_readable(&self.events, timeout).map_err(|e| ("poll the event socket", e))? {
+            for _ in 0..MAX_DATAGRAMS_PER_POLL {
+                match self.read_events(map) {
+                    Ok(Some(n)) => report.events += n,
+                    Ok(None) => break,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                        map.stat_add(StatWord::Enobufs.index(), 1);
+                        debug!("event socket overrun (ENOBUFS): resyncing");
+                        self.resync(map).map_err(resync_failed)?;
+                        report.resyncs += 1;
+                        refused_before = refused_before.min(self.refused.count);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                        warn!("unreadable event datagram ({e}): resyncing");
+                        self.resync(map).map_err(resync_failed)?;
+                        report.resyncs += 1;
+                    }
+                    Err(e) => return Err(("receive events", e)),
+                }
+            }
+        }
+        report.requests = self.serve_requests(map, ring);
+        if self.refused.in_burst && self.refused.count == refused_before {
+            info!(
+                "map full burst over: {} insert(s) refused (capacity {})",
+                self.refused.count,
+                map.reader().capacity()
+            );
+            self.refused = RefusedInserts::default();
+        }
+        let now = Instant::now();
+        if now.duration_since(self.last_beat) >= self.cfg.heartbeat {
+            self.beat(map, now);
+        }
+        Ok(report)
+    }
+
+    /// Stores the heartbeat and the count of spoofed datagrams dropped.
+    pub(super) fn beat(&mut self, map: &NeighMap<'_>, now: Instant) {
+        self.last_beat = now;
+        map.heartbeat(monotonic_ms());
+        let spoofed = self.events.drops().foreign + self.dumps.drops().foreign;
+        map.stat_store(StatWord::Spoofed.index(), spoofed);
+    }
+
+    /// Reads one datagram of events and applies it. `Ok(None)`: nothing queued.
+    fn read_events(&mut self, map: &NeighMap<'_>) -> io::Result<Option<usize>> {
+        let mut batch = EventBatch {
+            map,
+            generation: self.generation,
+            families: self.cfg.families,
+            watched: &mut self.watched,
+            counts: BatchCounts::default(),
+            deleted_links: Vec::new(),
+            need_resync: false,
+        };
+        let n = match self.events.recv_events(|msg| batch.handle(msg)) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let EventBatch {
+            counts,
+            deleted_links,
+            need_resync,
+            ..
+        } = batch;
+        self.need_resync |= need_resync;
+        for ifindex in deleted_links {
+            let removed = remove_interface(map, ifindex);
+            debug!("link {ifindex} deleted: dropped {removed} entries");
+        }
+        if counts.applied > 0 {
+            map.stat_store(StatWord::LastEventMs.index(), unix_ms());
+        }
+        flush_counts(
+            map,
+            &counts,
+            &mut self.refused,
+            self.cfg.map_name.as_deref(),
+        );
+        Ok(Some(n))
+    }
+}
+
+/// Waits up to `timeout` for `sock` to have something to read. `Ok(false)`: the time ran
+/// out or a signal interrupted the wait.
+fn wait_readable(sock: &RouteSocket, timeout: Duration) -> io::Result<bool> {
+    let mut fds = [PollFd::new(sock, PollFlags::IN)];
+    let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: i64::MAX,
+        tv_nsec: 0,
+    });
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
