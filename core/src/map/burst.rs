@@ -4,9 +4,10 @@
 //! and, for a hit, on its slot. One key after another, each miss is paid in full. A burst
 //! walks its keys three times, as DPDK's `rte_hash_lookup_bulk` does:
 //!
-//! 1. hash every key, and prefetch its home's lock group and its home slot;
+//! 1. hash every key, and prefetch its home's lock group;
 //! 2. take every key's stamp and first tag window (the groups are arriving by now), pick
-//!    its candidates, and prefetch the first candidate's slot;
+//!    its candidates, and prefetch the first candidate's slot (a miss usually has none,
+//!    so it fetches no slot at all);
 //! 3. read every key's candidates, validate, and finish as [`MapReader::get`] does (the
 //!    general scan for a probe the first window does not decide or a read that did not
 //!    validate).
@@ -19,7 +20,7 @@
 use crate::entry::NeighKey;
 
 use super::error::Busy;
-use super::reader::MapReader;
+use super::reader::{FirstWindow, MapReader};
 use super::seqlock::Stamp;
 use super::slot::SlotKey;
 use super::tags::{candidates, window_tags, Window};
@@ -40,6 +41,8 @@ struct Staged {
     stamp: Stamp,
     /// The first window's tags.
     x: Window,
+    /// The key's candidates in them.
+    cand: Window,
 }
 
 impl<'a> MapReader<'a> {
@@ -79,6 +82,7 @@ impl<'a> MapReader<'a> {
             g: 0,
             stamp: Stamp::default(),
             x: 0,
+            cand: 0,
         }; BURST];
         let staged = &mut staged[..keys.len()];
         for (s, key) in staged.iter_mut().zip(keys) {
@@ -86,19 +90,24 @@ impl<'a> MapReader<'a> {
             (s.home, s.fp) = geo.home_and_fingerprint(&s.k);
             s.g = geo.group_index(s.home);
             prefetch(&self.groups()[s.g]);
-            prefetch(&self.slots()[4 * s.home]);
         }
         for s in staged.iter_mut() {
             s.stamp = self.version_at(s.g).begin_read();
             s.x = self.window_at(s.g, s.home);
-            let cand = candidates(s.x, window_tags(0), s.fp);
-            if cand != 0 {
-                prefetch(&self.slots()[4 * self.candidate_slot(s.home, cand)]);
+            s.cand = candidates(s.x, window_tags(0), s.fp);
+            if s.cand != 0 {
+                prefetch(&self.slots()[4 * self.candidate_slot(s.home, s.cand)]);
             }
         }
         let mut found = 0;
         for (s, o) in staged.iter().zip(out) {
-            *o = self.decide_first_window(&s.k, s.home, s.fp, (s.g, s.stamp), s.x);
+            let first = FirstWindow {
+                g: s.g,
+                stamp: s.stamp,
+                x: s.x,
+                cand: s.cand,
+            };
+            *o = self.decide_first_window(&s.k, s.home, s.fp, &first);
             found += usize::from(matches!(o, Ok(Some(_))));
         }
         found

@@ -34,6 +34,15 @@ pub struct MapReader<'a> {
     geo: Geometry,
 }
 
+/// A lookup's first window, read: from group `g` (the home's lock group) under `stamp`,
+/// the tags `x` and the key's candidates among them, `cand`.
+pub(crate) struct FirstWindow {
+    pub g: usize,
+    pub stamp: Stamp,
+    pub x: Window,
+    pub cand: Window,
+}
+
 /// What one optimistic probe found.
 pub(crate) enum Probe {
     /// The key's slot words, validated.
@@ -159,22 +168,26 @@ impl<'a> MapReader<'a> {
         prefetch(&self.slots[4 * home]);
         let stamp = self.version_at(g).begin_read();
         let x = self.window_at(g, home);
-        self.decide_first_window(&k, home, fp, (g, stamp), x)
+        let first = FirstWindow {
+            g,
+            stamp,
+            x,
+            cand: candidates(x, window_tags(0), fp),
+        };
+        self.decide_first_window(&k, home, fp, &first)
     }
 
-    /// The end of a lookup whose first window `x` (from group `g`, read under `stamp`)
-    /// is read: the key's candidate slots in it, the validation, and the general scan
-    /// when the window does not decide (the probe goes on past it) or did not validate.
-    /// Shared by [`get`](Self::get) and the bursts, which read the windows of many keys
-    /// before deciding any.
+    /// The end of a lookup whose first window is read (`first`): the key's candidate
+    /// slots in it, the validation, and the general scan when the window does not decide
+    /// (the probe goes on past it) or did not validate. Shared by [`get`](Self::get) and
+    /// the bursts, which read the windows of many keys before deciding any.
     #[inline(always)]
     pub(crate) fn decide_first_window(
         &self,
         k: &SlotKey,
         home: usize,
         fp: u8,
-        (g, stamp): (usize, Stamp),
-        x: Window,
+        &FirstWindow { g, stamp, x, cand }: &FirstWindow,
     ) -> Result<Option<MapEntry>, Busy> {
         let lock = self.version_at(g);
         // A hit needs only the candidates: those past where the probe stops cannot hold
@@ -182,7 +195,7 @@ impl<'a> MapReader<'a> {
         // them costs a hit less than computing the stop first. The hit and the miss each
         // validate on their own path: merged, the compiler kept the found words on the
         // stack across the validation.
-        match self.find_candidate(k, home, candidates(x, window_tags(0), fp)) {
+        match self.find_candidate(k, home, cand) {
             Some(w) if lock.validate(stamp) => return Ok(Some(slot::decode(w))),
             Some(_) => {}
             None if stops(x, window_tags(0)) == 0 => {
