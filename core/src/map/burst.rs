@@ -23,7 +23,7 @@ use super::error::Busy;
 use super::reader::{FirstWindow, MapReader};
 use super::seqlock::Stamp;
 use super::slot::SlotKey;
-use super::tags::{candidates, window_tags, Window};
+use super::tags::{candidates, window_tags, Mask, Window};
 use super::MapEntry;
 
 /// Keys one burst stages at once; [`MapReader::get_burst`] takes any number, this many
@@ -42,7 +42,7 @@ struct Staged {
     /// The first window's tags.
     x: Window,
     /// The key's candidates in them.
-    cand: Window,
+    cand: Mask,
 }
 
 impl<'a> MapReader<'a> {

@@ -11,7 +11,7 @@ use super::iter::Iter;
 use super::params::Layout;
 use super::seqlock::{CrossedLocks, Stamp, VersionLock, WriterLock};
 use super::slot::{self, SlotKey};
-use super::tags::{before_first, candidates, funnel, stops, window_tags, Window, WIDTH};
+use super::tags::{before_first, candidates, funnel, stops, window_tags, Mask, Window, WIDTH};
 use super::{MapEntry, READ_RETRIES};
 
 /// A read-only view of a map region. Every access is an atomic load, so it is safe over a
@@ -40,7 +40,7 @@ pub(crate) struct FirstWindow {
     pub g: usize,
     pub stamp: Stamp,
     pub x: Window,
-    pub cand: Window,
+    pub cand: Mask,
 }
 
 /// What one optimistic probe found.
@@ -295,11 +295,11 @@ impl<'a> MapReader<'a> {
         funnel(w, 8 * (p & 7) as u32)
     }
 
-    /// The words of the candidate slot holding `k`, if any: `cand` has bit 7 set in byte
-    /// `j` for slot `p + j` (mod capacity) whose tag matched; candidates are read lowest
-    /// first (Relaxed, inside the caller's seqlock recipe).
+    /// The words of the candidate slot holding `k`, if any: bit `j` of `cand` is set for
+    /// slot `p + j` (mod capacity) whose tag matched; candidates are read lowest first
+    /// (Relaxed, inside the caller's seqlock recipe).
     #[inline(always)]
-    fn find_candidate(&self, k: &SlotKey, p: usize, mut cand: Window) -> Option<[u64; 4]> {
+    fn find_candidate(&self, k: &SlotKey, p: usize, mut cand: Mask) -> Option<[u64; 4]> {
         while cand != 0 {
             let w = self.load_slot(self.candidate_slot(p, cand));
             if k.matches(w[0], w[1], w[2]) {
@@ -314,8 +314,8 @@ impl<'a> MapReader<'a> {
     /// [`find_candidate`](Self::find_candidate)) of the window from `p`: always in
     /// bounds, whatever `cand` holds.
     #[inline(always)]
-    pub(crate) fn candidate_slot(&self, p: usize, cand: Window) -> usize {
-        (p + (cand.trailing_zeros() / 8) as usize) & self.geo.mask
+    pub(crate) fn candidate_slot(&self, p: usize, cand: Mask) -> usize {
+        (p + cand.trailing_zeros() as usize) & self.geo.mask
     }
 
     /// Reads slot `s`'s words (Relaxed; only meaningful inside the seqlock recipe).

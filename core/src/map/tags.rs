@@ -16,14 +16,6 @@ pub(crate) type Window = u128;
 
 const _: () = assert!(core::mem::size_of::<Window>() == WIDTH);
 
-/// Byte `b` in every byte of a window.
-const fn splat(b: u8) -> Window {
-    Window::from_ne_bytes([b; WIDTH])
-}
-
-/// Bit 7 of every byte of a window.
-const HI: Window = splat(0x80);
-
 /// Windows whose tags differ: distances up to `slot::TAG_DIST_MAX`, then one saturated.
 const WINDOWS: usize = slot::TAG_DIST_MAX / WIDTH + 2;
 
@@ -51,34 +43,89 @@ pub(crate) fn window_tags(i: usize) -> Window {
 }
 
 /// The candidates in one window of tags `x` (tags of window `i` in `base`, from
-/// [`window_tags`]) for a key of fingerprint `fp`: bit 7 of each byte whose tag is the
-/// key's at that distance. Exact per byte: no carry crosses bytes.
-#[inline]
-pub(crate) fn candidates(x: Window, base: Window, fp: u8) -> Window {
-    let y = x ^ (base | splat(1).wrapping_mul(Window::from(fp)));
-    !(((y & !HI).wrapping_add(!HI)) | y) & HI
+/// [`window_tags`]) for a key of fingerprint `fp` (below `1 << TAG_FP_BITS`): the slots
+/// whose tag is the key's at that distance.
+///
+/// Where the probe stops in it, [`stops`]: the slots that are empty or hold an entry
+/// closer to its home than the probe (the Robin Hood rule, exact for distances below
+/// `slot::TAG_DIST_MAX`, where a stored distance is exact; past it only entries stored
+/// below the saturated value stop the probe). Since a tag is `(distance + 1) <<
+/// TAG_FP_BITS | fingerprint` and an empty slot's is 0, those are the bytes of `x` below
+/// the byte of `base` (unsigned).
+///
+/// Both look at each byte on its own. On x86-64 they are SSE2 byte compares (through
+/// `safe_arch`'s safe wrappers; SSE2 is in the target's baseline), elsewhere SWAR
+/// arithmetic on the 128-bit window.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+pub(crate) use sse2::{candidates, stops};
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+pub(crate) use swar::{candidates, stops};
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use super::{Mask, Window};
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+        sub_saturating_u8_m128i, zeroed_m128i,
+    };
+
+    #[inline(always)]
+    pub(crate) fn candidates(x: Window, base: Window, fp: u8) -> Mask {
+        let want = bitor_m128i(m128i::from(base), set_splat_i8_m128i(fp as i8));
+        move_mask_i8_m128i(cmp_eq_mask_i8_m128i(m128i::from(x), want)) as Mask
+    }
+
+    #[inline(always)]
+    pub(crate) fn stops(x: Window, base: Window) -> Mask {
+        // x < base exactly when base - x, saturated at 0, is not 0.
+        let d = sub_saturating_u8_m128i(m128i::from(base), m128i::from(x));
+        !(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(d, zeroed_m128i())) as Mask)
+    }
 }
 
-/// Where a probe stops in one window of tags `x` (as for [`candidates`]): bit 7 of each
-/// byte that is an empty slot or an entry closer to its home than the probe (the Robin
-/// Hood rule, exact for distances below `slot::TAG_DIST_MAX`, where a stored distance is
-/// exact; past it only entries stored below the saturated value stop the probe). Since a
-/// tag is `(distance + 1) << TAG_FP_BITS | fingerprint` and an empty slot's is 0, those
-/// are the bytes of `x` below the byte of `base` (unsigned). Exact per byte: no borrow
-/// crosses bytes.
-#[inline]
-pub(crate) fn stops(x: Window, base: Window) -> Window {
-    // Per byte, bit 7 of (x | 0x80) - (base & 0x7f) (no borrow, since 0x80 > 0x7f) is set
-    // iff x's low 7 bits >= base's. Then x < base iff x's bit 7 is below base's, or the
-    // two are equal and the low 7 bits are below.
-    let low_at_least = (x | HI).wrapping_sub(base & !HI);
-    ((!x & base) | !(x ^ base | low_at_least)) & HI
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+mod swar {
+    use super::{Mask, Window, WIDTH};
+
+    /// Bit 7 of every byte of a window.
+    const HI: Window = Window::from_ne_bytes([0x80; WIDTH]);
+
+    #[inline(always)]
+    pub(crate) fn candidates(x: Window, base: Window, fp: u8) -> Mask {
+        let f = u64::from(fp).wrapping_mul(0x0101_0101_0101_0101);
+        let y = x ^ (base | (Window::from(f) << 64 | Window::from(f)));
+        compress(!(((y & !HI).wrapping_add(!HI)) | y) & HI)
+    }
+
+    #[inline(always)]
+    pub(crate) fn stops(x: Window, base: Window) -> Mask {
+        // Per byte, bit 7 of (x | 0x80) - (base & 0x7f) (no borrow, since 0x80 > 0x7f) is
+        // set iff x's low 7 bits >= base's. Then x < base iff x's bit 7 is below base's,
+        // or the two are equal and the low 7 bits are below.
+        let low_at_least = (x | HI).wrapping_sub(base & !HI);
+        compress(((!x & base) | !(x ^ base | low_at_least)) & HI)
+    }
+
+    /// Bit 7 of each byte of `m` (only bit 7s set), gathered into a [`Mask`]: per 64-bit
+    /// half, one multiply moves the 8 bits (as 0/1 bytes) into the top byte.
+    #[inline(always)]
+    fn compress(m: Window) -> Mask {
+        const GATHER: u64 = 0x0102_0408_1020_4080;
+        let half = |h: u64| ((h >> 7).wrapping_mul(GATHER) >> 56) as u8;
+        Mask::from(half(m as u64)) | Mask::from(half((m >> 64) as u64)) << 8
+    }
 }
 
-/// The bits below the lowest set bit of `m` (all bits when `m` is 0): the tag bytes before
+/// One bit per slot of a window (bit `j`: slot `j`), as [`candidates`] and [`stops`]
+/// return.
+pub(crate) type Mask = u16;
+
+const _: () = assert!(Mask::BITS as usize == WIDTH);
+
+/// The bits below the lowest set bit of `m` (all bits when `m` is 0): the slots before
 /// the first stop.
-#[inline]
-pub(crate) fn before_first(m: Window) -> Window {
+#[inline(always)]
+pub(crate) fn before_first(m: Mask) -> Mask {
     if m != 0 {
         (m & m.wrapping_neg()) - 1
     } else {
@@ -129,20 +176,16 @@ mod tests {
                 for fp in 0..1u8 << slot::TAG_FP_BITS {
                     let cand = candidates(x, base, fp);
                     let stop = stops(x, base);
+                    assert_eq!(cand, swar::candidates(x, base, fp), "x {x:#x}");
+                    assert_eq!(stop, swar::stops(x, base), "x {x:#x}");
                     for j in 0..WIDTH {
                         let t = (x >> (8 * j)) as u8;
                         let d = WIDTH * i + j;
-                        let bit = |m: Window| m >> (8 * j) & 0xff;
-                        assert_eq!(
-                            bit(cand) != 0,
-                            t == slot::tag(fp, d),
-                            "x {x:#x} i {i} j {j}"
-                        );
-                        assert_eq!(bit(cand) & 0x7f, 0);
+                        let bit = |m: Mask| m >> j & 1 != 0;
+                        assert_eq!(bit(cand), t == slot::tag(fp, d), "x {x:#x} i {i} j {j}");
                         let stored = usize::from(t >> slot::TAG_FP_BITS);
                         let probe = d.min(slot::TAG_DIST_MAX) + 1;
-                        assert_eq!(bit(stop) != 0, stored < probe, "x {x:#x} i {i} j {j}");
-                        assert_eq!(bit(stop) & 0x7f, 0);
+                        assert_eq!(bit(stop), stored < probe, "x {x:#x} i {i} j {j}");
                     }
                 }
             }
