@@ -60,16 +60,37 @@ impl<'a> MapReader<'a> {
         out: &mut [Result<Option<MapEntry>, Busy>],
     ) -> usize {
         let n = keys.len().min(out.len());
-        keys[..n]
-            .chunks(BURST)
-            .zip(out[..n].chunks_mut(BURST))
-            .map(|(keys, out)| self.get_staged(keys, out))
+        self.get_burst_with(n, |i| keys[i], |i, r| out[i] = r)
+    }
+
+    /// [`get_burst`](Self::get_burst) for keys held elsewhere than in a slice of
+    /// [`NeighKey`] (say, a C caller's arrays of interface indexes and addresses): looks up
+    /// `key(i)` for each `i < n` and hands what [`get`](Self::get) would return for it to
+    /// `put(i, result)`, each `i` once; returns how many were found. Same guarantees and
+    /// cost as `get_burst` (`key` is called once per key, `put` once per key, in index
+    /// order within each group of [`BURST`]).
+    #[inline]
+    pub fn get_burst_with(
+        &self,
+        n: usize,
+        key: impl Fn(usize) -> NeighKey,
+        mut put: impl FnMut(usize, Result<Option<MapEntry>, Busy>),
+    ) -> usize {
+        (0..n)
+            .step_by(BURST)
+            .map(|start| self.get_staged(start, (n - start).min(BURST), &key, &mut put))
             .sum()
     }
 
-    /// One burst of at most [`BURST`] keys (`out` as long as `keys`).
+    /// One burst of the `len` (at most [`BURST`]) keys from index `start`.
     #[inline(always)]
-    fn get_staged(&self, keys: &[NeighKey], out: &mut [Result<Option<MapEntry>, Busy>]) -> usize {
+    fn get_staged(
+        &self,
+        start: usize,
+        len: usize,
+        key: &impl Fn(usize) -> NeighKey,
+        put: &mut impl FnMut(usize, Result<Option<MapEntry>, Busy>),
+    ) -> usize {
         let geo = *self.geometry();
         let mut staged = [Staged {
             k: SlotKey {
@@ -84,9 +105,9 @@ impl<'a> MapReader<'a> {
             x: 0,
             cand: 0,
         }; BURST];
-        let staged = &mut staged[..keys.len()];
-        for (s, key) in staged.iter_mut().zip(keys) {
-            s.k = SlotKey::new(key);
+        let staged = &mut staged[..len];
+        for (i, s) in staged.iter_mut().enumerate() {
+            s.k = SlotKey::new(&key(start + i));
             (s.home, s.fp) = geo.home_and_fingerprint(&s.k);
             s.g = geo.group_index(s.home);
             prefetch(&self.groups()[s.g]);
@@ -100,15 +121,16 @@ impl<'a> MapReader<'a> {
             }
         }
         let mut found = 0;
-        for (s, o) in staged.iter().zip(out) {
+        for (i, s) in staged.iter().enumerate() {
             let first = FirstWindow {
                 g: s.g,
                 stamp: s.stamp,
                 x: s.x,
                 cand: s.cand,
             };
-            *o = self.decide_first_window(&s.k, s.home, s.fp, &first);
-            found += usize::from(matches!(o, Ok(Some(_))));
+            let r = self.decide_first_window(&s.k, s.home, s.fp, &first);
+            found += usize::from(matches!(r, Ok(Some(_))));
+            put(start + i, r);
         }
         found
     }

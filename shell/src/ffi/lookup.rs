@@ -3,15 +3,15 @@
 //!
 //! No allocation, no lock, no system call: argument checks, then the map's seqlock read
 //! ([`MapReader::get`](neigh_core::map::MapReader::get)) and a 12-byte copy. A burst
-//! hands its keys to [`MapReader::get_burst`](neigh_core::map::MapReader::get_burst),
-//! [`BURST`] at a time, which overlaps their cache misses (prefetching every key's lock
-//! group and slot before reading any).
+//! hands its keys to
+//! [`MapReader::get_burst_with`](neigh_core::map::MapReader::get_burst_with), which
+//! stages them 32 at a time so that their cache misses overlap (prefetching every key's
+//! lock group, then its candidate slot, before reading any).
 
 use std::ffi::c_int;
-use std::net::{IpAddr, Ipv4Addr};
 
 use neigh_core::entry::NeighKey;
-use neigh_core::map::{Busy, BURST};
+use neigh_core::map::Busy;
 
 use super::entry::neigh_entry;
 use super::error::{NEIGH_ABSENT, NEIGH_EBUSY, NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_FOUND};
@@ -155,37 +155,20 @@ unsafe fn lookup_burst<A: Copy>(
             std::slice::from_raw_parts_mut(rc, n),
         )
     };
-    let mut keys = [NeighKey {
-        ifindex: 0,
-        addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    }; BURST];
-    let mut got = [Err(Busy); BURST];
-    let mut found = 0;
-    for start in (0..n).step_by(BURST) {
-        let end = n.min(start + BURST);
-        let len = end - start;
-        for (k, (&i, &a)) in keys
-            .iter_mut()
-            .zip(ifindex[start..end].iter().zip(&addrs[start..end]))
-        {
-            *k = key(i, a);
-        }
-        found += map.reader.get_burst(&keys[..len], &mut got[..len]);
-        for ((g, o), r) in got[..len]
-            .iter()
-            .zip(&mut out[start..end])
-            .zip(&mut rc[start..end])
-        {
-            *r = match g {
+    let found = map.reader.get_burst_with(
+        n,
+        |i| key(ifindex[i], addrs[i]),
+        |i, got| {
+            rc[i] = match got {
                 Ok(Some(e)) => {
-                    *o = neigh_entry::from_map(e);
+                    out[i] = neigh_entry::from_map(&e);
                     NEIGH_FOUND
                 }
                 Ok(None) => NEIGH_ABSENT,
                 Err(Busy) => NEIGH_EBUSY,
-            };
-        }
-    }
+            }
+        },
+    );
     // At most `n`, which is at most INT_MAX (checked above).
     found as c_int
 }
