@@ -142,7 +142,9 @@ pub const MAX_PROBE: usize = 255;
 /// Most locks one probe may cross (each is revalidated at the end of a read);
 /// [`MapParams`] with a longer `probe_max` for their lock span are refused.
 pub const MAX_PROBE_LOCKS: usize = 16;
-/// Tries a read makes before returning [`Busy`].
+/// Tries a read makes before returning [`Busy`], backing off between them (up to 8 spin
+/// hints each): about 2,000 spin hints in all, some tens of microseconds, which only a
+/// writer stalled (descheduled, stopped or dead) in the middle of a move can use up.
 #[cfg(not(loom))]
 pub const READ_RETRIES: usize = 256;
 /// Tries a read makes before returning [`Busy`] (small under loom to bound the models).

@@ -43,6 +43,17 @@ pub(crate) struct FirstWindow {
     pub cand: Mask,
 }
 
+/// Waits before retry `attempt + 1` of a read that met a move: `2^attempt` spin hints,
+/// at most 8, so a reader that keeps meeting moves lets the mover's stores through (its
+/// version and tags share the cache line the reader polls) instead of contending for the
+/// line. [`READ_RETRIES`] tries then take about 2,000 spin hints before `Busy`.
+#[inline]
+fn back_off(attempt: usize) {
+    for _ in 0..1u32 << attempt.min(3) {
+        spin_hint();
+    }
+}
+
 /// What one optimistic probe found.
 pub(crate) enum Probe {
     /// The key's slot words, validated.
@@ -219,7 +230,7 @@ impl<'a> MapReader<'a> {
         fp: u8,
         mut resume: Option<Stamp>,
     ) -> Result<Option<MapEntry>, Busy> {
-        for _ in 0..READ_RETRIES {
+        for attempt in 0..READ_RETRIES {
             let probe = match resume.take() {
                 Some(stamp) => self.scan(&k, home, fp, 1, stamp),
                 None => {
@@ -230,7 +241,7 @@ impl<'a> MapReader<'a> {
             match probe {
                 Probe::Found(w) => return Ok(Some(slot::decode(w))),
                 Probe::Absent => return Ok(None),
-                Probe::Retry => spin_hint(),
+                Probe::Retry => back_off(attempt),
             }
         }
         Err(Busy)
@@ -333,13 +344,13 @@ impl<'a> MapReader<'a> {
     /// Reads slot `s` consistently (its one lock, validated), or `Busy` after the retries.
     pub(crate) fn read_slot(&self, s: usize) -> Result<[u64; 4], Busy> {
         let lock = self.slot_lock(s);
-        for _ in 0..READ_RETRIES {
+        for attempt in 0..READ_RETRIES {
             let stamp = lock.begin_read();
             let w = self.load_slot(s);
             if lock.validate(stamp) {
                 return Ok(w);
             }
-            spin_hint();
+            back_off(attempt);
         }
         Err(Busy)
     }
