@@ -1,4 +1,4 @@
-//! The C lookup path vs the Rust one (issue 6): `neigh_map_lookup4/6`, called through
+//! The C lookup path vs the Rust one: `neigh_map_lookup4/6`, called through
 //! their `extern "C"` symbols exactly as a C program calls them (pointer and alignment
 //! checks, `catch_unwind` guard, key building, 12-byte copy-out), vs
 //! `MapReader::get` on the same region with the same keys, reading the same fields of a
