@@ -594,14 +594,17 @@ fn header_owner_heartbeat_and_stat_words() {
     assert_eq!(st.seed, p.seed);
 }
 
+/// 32 slots in 2 locks of 16: small enough to place keys by hand.
+const SMALL: MapParams = MapParams {
+    capacity: 32,
+    lock_count: 2,
+    probe_max: 8,
+    seed: 7,
+};
+
+/// A [`SMALL`] map over `w` holding one key (generation 0), homed at `home`.
 fn small_map_with_key_at(w: &[AtomicU64], home: usize) -> (NeighMap<'_>, NeighKey) {
-    let p = MapParams {
-        capacity: 32,
-        lock_count: 2,
-        probe_max: 8,
-        seed: 7,
-    };
-    let map = NeighMap::format_words(w, &p).unwrap();
+    let map = NeighMap::format_words(w, &SMALL).unwrap();
     let k = keys_with_home(&map, home, 1)[0];
     map.upsert(&entry(k, 0, true), 0).unwrap();
     (map, k)
@@ -609,12 +612,7 @@ fn small_map_with_key_at(w: &[AtomicU64], home: usize) -> (NeighMap<'_>, NeighKe
 
 #[test]
 fn only_a_move_in_progress_makes_readers_busy() {
-    let w = words(&MapParams {
-        capacity: 32,
-        lock_count: 2,
-        probe_max: 8,
-        seed: 7,
-    });
+    let w = words(&SMALL);
     let (map, k) = small_map_with_key_at(&w, 2);
     let far = keys_with_home(&map, 24, 1)[0];
     let r = map.reader();
@@ -644,12 +642,7 @@ fn a_writer_stopped_in_a_value_update_never_makes_readers_busy() {
         STOPPED.wait();
         STOPPED.wait();
     }
-    let w = words(&MapParams {
-        capacity: 32,
-        lock_count: 2,
-        probe_max: 8,
-        seed: 7,
-    });
+    let w = words(&SMALL);
     let (map, k) = small_map_with_key_at(&w, 2);
     std::thread::scope(|s| {
         s.spawn(|| {
