@@ -18,6 +18,7 @@
 //! still overlap what the CPU overlaps on its own.
 
 use crate::entry::NeighKey;
+use crate::sync::prefetch;
 
 use super::error::Busy;
 use super::reader::{FirstWindow, MapReader};
@@ -136,21 +137,4 @@ impl<'a> MapReader<'a> {
         }
         found
     }
-}
-
-/// Asks the CPU to bring the cache line of `p` in, without reading it into the program
-/// (no data race even while a writer stores there). A no-op where there is no prefetch
-/// instruction to use, and under loom and miri.
-#[inline(always)]
-pub(super) fn prefetch<T>(p: &T) {
-    #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
-    {
-        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has (it is in the
-        // target's baseline features). A prefetch is a hint: it never faults, whatever
-        // the address, and reads nothing the program sees.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(core::ptr::from_ref(p).cast()) };
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(loom), not(miri))))]
-    let _ = p;
 }

@@ -56,11 +56,14 @@ impl<'m, 'a> LockSet<'m, 'a> {
         }
     }
 
-    fn release_all(&mut self) {
+    /// The held locks' indexes, from the first.
+    fn held(&self) -> impl Iterator<Item = usize> {
         let n = self.map.geometry().lock_count;
-        for i in 0..self.count {
-            self.map.writer_lock((self.first + i) % n).unlock();
-        }
+        (self.first..self.first + self.count).map(move |l| l % n)
+    }
+
+    fn release_all(&mut self) {
+        self.held().for_each(|l| self.map.writer_lock(l).unlock());
     }
 
     /// Whether this set holds the lock covering `slot`'s words: enough to read them, or to
@@ -133,10 +136,7 @@ impl<'m, 'a> LockSet<'m, 'a> {
     /// Makes every held lock's version odd (readers of their ranges retry from now on), then
     /// fences: the caller's payload stores come after. Call once the set is complete.
     pub fn begin_move(&mut self) {
-        let n = self.map.geometry().lock_count;
-        for i in 0..self.count {
-            self.map.lock((self.first + i) % n).begin_move();
-        }
+        self.held().for_each(|l| self.map.lock(l).begin_move());
         fence_moving();
         self.moving = true;
     }
@@ -145,10 +145,7 @@ impl<'m, 'a> LockSet<'m, 'a> {
     /// overlapped the move fail their validation and retry). The locks stay held until
     /// the drop.
     pub fn end_move(&mut self) {
-        let n = self.map.geometry().lock_count;
-        for i in 0..self.count {
-            self.map.lock((self.first + i) % n).end_move();
-        }
+        self.held().for_each(|l| self.map.lock(l).end_move());
         self.moving = false;
     }
 }

@@ -1,9 +1,8 @@
 //! [`MapReader`]: the read-only view, lock-free, safe over a read-only mapping.
 
 use crate::entry::NeighKey;
-use crate::sync::{spin_hint, AtomicU64, Ordering};
+use crate::sync::{prefetch, spin_hint, AtomicU64, Ordering};
 
-use super::burst::prefetch;
 use super::error::{Busy, MapError};
 use super::geometry::Geometry;
 use super::header::*;
@@ -159,8 +158,8 @@ impl<'a> MapReader<'a> {
     ///
     /// Returns `Ok(Some(entry))`, `Ok(None)` (absent), or `Err(Busy)` after the retries,
     /// which only keys moving all that time (or a writer that died moving them) cause.
-    /// Cost: O(probe_max) loads per try; typically one lock group (version and tags, half
-    /// a cache line) and, for a hit, one slot.
+    /// Cost: O(probe_max) loads per try; typically one lock group (version and tags, one
+    /// cache line) and, for a hit, one slot, fetched together.
     ///
     /// `#[inline(always)]`: the first window is straight-line code meant to sit in the
     /// caller's loop (the general scan is out of line), and the C entry points call it
