@@ -3,10 +3,11 @@
 use neigh_core::entry::{NeighEntry, NeighKey};
 use neigh_core::map::MapEntry;
 use neigh_core::wire::{NtfFlags, NudState};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 /// One neighbor as C sees it (12 bytes, no padding holes, no pointers).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
 pub struct neigh_entry {
     /// The link-layer (Ethernet) address; all zero when `resolved` is 0.
     pub mac: [u8; 6],
@@ -25,17 +26,21 @@ pub struct neigh_entry {
 }
 
 impl neigh_entry {
-    /// The C view of a stored entry.
+    /// The C view of a stored entry. Built as two words and stored as such: assigned
+    /// field by field, the six MAC bytes (selected on `resolved`) were stored one at a
+    /// time on every hit.
     #[inline(always)]
     pub(crate) fn from_map(e: &MapEntry) -> Self {
-        neigh_entry {
-            mac: e.mac().unwrap_or([0; 6]),
-            state: e.state().0,
-            flags: e.flags().0,
-            resolved: u8::from(e.is_resolved()),
-            generation: e.generation(),
-            reserved: 0,
-        }
+        let mac = e.mac().map_or(0, |[m0, m1, m2, m3, m4, m5]| {
+            u64::from_le_bytes([m0, m1, m2, m3, m4, m5, 0, 0])
+        });
+        let [s0, s1] = e.state().0.to_ne_bytes();
+        let lo = mac | u64::from_le_bytes([0, 0, 0, 0, 0, 0, s0, s1]);
+        let hi = u32::from_le_bytes([e.flags().0, u8::from(e.is_resolved()), e.generation(), 0]);
+        let mut bytes = [0u8; 12];
+        bytes[..8].copy_from_slice(&lo.to_le_bytes());
+        bytes[8..].copy_from_slice(&hi.to_le_bytes());
+        zerocopy::transmute!(bytes)
     }
 
     /// The Rust entry for `key` (the MAC is ignored unless `resolved` is non-zero).
@@ -51,3 +56,44 @@ impl neigh_entry {
 
 const _: () = assert!(core::mem::size_of::<neigh_entry>() == 12);
 const _: () = assert!(core::mem::align_of::<neigh_entry>() == 2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// `from_map`'s two words against the fields assigned one by one: every field lands
+    /// in its own bytes, and an unresolved entry's MAC is zero.
+    #[test]
+    fn from_map_fills_each_field() {
+        let key = NeighKey {
+            ifindex: 3,
+            addr: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+        };
+        for (mac, state, flags, generation) in [
+            (Some([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]), 0x02, 0x80, 7),
+            (Some([0xff; 6]), 0x80, 0x10 | 0x08, 255),
+            (None, 0x01, 0, 0),
+            (None, 0x20, 0x80, 1),
+        ] {
+            let e = MapEntry::new(
+                &NeighEntry {
+                    key,
+                    mac,
+                    state: NudState(state),
+                    flags: NtfFlags(flags),
+                },
+                generation,
+            );
+            let want = neigh_entry {
+                mac: mac.unwrap_or([0; 6]),
+                state,
+                flags,
+                resolved: u8::from(mac.is_some()),
+                generation,
+                reserved: 0,
+            };
+            assert_eq!(neigh_entry::from_map(&e), want);
+        }
+    }
+}
