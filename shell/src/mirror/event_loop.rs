@@ -247,13 +247,26 @@ impl Mirror {
     /// `stop` is seen within one tick. Errors: those of `poll_once` (the map stays as it
     /// was).
     pub fn run(&mut self, stop: &AtomicBool) -> Result<(), MirrorError> {
+        self.run_with(stop, |_, _| {})
+    }
+
+    /// [`run`](Self::run), calling `each_turn` after every
+    /// [`poll_once`](Self::poll_once), on the thread that applies the events: what
+    /// proves the loop is alive (a service manager's watchdog ping) belongs there, so
+    /// that a wedged loop stops it.
+    pub fn run_with(
+        &mut self,
+        stop: &AtomicBool,
+        mut each_turn: impl FnMut(&Mirror, &PollReport),
+    ) -> Result<(), MirrorError> {
         let tick = self.engine.cfg.tick;
         let result = loop {
             if stop.load(Ordering::Relaxed) {
                 break Ok(());
             }
-            if let Err(e) = self.poll_once(tick) {
-                break Err(e);
+            match self.poll_once(tick) {
+                Ok(report) => each_turn(self, &report),
+                Err(e) => break Err(e),
             }
         };
         self.stop();

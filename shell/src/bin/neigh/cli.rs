@@ -127,7 +127,7 @@ pub enum Command {
     Modify(ModifyArgs),
     Monitor(MonitorArgs),
     Ndp(NdpCommand),
-    Mirror(MirrorConfig),
+    Mirror(MirrorConfig, crate::service::ServiceOptions),
     Map(MapArgs),
     Help(Topic),
     Version,
@@ -208,9 +208,12 @@ pub fn parse(argv: &[String]) -> Result<(Globals, Command), CliError> {
     // after `ndp` and `mirror`, whose own flags (`-a -s -d -i -n`, `--map`...) are dash
     // words.
     let is_ndp = argv.get(w.i).is_some_and(|v| v == "ndp" || v == "mirror");
+    // `map`'s own long options stay with it; its `-j`, `-p` are global.
+    let is_map = argv.get(w.i).is_some_and(|v| v == "map");
+    let map_option = |w: &str| is_map && crate::mirror_args::MAP_OPTIONS.contains(&w);
     let mut rest: Vec<String> = Vec::with_capacity(argv.len());
     for word in &argv[w.i..] {
-        if is_option(word) && !is_ndp {
+        if is_option(word) && !is_ndp && !map_option(word) {
             if let Some(cmd) = global_option(word, &mut g)? {
                 return Ok((g, cmd));
             }

@@ -6,10 +6,11 @@
 //! messages and exit codes `ip` uses. Talks to the kernel through
 //! [`neigh::netlink::RouteSocket`]: every datagram is checked to come from the kernel.
 //!
-//! Logging: `NEIGH_LOG=debug` (env_logger syntax); warnings (e.g. a dropped spoofed
-//! datagram) are on by default.
+//! Logging: `NEIGH_LOG=debug` or `RUST_LOG=debug` (env_logger syntax); warnings (e.g. a
+//! dropped spoofed datagram) are on by default, and the mirror's info lines too.
 
 mod addr;
+mod check;
 mod cli;
 mod error;
 mod get;
@@ -17,14 +18,17 @@ mod help;
 mod json;
 mod links;
 mod map;
+mod metrics_http;
 mod mirror;
 mod mirror_args;
 mod modify;
 mod monitor;
 mod ndp;
 mod output;
+mod prometheus;
 mod protocols;
 mod render;
+mod service;
 mod show;
 
 use std::io::Write;
@@ -36,6 +40,7 @@ use crate::error::CliError;
 
 fn run(argv: &[String]) -> Result<(), CliError> {
     let (g, cmd) = cli::parse(argv)?;
+    init_logging(&cmd);
     let open = || {
         RouteSocket::open(&SocketOptions::default())
             .map_err(|e| CliError::from_io(1, "Cannot open netlink socket", &e))
@@ -56,17 +61,32 @@ fn run(argv: &[String]) -> Result<(), CliError> {
         Command::Modify(a) => modify::modify(&mut open()?, a),
         Command::Monitor(a) => monitor::monitor(&g, a),
         Command::Ndp(c) => ndp::ndp(&mut open()?, &g, c),
-        Command::Mirror(cfg) => mirror::mirror(cfg),
+        Command::Mirror(cfg, svc) => mirror::mirror(cfg, svc),
         Command::Map(a) => map::map(&g, a),
     }
+}
+
+/// Logs to stderr (journald takes it from there) at the level `NEIGH_LOG`, else
+/// `RUST_LOG` (env_logger syntax), else `info` for the mirror, a daemon whose start, sync,
+/// overruns and stop an operator wants to see, and `warn` for the other commands.
+fn init_logging(cmd: &Command) {
+    let default = match cmd {
+        Command::Mirror(..) => "info",
+        _ => "warn",
+    };
+    let spec = ["NEIGH_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .unwrap_or_else(|| default.to_owned());
+    env_logger::Builder::new()
+        .parse_filters(&spec)
+        .format_timestamp(None)
+        .init();
 }
 
 fn main() {
     // Die quietly on a closed pipe (`neigh show | head`), as C tools do.
     let _ = neigh::sys::set_signal_default(libc::SIGPIPE);
-    env_logger::Builder::from_env(env_logger::Env::new().filter_or("NEIGH_LOG", "warn"))
-        .format_timestamp(None)
-        .init();
     let argv: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())

@@ -22,8 +22,11 @@ use crate::render::Renderer;
 /// Exit status when the map's writer is gone (stale heartbeat).
 const EXIT_STALE: i32 = 3;
 
-/// Runs `neigh map show|stat NAME`.
+/// Runs `neigh map show|stat|check NAME`.
 pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
+    if a.verb == MapVerb::Check {
+        return crate::check::check(&a.name, a.max_age_ms);
+    }
     let region = Region::open(&a.name, Access::ReadOnly)
         .map_err(|e| CliError::new(1, format!("neigh map: {e}")))?;
     let reader = region
@@ -46,8 +49,12 @@ pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
             }
             r.end_list(&mut out);
         }
+        MapVerb::Stat if a.prometheus => {
+            crate::prometheus::render(&mut out, &a.name, &stats, &stat_fields(&region, &stats))
+        }
         MapVerb::Stat if g.json => stat_json(&mut out, &a.name, &region, &stats, g.pretty),
-        MapVerb::Stat => stat_text(&mut out, &a.name, &region, &stats),
+        // `check` returned above.
+        MapVerb::Stat | MapVerb::Check => stat_text(&mut out, &a.name, &region, &stats),
     }
     let _ = std::io::stdout().lock().write_all(&out);
     if stats.stale {
@@ -64,7 +71,7 @@ pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
 }
 
 /// Every counter `map stat -j` prints, in order, by JSON key.
-fn stat_fields(region: &Region, s: &MirrorStats) -> Vec<(&'static str, u64)> {
+pub fn stat_fields(region: &Region, s: &MirrorStats) -> Vec<(&'static str, u64)> {
     let ring = region.ring_stats().unwrap_or_default();
     vec![
         ("bytes", region.workspace().len() as u64),

@@ -1,5 +1,5 @@
 //! The grammar of the mirror's commands: `neigh mirror --map NAME [OPTIONS] [dev IF ...]
-//! [-4 | -6]` (long options, as daemons take them) and `neigh map { show | stat } NAME`
+//! [-4 | -6]` (long options, as daemons take them) and `neigh map { show | stat | check } NAME`
 //! (the global `-j`/`-p` options apply).
 //!
 //! A usage error prints the message and the command's help and exits with 2, as these
@@ -14,6 +14,7 @@ use neigh_core::wire::consts::{AF_INET, AF_INET6};
 use crate::cli::{Command, Globals, Topic};
 use crate::error::CliError;
 use crate::help;
+use crate::service::ServiceOptions;
 
 /// Exit status of a usage error of `mirror` or `map`.
 const EXIT_USAGE: i32 = 2;
@@ -24,6 +25,10 @@ pub struct MapArgs {
     pub verb: MapVerb,
     /// The region's name in /dev/shm.
     pub name: String,
+    /// `stat --prometheus`: the Prometheus text format.
+    pub prometheus: bool,
+    /// `check --max-age MS`: the oldest heartbeat that passes.
+    pub max_age_ms: Option<u64>,
 }
 
 /// What `map` prints.
@@ -33,6 +38,8 @@ pub enum MapVerb {
     Show,
     /// `stat` (`stats`): header, counters and writer liveness.
     Stat,
+    /// `check`: exit 0 only when a live writer is synced (see `check.rs`).
+    Check,
 }
 
 fn usage(msg: &str, topic: Topic) -> CliError {
@@ -51,6 +58,7 @@ pub fn mirror(args: &[String], g: &Globals) -> Result<Command, CliError> {
         _ => {}
     }
     let bad = |msg: String| usage(&msg, Topic::Mirror);
+    let mut svc = ServiceOptions::default();
     let mut it = args.iter().map(String::as_str);
     fn num<T: FromStr>(opt: &str, v: Option<&str>) -> Result<T, String> {
         let v = v.ok_or_else(|| format!("{opt} needs a value"))?;
@@ -82,6 +90,7 @@ pub fn mirror(args: &[String], g: &Globals) -> Result<Command, CliError> {
                 cfg.periodic_resync = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
             }
             "--resolve-udp" => cfg.resolve.udp_only = true,
+            "--metrics" => svc.metrics = Some(ServiceOptions::listen_addr(it.next()).map_err(bad)?),
             "--hugetlb" => {
                 let dir = it
                     .next()
@@ -99,7 +108,7 @@ pub fn mirror(args: &[String], g: &Globals) -> Result<Command, CliError> {
         }
     }
     check_mirror(&mut cfg).map_err(bad)?;
-    Ok(Command::Mirror(cfg))
+    Ok(Command::Mirror(cfg, svc))
 }
 
 /// The checks that need the whole `mirror` command line; fills in the derived burst.
@@ -121,28 +130,46 @@ fn check_mirror(cfg: &mut MirrorConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses the words after `map` (global options already taken out).
+/// The options of `map`'s verbs (the other dash words are global options).
+pub const MAP_OPTIONS: &[&str] = &["--prometheus", "--max-age"];
+
+/// Parses the words after `map` (global options already taken out):
+/// `{ show | stat [--prometheus] | check [--max-age MS] } NAME`, options before or after
+/// the name.
 pub fn map(args: &[String]) -> Result<Command, CliError> {
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (verb, name) = match words.as_slice() {
-        [] | ["help"] => return Ok(Command::Help(Topic::Map)),
-        [verb, name] => (*verb, *name),
-        _ => return Err(usage("expected: map show|stat NAME [-j]", Topic::Map)),
+    let bad = |msg: &str| usage(msg, Topic::Map);
+    let mut words = args.iter().map(String::as_str);
+    let verb = match words.next() {
+        None | Some("help") => return Ok(Command::Help(Topic::Map)),
+        Some("show" | "list" | "ls") => MapVerb::Show,
+        Some("stat" | "stats") => MapVerb::Stat,
+        Some("check") => MapVerb::Check,
+        Some(other) => return Err(bad(&format!("unknown map command \"{other}\""))),
     };
-    let verb = match verb {
-        "show" | "list" | "ls" => MapVerb::Show,
-        "stat" | "stats" => MapVerb::Stat,
-        other => {
-            return Err(usage(
-                &format!("unknown map command \"{other}\""),
-                Topic::Map,
-            ))
-        }
-    };
-    Ok(Command::Map(MapArgs {
+    let mut a = MapArgs {
         verb,
-        name: name.to_owned(),
-    }))
+        name: String::new(),
+        prometheus: false,
+        max_age_ms: None,
+    };
+    while let Some(w) = words.next() {
+        match (verb, w) {
+            (MapVerb::Stat, "--prometheus") => a.prometheus = true,
+            (MapVerb::Check, "--max-age") => {
+                let v = words.next().ok_or_else(|| bad("--max-age needs a value"))?;
+                let ms = v
+                    .parse()
+                    .map_err(|_| bad(&format!("invalid value \"{v}\" for --max-age")))?;
+                a.max_age_ms = Some(ms);
+            }
+            (_, w) if a.name.is_empty() && !w.starts_with('-') => a.name = w.to_owned(),
+            _ => return Err(bad(&format!("unexpected argument \"{w}\""))),
+        }
+    }
+    if a.name.is_empty() {
+        return Err(bad("expected: map show|stat|check NAME"));
+    }
+    Ok(Command::Map(a))
 }
 
 #[cfg(test)]
@@ -155,7 +182,7 @@ mod tests {
 
     fn parse_mirror_args(a: &[String]) -> Result<Option<MirrorConfig>, CliError> {
         match mirror(a, &Globals::default())? {
-            Command::Mirror(c) => Ok(Some(c)),
+            Command::Mirror(c, _) => Ok(Some(c)),
             Command::Help(Topic::Mirror) => Ok(None),
             c => panic!("{c:?}"),
         }
@@ -197,11 +224,24 @@ mod tests {
             map(&args("stat m")).unwrap(),
             Command::Map(MapArgs {
                 verb: MapVerb::Stat,
-                name: "m".into()
+                name: "m".into(),
+                prometheus: false,
+                max_age_ms: None,
             })
         );
         assert_eq!(map(&args("")).unwrap(), Command::Help(Topic::Map));
         assert_eq!(map(&args("frobnicate m")).unwrap_err().code, EXIT_USAGE);
         assert_eq!(map(&args("show")).unwrap_err().code, EXIT_USAGE);
+        let Command::Map(a) = map(&args("check m --max-age 250")).unwrap() else {
+            panic!()
+        };
+        assert_eq!((a.verb, a.max_age_ms), (MapVerb::Check, Some(250)));
+        let Command::Map(a) = map(&args("stat --prometheus m")).unwrap() else {
+            panic!()
+        };
+        assert!(a.prometheus && a.name == "m");
+        for bad in ["check m --max-age", "check m --max-age x", "show m --prometheus", "stat m n"] {
+            assert_eq!(map(&args(bad)).unwrap_err().code, EXIT_USAGE, "{bad}");
+        }
     }
 }
