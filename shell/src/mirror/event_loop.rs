@@ -325,7 +325,7 @@ impl Engine {
                     Ok(None) => break,
                     Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                         map.stat_add(StatWord::Enobufs.index(), 1);
-                        debug!("event socket overrun (ENOBUFS): resyncing");
+                        warn!("event socket overrun (ENOBUFS): events lost; resyncing");
                         self.resync(map).map_err(resync_failed)?;
                         report.resyncs += 1;
                         refused_before = refused_before.min(self.refused.count);

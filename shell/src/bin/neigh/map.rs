@@ -49,9 +49,13 @@ pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
             }
             r.end_list(&mut out);
         }
-        MapVerb::Stat if a.prometheus => {
-            crate::prometheus::render(&mut out, &a.name, &stats, &stat_fields(&region, &stats))
-        }
+        MapVerb::Stat if a.prometheus => crate::prometheus::render(
+            &mut out,
+            &a.name,
+            &region.workspace_path(),
+            &stats,
+            &stat_fields(&region, &stats),
+        ),
         MapVerb::Stat if g.json => stat_json(&mut out, &a.name, &region, &stats, g.pretty),
         // `check` returned above.
         MapVerb::Stat | MapVerb::Check => stat_text(&mut out, &a.name, &region, &stats),

@@ -26,6 +26,8 @@ use crate::prometheus::{render, CONTENT_TYPE};
 pub const WORKERS: usize = 4;
 /// Largest request head (request line and headers) accepted, in bytes.
 pub const MAX_REQUEST: usize = 8 << 10;
+/// Most bytes read and dropped after refusing an oversized request.
+const MAX_DISCARD: usize = 64 << 10;
 /// Longest wait for a request's head, or for a response to be taken.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -121,9 +123,16 @@ fn handle(mut stream: TcpStream, region: &Region, name: &str) -> io::Result<()> 
     stream.flush()?;
     if head_end.is_none() {
         // Let the client read the refusal: closing with unread data would reset the
-        // connection. Discard at most one more buffer, within the timeout.
+        // connection and could destroy the response before the client reads it. Discard
+        // what follows, up to [`MAX_DISCARD`] bytes or the client's end.
         let _ = stream.shutdown(Shutdown::Write);
-        let _ = stream.read(&mut buf);
+        let mut discarded = 0;
+        while discarded < MAX_DISCARD {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded += n,
+            }
+        }
     }
     Ok(())
 }
@@ -140,7 +149,8 @@ fn route(head: &[u8], region: &Region, name: &str) -> Response {
             Ok(reader) => {
                 let stats = MirrorStats::read(&reader);
                 let mut body = Vec::with_capacity(8 << 10);
-                render(&mut body, name, &stats, &stat_fields(region, &stats));
+                let path = region.workspace_path();
+                render(&mut body, name, &path, &stats, &stat_fields(region, &stats));
                 Response {
                     status: "200 OK",
                     content_type: CONTENT_TYPE,

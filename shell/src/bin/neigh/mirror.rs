@@ -26,9 +26,9 @@ pub fn mirror(cfg: &MirrorConfig, svc: &ServiceOptions) -> Result<(), CliError> 
         .map_err(|e| fail(n, format!("cannot install signal handlers: {e}")))?;
     let name = cfg.map_name.as_deref().unwrap_or_default();
     let listener = match svc.metrics {
-        Some(addr) => Some(
-            metrics_http::bind(addr).map_err(|e| fail(n, format!("--metrics {addr}: {e}")))?,
-        ),
+        Some(addr) => {
+            Some(metrics_http::bind(addr).map_err(|e| fail(n, format!("--metrics {addr}: {e}")))?)
+        }
         None => None,
     };
     info!("{}", start_line(cfg));
@@ -74,9 +74,9 @@ fn start_line(cfg: &MirrorConfig) -> String {
         Families::V4 => "IPv4",
         Families::V6 => "IPv6",
     };
-    let resync = cfg
-        .periodic_resync
-        .map_or("never".to_owned(), |d| format!("every {} s", d.as_secs_f64()));
+    let resync = cfg.periodic_resync.map_or("never".to_owned(), |d| {
+        format!("every {} s", d.as_secs_f64())
+    });
     format!(
         "mirror starting: map {}, capacity {} entries, dev {devs}, {families}, \
          request ring {} cells, periodic resync {resync}",

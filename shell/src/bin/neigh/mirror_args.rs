@@ -240,7 +240,12 @@ mod tests {
             panic!()
         };
         assert!(a.prometheus && a.name == "m");
-        for bad in ["check m --max-age", "check m --max-age x", "show m --prometheus", "stat m n"] {
+        for bad in [
+            "check m --max-age",
+            "check m --max-age x",
+            "show m --prometheus",
+            "stat m n",
+        ] {
             assert_eq!(map(&args(bad)).unwrap_err().code, EXIT_USAGE, "{bad}");
         }
     }

@@ -6,9 +6,11 @@
 //! field for field:
 //! - a counter is `neigh_mirror_K_total`;
 //! - a field in milliseconds `K_ms` is the gauge `neigh_mirror_K_seconds`, in seconds;
-//! - any other field is the gauge `neigh_mirror_K`;
+//! - any other field is the gauge `neigh_mirror_K`, but for `lock_count`, which is
+//!   `neigh_mirror_locks` (the format reserves `_count` for summaries and histograms);
 //! - `state` is `neigh_mirror_state{state="S"}`, 1 for the current state and 0 for the
-//!   others; `stale` is `neigh_mirror_stale` (0 or 1).
+//!   others; `stale` is `neigh_mirror_stale` (0 or 1); `path` is the label of
+//!   `neigh_mirror_info{path="P"} 1`.
 //!
 //! Every sample carries the label `map="NAME"`; every metric has its `# HELP` and
 //! `# TYPE` lines.
@@ -44,7 +46,10 @@ const COUNTERS: &[&str] = &[
 
 /// What each field means (`# HELP`); a field missing here still gets a generic line.
 const HELP: &[(&str, &str)] = &[
-    ("bytes", "Size of the shared region (map and request ring) in bytes."),
+    (
+        "bytes",
+        "Size of the shared region (map and request ring) in bytes.",
+    ),
     ("capacity", "Slots of the map."),
     ("lock_count", "Version locks of the map."),
     ("probe_max", "Longest probe run an insert may use."),
@@ -53,27 +58,69 @@ const HELP: &[(&str, &str)] = &[
     ("updates", "Values of present entries updated."),
     ("removes", "Entries removed from the map."),
     ("full", "Inserts the map refused because it was full."),
-    ("generation", "Generation of the last resync (mark and sweep)."),
+    (
+        "generation",
+        "Generation of the last resync (mark and sweep).",
+    ),
     ("owner_pid", "Process id of the mirror that writes the map."),
     ("heartbeat_age_ms", "Age of the writer's last heartbeat."),
-    ("events_applied", "Neighbor messages (events and dump replies) applied."),
-    ("events_ignored", "Neighbor messages ignored (filtered out, proxy, other family)."),
+    (
+        "events_applied",
+        "Neighbor messages (events and dump replies) applied.",
+    ),
+    (
+        "events_ignored",
+        "Neighbor messages ignored (filtered out, proxy, other family).",
+    ),
     ("link_events", "Link events seen."),
     ("resyncs", "Full resyncs done, the first sync included."),
-    ("enobufs", "Event socket overruns (ENOBUFS), each followed by a resync."),
-    ("inserts_refused_full", "Inserts refused because the map was full."),
-    ("spoofed", "Datagrams dropped because their sender was not the kernel."),
+    (
+        "enobufs",
+        "Event socket overruns (ENOBUFS), each followed by a resync.",
+    ),
+    (
+        "inserts_refused_full",
+        "Inserts refused because the map was full.",
+    ),
+    (
+        "spoofed",
+        "Datagrams dropped because their sender was not the kernel.",
+    ),
     ("last_dump_entries", "Entries the last dump delivered."),
-    ("last_event_ms", "Unix time of the last neighbor event applied (0: never)."),
+    (
+        "last_event_ms",
+        "Unix time of the last neighbor event applied (0: never).",
+    ),
     ("started_ms", "Unix time when the mirror formatted the map."),
     ("heartbeat_period_ms", "Heartbeat period of the writer."),
-    ("requests_posted", "Resolution requests readers posted in the ring."),
-    ("requests_ring_full", "Resolution requests dropped because the ring was full."),
-    ("requests_abandoned", "Ring cells a reader claimed and never published."),
-    ("requests_served", "Resolution requests handed to the kernel."),
-    ("requests_deduped", "Resolution requests dropped as duplicates or held down."),
-    ("requests_rate_limited", "Resolution requests dropped by the rate limit."),
-    ("requests_failed", "Resolution requests invalid or refused by the kernel."),
+    (
+        "requests_posted",
+        "Resolution requests readers posted in the ring.",
+    ),
+    (
+        "requests_ring_full",
+        "Resolution requests dropped because the ring was full.",
+    ),
+    (
+        "requests_abandoned",
+        "Ring cells a reader claimed and never published.",
+    ),
+    (
+        "requests_served",
+        "Resolution requests handed to the kernel.",
+    ),
+    (
+        "requests_deduped",
+        "Resolution requests dropped as duplicates or held down.",
+    ),
+    (
+        "requests_rate_limited",
+        "Resolution requests dropped by the rate limit.",
+    ),
+    (
+        "requests_failed",
+        "Resolution requests invalid or refused by the kernel.",
+    ),
     ("ring_cells", "Cells of the resolution request ring."),
 ];
 
@@ -85,10 +132,27 @@ const STATES: [MirrorState; 4] = [
     MirrorState::Stopped,
 ];
 
-/// Writes the exposition of map `name`: its state, staleness and `fields` (the
-/// `map stat -j` fields, in order).
-pub fn render(out: &mut Vec<u8>, name: &str, stats: &MirrorStats, fields: &[(&str, u64)]) {
+/// Writes the exposition of map `name` (at `path`): its state, staleness and `fields`
+/// (the `map stat -j` fields, in order).
+pub fn render(
+    out: &mut Vec<u8>,
+    name: &str,
+    path: &str,
+    stats: &MirrorStats,
+    fields: &[(&str, u64)],
+) {
     let label = format!("map=\"{}\"", escape_label(name));
+    family(
+        out,
+        "neigh_mirror_info",
+        "gauge",
+        "Always 1: the map's name and file.",
+    );
+    let _ = writeln!(
+        out,
+        "neigh_mirror_info{{{label},path=\"{}\"}} 1",
+        escape_label(path)
+    );
     family(
         out,
         "neigh_mirror_state",
@@ -109,12 +173,16 @@ pub fn render(out: &mut Vec<u8>, name: &str, stats: &MirrorStats, fields: &[(&st
         "gauge",
         "1 when the writer's heartbeat is stale: the map no longer follows the kernel.",
     );
-    let _ = writeln!(out, "neigh_mirror_stale{{{label}}} {}", u8::from(stats.stale));
+    let _ = writeln!(
+        out,
+        "neigh_mirror_stale{{{label}}} {}",
+        u8::from(stats.stale)
+    );
     for &(key, value) in fields {
-        let help = HELP
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map_or_else(|| format!("The map stat field {key}."), |(_, h)| (*h).to_owned());
+        let help = HELP.iter().find(|(k, _)| *k == key).map_or_else(
+            || format!("The map stat field {key}."),
+            |(_, h)| (*h).to_owned(),
+        );
         if COUNTERS.contains(&key) {
             let metric = format!("neigh_mirror_{key}_total");
             family(out, &metric, "counter", &help);
@@ -129,7 +197,10 @@ pub fn render(out: &mut Vec<u8>, name: &str, stats: &MirrorStats, fields: &[(&st
                 value % 1000
             );
         } else {
-            let metric = format!("neigh_mirror_{key}");
+            let metric = match key {
+                "lock_count" => "neigh_mirror_locks".to_owned(),
+                key => format!("neigh_mirror_{key}"),
+            };
             family(out, &metric, "gauge", &help);
             let _ = writeln!(out, "{metric}{{{label}}} {value}");
         }
