@@ -700,3 +700,91 @@ impl Drop for Cleanup {
         let _ = Workspace::unlink_shm(&self.0);
     }
 }
+
+#[test]
+fn without_cap_net_admin_only_resolution_falls_back() {
+    let Some(ns) = Netns::new("svc_nocap") else {
+        return;
+    };
+    quiet_veth(&ns, "va", "vb");
+    ns.ip_ok("addr add 10.3.0.1/24 dev va");
+    ip_batch(&ns, &table(10, "va", 1));
+    let name = map_name("svc_nocap");
+    let _cleanup = Cleanup(name.clone());
+    let notify = NotifySocket::bind("nocap");
+    // No capability at all, as with the unit's CapabilityBoundingSet emptied.
+    let stderr = std::env::temp_dir().join(format!("neigh-test-nocap-{}.log", std::process::id()));
+    let child = ns
+        .command("setpriv")
+        .args([
+            "--bounding-set=-all",
+            "--inh-caps=-all",
+            "--",
+            NEIGH,
+            "mirror",
+        ])
+        .args(["--map", &name, "--ring", "64"])
+        .env("NOTIFY_SOCKET", notify.path())
+        .env_remove("NEIGH_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("spawn setpriv neigh mirror");
+    let mirror = MirrorProcess { child, stderr };
+    // It dumps, follows the table and says it is ready: none of that needs a capability.
+    notify.until("READY=1", Duration::from_secs(20));
+    ns.ip_ok("neigh add 10.9.9.9 lladdr 02:00:00:09:09:09 dev va nud permanent");
+    let start = Instant::now();
+    while stats(&name).is_none_or(|s| s.map.len != 11) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "event not applied"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A resolution request: NTF_USE is refused (EPERM), the UDP datagram goes instead.
+    let poster = Region::open(&name, Access::ReadWrite).expect("join read-write");
+    let ring = poster.ring().expect("ring").expect("valid ring");
+    let va = links(&ns)["va"];
+    ring.post(&neigh_core::ring::ResolveRequest {
+        ifindex: va,
+        addr: std::net::Ipv4Addr::new(10, 3, 0, 2).into(),
+    })
+    .expect("ring has room");
+    let start = Instant::now();
+    while stats(&name).is_none_or(|s| s.get(StatWord::RequestsServed) == 0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "request not served"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(poster);
+    let (code, log) = mirror.stop();
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("no CAP_NET_ADMIN; falling back to TTL-1 UDP datagrams"),
+        "{log}"
+    );
+    // What the capability is for in the CLI: changing the table.
+    let o = ns
+        .command("setpriv")
+        .args(["--bounding-set=-all", "--inh-caps=-all", "--", NEIGH])
+        .args([
+            "add",
+            "10.3.0.5",
+            "lladdr",
+            "02:00:00:00:00:05",
+            "dev",
+            "va",
+        ])
+        .output()
+        .expect("run neigh add");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Operation not permitted"),
+        "{o:?}"
+    );
+}
