@@ -56,7 +56,7 @@ const NDP: &str = "\
 ";
 
 const MIRROR: &str = "\
-  neigh mirror ...  |  neigh map { show | stat } ...
+  neigh mirror ...  |  neigh map { show | stat | check } ...
       The shared-memory mirror of the tables and its map: see `neigh mirror help`
       and `neigh map help`.
 ";
@@ -65,11 +65,13 @@ const MIRROR: &str = "\
 const MIRROR_HELP: &str = "\
 Usage: neigh mirror --map NAME [--capacity N] [--rcvbuf BYTES] [--ring CELLS]
                     [--rate PER_SEC] [--hold-down MS] [--resolve-udp] [--resync-interval SECS]
-                    [--hugetlb DIR] [dev IF ...] [-4 | -6]
+                    [--hugetlb DIR] [--metrics [ADDR:]PORT] [dev IF ...] [-4 | -6]
 
 Keeps the shared-memory map /dev/shm/NAME equal to the kernel's neighbor tables
 (subscribe, dump, apply events; re-dump on overruns) until SIGINT or SIGTERM.
-Readers join it with `neigh map show NAME` or the C API.
+Readers join it with `neigh map show NAME` or the C API. Under systemd (NOTIFY_SOCKET)
+it sends READY=1 after the first dump, STATUS= lines and WATCHDOG=1 pings. It logs to
+stderr at info level (NEIGH_LOG or RUST_LOG change it).
 
   --map NAME        region name in /dev/shm (re-created, mode 0600)
   --capacity N      entries to size the map for (default 65536)
@@ -84,6 +86,9 @@ Readers join it with `neigh map show NAME` or the C API.
                     kernel does not announce (entries created unresolved, multicast
                     NOARP entries); 0 disables (default 30)
   --hugetlb DIR     back the region with a hugetlbfs file (falls back to /dev/shm)
+  --metrics [ADDR:]PORT
+                    serve the map's figures at http://ADDR:PORT/metrics in the
+                    Prometheus text format (ADDR defaults to 127.0.0.1)
   dev IF            mirror only these interfaces (repeatable)
   -4, -6            mirror only IPv4 (ARP) or IPv6 (NDP) neighbors
 ";
@@ -91,10 +96,17 @@ Readers join it with `neigh map show NAME` or the C API.
 /// Help for `neigh map`.
 const MAP_HELP: &str = "\
 Usage: neigh map show NAME [-j]
-       neigh map stat NAME [-j]
+       neigh map stat NAME [-j | --prometheus]
+       neigh map check NAME [--max-age MS]
 
 Reads the map a `neigh mirror --map NAME` maintains, read-only and without netlink,
 as a data plane does. Exit status 3 when the mirror's heartbeat is stale (crashed).
+
+  --prometheus      the figures in the Prometheus text format (neigh_mirror_*)
+  check             exit 0 when a live mirror is synced with a fresh heartbeat (at
+                    most MS old; default 3 heartbeat periods), else 1 with one line:
+                    no such map, writer stopped, writer gone, heartbeat stale, not yet
+                    synced, map full
 ";
 
 const STATES: &str = "\
@@ -134,5 +146,37 @@ mod tests {
         assert!(text(Topic::Ndp).contains("= neigh get ADDR dev IF"));
         assert!(text(Topic::Mirror).starts_with("Usage: neigh mirror --map NAME"));
         assert!(text(Topic::Map).contains("neigh map stat NAME"));
+    }
+
+    /// The man page shipped in the package documents every command and every option
+    /// the help texts name.
+    #[test]
+    fn man_page_covers_every_command_and_option() {
+        let man = include_str!("../../../../dist/neigh.8").replace("\\-", "-");
+        for cmd in [
+            "neigh show",
+            "neigh list",
+            "neigh get",
+            "neigh add",
+            "replace",
+            "change",
+            "del",
+            "neigh flush",
+            "neigh monitor",
+            "neigh ndp",
+            "neigh mirror",
+            "neigh map show",
+            "neigh map stat",
+            "neigh map check",
+            "neigh help",
+        ] {
+            assert!(man.contains(cmd), "man page lacks {cmd}");
+        }
+        let help = [Topic::All, Topic::Mirror, Topic::Map].map(text).concat();
+        for opt in help.split(|c: char| c.is_whitespace() || c == '[' || c == ']') {
+            if opt.starts_with("--") && opt.len() > 2 {
+                assert!(man.contains(opt), "man page lacks {opt}");
+            }
+        }
     }
 }
