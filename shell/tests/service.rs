@@ -541,7 +541,7 @@ fn metrics_match_stat_json_and_the_endpoint_holds_up() {
 
     // The endpoint, from inside the namespace: 100 concurrent scrapes, all answered with
     // the same series; then an oversized request, refused, and the mirror unharmed.
-    let (answers, oversized, not_found, wrong_method) = ns.run_inside(|| {
+    let (answers, oversized, not_found, wrong_method, idle, behind) = ns.run_inside(|| {
         let connect = || TcpStream::connect("127.0.0.1:9464").expect("connect");
         let conns: Vec<TcpStream> = (0..100).map(|_| connect()).collect();
         let scrapes: Vec<_> = conns
@@ -564,9 +564,28 @@ fn metrics_match_stat_json_and_the_endpoint_holds_up() {
             huge.extend_from_slice(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
         }
         let oversized = http(connect(), &huge);
+        // Clients that never finish their request hold every worker until the request
+        // deadline: they get no answer, and a scrape behind them waits, then is served.
+        let idle: Vec<TcpStream> = (0..4)
+            .map(|_| {
+                let mut s = connect();
+                s.write_all(b"GET /metrics HTTP/1.1\r\n")
+                    .expect("partial head");
+                s
+            })
+            .collect();
+        let behind = http(connect(), b"GET /metrics HTTP/1.1\r\n\r\n");
+        let idle: Vec<String> = idle
+            .into_iter()
+            .map(|mut s| {
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                out
+            })
+            .collect();
         let not_found = http(connect(), b"GET / HTTP/1.1\r\n\r\n");
         let wrong_method = http(connect(), b"POST /metrics HTTP/1.1\r\n\r\n");
-        (answers, oversized, not_found, wrong_method)
+        (answers, oversized, not_found, wrong_method, idle, behind)
     });
     assert_eq!(answers.len(), 100);
     for a in &answers {
@@ -584,6 +603,8 @@ fn metrics_match_stat_json_and_the_endpoint_holds_up() {
         "oversized: {oversized}"
     );
     assert!(not_found.starts_with("HTTP/1.1 404 "), "{not_found}");
+    assert!(idle.iter().all(String::is_empty), "{idle:?}");
+    assert!(behind.starts_with("HTTP/1.1 200 OK\r\n"), "{behind}");
     assert!(wrong_method.starts_with("HTTP/1.1 405 "), "{wrong_method}");
 
     // The mirror still runs, applies events, and passes its health check.
@@ -691,6 +712,23 @@ fn map_check_names_each_failure() {
     let (code, out) = check(&starting, &[]);
     assert_eq!(code, 1);
     assert!(out.contains("not yet synced"), "{out}");
+
+    // Stale: `map stat` fails with 3, `--prometheus` says it in the figures and exits 0
+    // (a textfile collector's `... > F && mv F` still publishes it).
+    map.stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
+    map.heartbeat(neigh::mirror::monotonic_ms().saturating_sub(60_000));
+    let (code, _) = map_cmd(&["stat", &starting]);
+    assert_eq!(code, 3);
+    let (code, text) = map_cmd(&["stat", &starting, "--prometheus"]);
+    assert_eq!(code, 0);
+    let samples = parse_exposition(&text);
+    assert_eq!(
+        samples[&format!("neigh_mirror_stale{{map=\"{starting}\"}}")],
+        1.0
+    );
+    let (code, out) = check(&starting, &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("heartbeat stale"), "{out}");
 }
 
 struct Cleanup(String);

@@ -4,7 +4,8 @@
 //! namespace's link table (`ifN` when unknown here).
 //!
 //! Exit status: 0; 1 when the map cannot be joined; 3 when the writer's heartbeat is stale
-//! (the map no longer follows the kernel; the output is still printed).
+//! (the map no longer follows the kernel; the output is still printed), except with
+//! `--prometheus`, whose output says so (`neigh_mirror_stale 1`).
 
 use std::io::Write as _;
 
@@ -61,7 +62,9 @@ pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
         MapVerb::Stat | MapVerb::Check => stat_text(&mut out, &a.name, &region, &stats),
     }
     let _ = std::io::stdout().lock().write_all(&out);
-    if stats.stale {
+    // The exposition says it itself (`neigh_mirror_stale 1`), and a textfile collector's
+    // `neigh map stat NAME --prometheus > F && mv F ...` must still publish it.
+    if stats.stale && !a.prometheus {
         return Err(CliError::new(
             EXIT_STALE,
             format!(

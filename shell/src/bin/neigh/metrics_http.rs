@@ -8,12 +8,13 @@
 //! Bounds: [`WORKERS`] threads accept and serve one connection each at a time (more
 //! clients wait in the listen backlog); a request's head may be at most [`MAX_REQUEST`]
 //! bytes (else `431` and the connection is closed) and must arrive within
-//! [`IO_TIMEOUT`]; every response closes its connection. Only `GET /metrics` is served
+//! [`IO_TIMEOUT`] in all (else the connection is closed unanswered); every response closes
+//! its connection. Only `GET /metrics` is served
 //! (`404` for other paths, `405` for other methods).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 use neigh::mirror::{MirrorStats, Region};
@@ -89,7 +90,8 @@ impl Response {
 }
 
 fn handle(mut stream: TcpStream, region: &Region, name: &str) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    // One deadline for the whole head, however slowly it trickles in.
+    let deadline = Instant::now() + IO_TIMEOUT;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut len = 0;
@@ -100,6 +102,11 @@ fn handle(mut stream: TcpStream, region: &Region, name: &str) -> io::Result<()> 
         if len == buf.len() {
             break None;
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
         match stream.read(&mut buf[len..])? {
             0 => return Ok(()),
             n => len += n,
