@@ -11,6 +11,9 @@
 //! 5. the first full dump is in the map (`not yet synced`); a later resync in progress
 //!    is fine, the entries stay readable meanwhile;
 //! 6. the map never refused an insert for lack of room (`map full`).
+//!
+//! The writer's pid is the one its own PID namespace gave it: run the check in the
+//! mirror's PID namespace (the host's, for the systemd unit).
 
 use neigh::mirror::{MirrorState, MirrorStats, Region, StatWord};
 use neigh::workspace::Access;
