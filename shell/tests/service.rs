@@ -607,6 +607,22 @@ fn metrics_match_stat_json_and_the_endpoint_holds_up() {
     assert!(behind.starts_with("HTTP/1.1 200 OK\r\n"), "{behind}");
     assert!(wrong_method.starts_with("HTTP/1.1 405 "), "{wrong_method}");
 
+    // A second mirror cannot take the port: it fails before it touches a map.
+    let other = map_name("svc_metrics_other");
+    let o = ns
+        .command(NEIGH)
+        .args(["mirror", "--map", &other, "--metrics", "9464"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("second mirror");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--metrics 127.0.0.1:9464") && err.contains("in use"),
+        "{err}"
+    );
+    assert!(stats(&other).is_none(), "the second mirror made its map");
+
     // The mirror still runs, applies events, and passes its health check.
     assert!(mirror.alive());
     ns.ip_ok("neigh add 10.99.0.1 lladdr 02:00:00:00:99:01 dev va nud permanent");
