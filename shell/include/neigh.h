@@ -72,9 +72,19 @@
 #define NEIGH_ENOENT -2
 
 /**
+ * -EINTR: a system call was interrupted by a signal; retry.
+ */
+#define NEIGH_EINTR -4
+
+/**
  * -EIO: a system call failed without an errno.
  */
 #define NEIGH_EIO -5
+
+/**
+ * -EBADF: a file descriptor the call needed was not valid (closed under it).
+ */
+#define NEIGH_EBADF -9
 
 /**
  * -EAGAIN: the resolution request ring is full; the request was dropped (and counted);
@@ -113,13 +123,32 @@
 #define NEIGH_ENODEV -19
 
 /**
+ * -EISDIR: the map's name in `/dev/shm` (or a hugetlbfs) is a directory, not a region.
+ */
+#define NEIGH_EISDIR -21
+
+/**
  * -EINVAL: an invalid argument: a pointer not aligned for its type (a region not on a
- * `neigh_map_align()` boundary), an unknown access mode, an invalid map name, ifindex 0.
+ * `neigh_map_align()` boundary), an unknown access mode, an invalid map name (see
+ * `neigh_last_error()` for the rule it breaks), a map name taken by a FIFO, socket or
+ * device instead of a region file, ifindex 0, a capacity out of range.
  */
 #define NEIGH_EINVAL -22
 
 /**
- * -ENOSPC: the map is full (no free slot within the probe limit); nothing was changed.
+ * -ENFILE: the system-wide limit on open files was reached.
+ */
+#define NEIGH_ENFILE -23
+
+/**
+ * -EMFILE: this process's limit on open files was reached.
+ */
+#define NEIGH_EMFILE -24
+
+/**
+ * -ENOSPC: from an upsert, the map is full (no free slot within the probe limit;
+ * nothing was changed); from `neigh_mirror_create`, the filesystem has no room for the
+ * region (nothing was left behind).
  */
 #define NEIGH_ENOSPC -28
 
@@ -132,6 +161,16 @@
  * -ERANGE: the region is smaller than the map's layout needs.
  */
 #define NEIGH_ERANGE -34
+
+/**
+ * -ENAMETOOLONG: the region's path is too long for the system.
+ */
+#define NEIGH_ENAMETOOLONG -36
+
+/**
+ * -ELOOP: the map's name is a symbolic link; regions are never opened through one.
+ */
+#define NEIGH_ELOOP -40
 
 /**
  * -EBADMSG: the region is not a neigh map (bad magic number): not formatted yet.
@@ -456,10 +495,13 @@ int neigh_map_lookup6_burst(const struct neigh_map *map,
  * `neigh_mirror_poll` or `neigh_mirror_run`.
  *
  * Returns `NEIGH_OK` and the mirror in `*out`, or: `NEIGH_EFAULT` (NULL `out`),
- * `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/'), `NEIGH_EACCES` (a region of that
- * name owned by another user), `NEIGH_EOVERFLOW` (`capacity` too large), a negative errno
- * of the failing system call (socket, bind, mmap, the dump: e.g. `NEIGH_EPERM`,
- * `NEIGH_ENOMEM`). On error `*out` is NULL and `neigh_last_error()` has details.
+ * `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/' or a control character, starting
+ * with '-'; the name taken by a FIFO or socket; `capacity` above 2^29), `NEIGH_EISDIR` /
+ * `NEIGH_ELOOP` (the name taken by a directory / a symbolic link), `NEIGH_EACCES` (a
+ * region of that name owned by another user), `NEIGH_ENOSPC` (no room for the region on
+ * its filesystem: nothing is left behind), a negative errno of the failing system call
+ * (socket, bind, mmap, the dump: e.g. `NEIGH_EPERM`, `NEIGH_ENOMEM`). On error `*out` is
+ * NULL and `neigh_last_error()` has details.
  *
  * Cost: O(map size) to format, plus one dump of the kernel's table; allocates.
  *

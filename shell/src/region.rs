@@ -5,12 +5,14 @@
 //! mapping.
 
 use std::fmt;
+use std::path::Path;
 
-use neigh_core::map::{MapError, MapParams, MapReader, NeighMap};
+use neigh_core::map::{MapError, MapParams, MapReader, NeighMap, MIN_REGION_BYTES};
 use neigh_core::region::{region_footprint, RegionView};
 use neigh_core::ring::{RequestRing, RingError, RingStats};
 
-use crate::workspace::{Access, Backing, ShmOptions, Workspace, WorkspaceError};
+use crate::mirror::{MirrorState, MirrorStats};
+use crate::workspace::{region_paths, Access, Backing, ShmOptions, Workspace, WorkspaceError};
 
 /// Why a region could not be created or joined.
 #[derive(Debug)]
@@ -100,21 +102,78 @@ impl Region {
         };
         // SAFETY: as in `view`: `ws` maps `ws.len()` bytes read-write (both constructors
         // map read-write) and the view does not outlive this function.
-        unsafe { RegionView::format_raw(ws.as_mut_ptr(), ws.len(), params, ring_cells)? };
+        let formatted =
+            unsafe { RegionView::format_raw(ws.as_mut_ptr(), ws.len(), params, ring_cells) };
+        if let Err(e) = formatted {
+            if let (Backing::File(path), Some(_)) = (ws.backing(), name) {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
         Ok(Region { ws })
     }
 
     /// Joins the named region `NAME` with `access` and validates the map (magic, layout
     /// version, sizes) and the ring after it, if there is one.
     ///
-    /// Errors: [`RegionError::Workspace`] (missing, not ours, ...), [`RegionError::Map`]
-    /// (not formatted, another version, corrupted), [`RegionError::Ring`]. O(1).
+    /// A region of that name may be in `/dev/shm` and in a hugetlbfs
+    /// ([`region_paths`]): a stopped mirror's leftover in one, a live mirror's map in the
+    /// other. The one with a live writer wins (running, fresh heartbeat); among several or
+    /// none, the one with the latest heartbeat.
+    ///
+    /// Errors: [`RegionError::Workspace`] (missing, not ours, not a regular file, ...),
+    /// [`RegionError::Map`] (not formatted, another version, corrupted; an empty or short
+    /// file as `RegionTooSmall`), [`RegionError::Ring`]. When no candidate can be joined,
+    /// the error of the first one that exists. O(candidates): an `open`, `fstat` and
+    /// `mmap` each.
     pub fn open(name: &str, access: Access) -> Result<Self, RegionError> {
-        let region = Region {
-            ws: Workspace::open_shm(name, access)?,
-        };
+        let mut best: Option<(Region, (bool, u64))> = None;
+        let mut first_err = None;
+        for path in region_paths(name)? {
+            match Self::open_path(&path, access) {
+                Ok(region) => {
+                    let rank = region.liveness();
+                    if best.as_ref().is_none_or(|(_, r)| rank > *r) {
+                        best = Some((region, rank));
+                    }
+                }
+                Err(RegionError::Workspace(WorkspaceError::Missing(_))) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match (best, first_err) {
+            (Some((region, _)), _) => Ok(region),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(WorkspaceError::Missing(crate::workspace::shm_path(name)).into()),
+        }
+    }
+
+    /// Joins the region in the file at `path`; see [`Region::open`].
+    pub fn open_path(path: &Path, access: Access) -> Result<Self, RegionError> {
+        let ws = Workspace::open_file(path, access).map_err(|e| match e {
+            // The file exists but cannot hold even the map's header: say so in the
+            // map's terms, not the mapping's.
+            WorkspaceError::TooSmall { len, .. } => RegionError::Map(MapError::RegionTooSmall {
+                needed: MIN_REGION_BYTES,
+                len: len as usize,
+            }),
+            e => e.into(),
+        })?;
+        let region = Region { ws };
         region.view()?;
         Ok(region)
+    }
+
+    /// How alive the region's writer looks, for choosing among regions of one name: a
+    /// live writer (not stopped, heartbeat fresh) first, then the latest heartbeat.
+    fn liveness(&self) -> (bool, u64) {
+        let Ok(reader) = self.reader() else {
+            return (false, 0);
+        };
+        let s = MirrorStats::read(&reader);
+        (s.state != MirrorState::Stopped && !s.stale, s.map.heartbeat)
     }
 
     /// The map and ring, validated again (the header is re-read: O(1), a few loads). The

@@ -131,6 +131,8 @@ pub use writer::{Applied, Marked, NeighMap, Upserted};
 #[cfg(doc)]
 use crate::entry::NeighEntry;
 
+/// Smallest region a map can be joined over: its header.
+pub const MIN_REGION_BYTES: usize = header::HEADER_BYTES;
 /// Required alignment of a region's start (one cache line, so slots never straddle two).
 pub const REGION_ALIGN: usize = 64;
 /// Bytes per slot.

@@ -12,7 +12,7 @@ use std::fmt::Display;
 use neigh_core::map::MapError;
 
 use crate::region::RegionError;
-use crate::workspace::WorkspaceError;
+use crate::workspace::{FileKind, WorkspaceError};
 
 /// Success.
 pub const NEIGH_OK: c_int = 0;
@@ -31,8 +31,12 @@ pub const NEIGH_REMOVED: c_int = 1;
 pub const NEIGH_EPERM: c_int = -1;
 /// -ENOENT: no map of that name exists (is the mirror running?).
 pub const NEIGH_ENOENT: c_int = -2;
+/// -EINTR: a system call was interrupted by a signal; retry.
+pub const NEIGH_EINTR: c_int = -4;
 /// -EIO: a system call failed without an errno.
 pub const NEIGH_EIO: c_int = -5;
+/// -EBADF: a file descriptor the call needed was not valid (closed under it).
+pub const NEIGH_EBADF: c_int = -9;
 /// -EAGAIN: the resolution request ring is full; the request was dropped (and counted);
 /// retry later.
 pub const NEIGH_EAGAIN: c_int = -11;
@@ -51,15 +55,29 @@ pub const NEIGH_EFAULT: c_int = -14;
 pub const NEIGH_EBUSY: c_int = -16;
 /// -ENODEV: no such network interface.
 pub const NEIGH_ENODEV: c_int = -19;
+/// -EISDIR: the map's name in `/dev/shm` (or a hugetlbfs) is a directory, not a region.
+pub const NEIGH_EISDIR: c_int = -21;
 /// -EINVAL: an invalid argument: a pointer not aligned for its type (a region not on a
-/// `neigh_map_align()` boundary), an unknown access mode, an invalid map name, ifindex 0.
+/// `neigh_map_align()` boundary), an unknown access mode, an invalid map name (see
+/// `neigh_last_error()` for the rule it breaks), a map name taken by a FIFO, socket or
+/// device instead of a region file, ifindex 0, a capacity out of range.
 pub const NEIGH_EINVAL: c_int = -22;
-/// -ENOSPC: the map is full (no free slot within the probe limit); nothing was changed.
+/// -ENFILE: the system-wide limit on open files was reached.
+pub const NEIGH_ENFILE: c_int = -23;
+/// -EMFILE: this process's limit on open files was reached.
+pub const NEIGH_EMFILE: c_int = -24;
+/// -ENOSPC: from an upsert, the map is full (no free slot within the probe limit;
+/// nothing was changed); from `neigh_mirror_create`, the filesystem has no room for the
+/// region (nothing was left behind).
 pub const NEIGH_ENOSPC: c_int = -28;
 /// -EROFS: a write through a handle joined read-only.
 pub const NEIGH_EROFS: c_int = -30;
 /// -ERANGE: the region is smaller than the map's layout needs.
 pub const NEIGH_ERANGE: c_int = -34;
+/// -ENAMETOOLONG: the region's path is too long for the system.
+pub const NEIGH_ENAMETOOLONG: c_int = -36;
+/// -ELOOP: the map's name is a symbolic link; regions are never opened through one.
+pub const NEIGH_ELOOP: c_int = -40;
 /// -EBADMSG: the region is not a neigh map (bad magic number): not formatted yet.
 pub const NEIGH_EBADMSG: c_int = -74;
 /// -EOVERFLOW: the requested map does not fit in this address space.
@@ -93,17 +111,24 @@ pub(crate) fn describe(code: c_int) -> &'static CStr {
         NEIGH_FOUND => c"success (found, inserted or removed)",
         NEIGH_EPERM => c"operation not permitted",
         NEIGH_ENOENT => c"no map of that name (is the mirror running?)",
+        NEIGH_EINTR => c"interrupted by a signal (retry)",
         NEIGH_EIO => c"system call failed",
+        NEIGH_EBADF => c"bad file descriptor",
         NEIGH_EAGAIN => c"resolution request ring full, retry later",
         NEIGH_ENOMEM => c"out of memory",
         NEIGH_EACCES => c"permission denied (region owned by another user or writable by others)",
         NEIGH_EFAULT => c"null pointer argument",
         NEIGH_EBUSY => c"map entries are being moved by a writer (retry later)",
         NEIGH_ENODEV => c"no such network interface",
-        NEIGH_EINVAL => c"invalid argument (misaligned pointer, bad mode, name or ifindex)",
-        NEIGH_ENOSPC => c"neighbor map is full (no free slot within probe_max)",
+        NEIGH_EISDIR => c"map name is a directory, not a region file",
+        NEIGH_EINVAL => c"invalid argument (misaligned pointer, bad mode, name, ifindex or capacity, or a map name that is not a regular file)",
+        NEIGH_ENFILE => c"too many open files in the system",
+        NEIGH_EMFILE => c"too many open files in this process",
+        NEIGH_ENOSPC => c"no space: the map is full (no free slot within probe_max), or no room for the region on its filesystem",
         NEIGH_EROFS => c"map handle was joined read-only",
         NEIGH_ERANGE => c"region is smaller than the map layout needs",
+        NEIGH_ENAMETOOLONG => c"region path too long",
+        NEIGH_ELOOP => c"map name is a symbolic link (never followed)",
         NEIGH_EBADMSG => c"region is not a neigh map (format it first)",
         NEIGH_EOVERFLOW => c"map does not fit in this address space",
         NEIGH_EPROTONOSUPPORT => c"map layout version not supported by this library",
@@ -185,6 +210,13 @@ pub(crate) fn workspace_error_code(e: &WorkspaceError) -> c_int {
         WorkspaceError::Missing(_) => NEIGH_ENOENT,
         WorkspaceError::TooSmall { .. } => NEIGH_ERANGE,
         WorkspaceError::NotOwned { .. } => NEIGH_EACCES,
+        WorkspaceError::NotRegular { kind, .. } => match kind {
+            FileKind::Directory => NEIGH_EISDIR,
+            FileKind::SymbolicLink => NEIGH_ELOOP,
+            _ => NEIGH_EINVAL,
+        },
+        WorkspaceError::NoSpace { .. } => NEIGH_ENOSPC,
+        WorkspaceError::NotHugetlbfs { .. } => NEIGH_EINVAL,
         WorkspaceError::Io { err, .. } => io_code(err),
     }
 }
@@ -208,17 +240,24 @@ mod tests {
         let pairs = [
             (NEIGH_EPERM, libc::EPERM),
             (NEIGH_ENOENT, libc::ENOENT),
+            (NEIGH_EINTR, libc::EINTR),
             (NEIGH_EIO, libc::EIO),
+            (NEIGH_EBADF, libc::EBADF),
             (NEIGH_EAGAIN, libc::EAGAIN),
             (NEIGH_ENOMEM, libc::ENOMEM),
             (NEIGH_EACCES, libc::EACCES),
             (NEIGH_EFAULT, libc::EFAULT),
             (NEIGH_EBUSY, libc::EBUSY),
             (NEIGH_ENODEV, libc::ENODEV),
+            (NEIGH_EISDIR, libc::EISDIR),
             (NEIGH_EINVAL, libc::EINVAL),
+            (NEIGH_ENFILE, libc::ENFILE),
+            (NEIGH_EMFILE, libc::EMFILE),
             (NEIGH_ENOSPC, libc::ENOSPC),
             (NEIGH_EROFS, libc::EROFS),
             (NEIGH_ERANGE, libc::ERANGE),
+            (NEIGH_ENAMETOOLONG, libc::ENAMETOOLONG),
+            (NEIGH_ELOOP, libc::ELOOP),
             (NEIGH_EBADMSG, libc::EBADMSG),
             (NEIGH_EOVERFLOW, libc::EOVERFLOW),
             (NEIGH_EPROTONOSUPPORT, libc::EPROTONOSUPPORT),

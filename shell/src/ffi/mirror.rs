@@ -33,10 +33,13 @@ pub struct neigh_mirror {
 /// `neigh_mirror_poll` or `neigh_mirror_run`.
 ///
 /// Returns `NEIGH_OK` and the mirror in `*out`, or: `NEIGH_EFAULT` (NULL `out`),
-/// `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/'), `NEIGH_EACCES` (a region of that
-/// name owned by another user), `NEIGH_EOVERFLOW` (`capacity` too large), a negative errno
-/// of the failing system call (socket, bind, mmap, the dump: e.g. `NEIGH_EPERM`,
-/// `NEIGH_ENOMEM`). On error `*out` is NULL and `neigh_last_error()` has details.
+/// `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/' or a control character, starting
+/// with '-'; the name taken by a FIFO or socket; `capacity` above 2^29), `NEIGH_EISDIR` /
+/// `NEIGH_ELOOP` (the name taken by a directory / a symbolic link), `NEIGH_EACCES` (a
+/// region of that name owned by another user), `NEIGH_ENOSPC` (no room for the region on
+/// its filesystem: nothing is left behind), a negative errno of the failing system call
+/// (socket, bind, mmap, the dump: e.g. `NEIGH_EPERM`, `NEIGH_ENOMEM`). On error `*out` is
+/// NULL and `neigh_last_error()` has details.
 ///
 /// Cost: O(map size) to format, plus one dump of the kernel's table; allocates.
 ///
@@ -247,6 +250,7 @@ fn mirror_error_code(e: &MirrorError) -> c_int {
     match e {
         MirrorError::Region(r) => region_error_code(r, Origin::Params),
         MirrorError::NoSuchDevice(_) => NEIGH_ENODEV,
+        MirrorError::Config(_) => NEIGH_EINVAL,
         MirrorError::Io(_, e) => io_code(e),
     }
 }

@@ -377,6 +377,59 @@ fn join_by_name_read_only_and_read_write() {
     Workspace::unlink_shm(&name).expect("unlink");
 }
 
+/// A name in /dev/shm taken by a directory, a symbolic link, a FIFO or an empty file: each
+/// join returns at once with a code `neigh_strerror` explains (never ENODEV's "no such
+/// network interface", never a hang on the FIFO).
+#[test]
+fn joining_what_is_not_a_region_says_what_it_is() {
+    let base = format!("neigh-ffi-notmap-{}", std::process::id());
+    let path = |tag: &str| crate::workspace::shm_path(&format!("{base}-{tag}"));
+    std::fs::create_dir(path("dir")).expect("mkdir");
+    std::os::unix::fs::symlink("/etc/hostname", path("link")).expect("symlink");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path("fifo"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    std::fs::File::create(path("empty")).expect("create");
+    let join = |tag: &'static str| {
+        let name = std::ffi::CString::new(format!("{base}-{tag}")).expect("name");
+        // The FIFO case hung before: run each join where a hang fails the test.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = null_mut();
+            // SAFETY: a NUL-terminated name and a live out slot.
+            let rc = unsafe { neigh_map_join_shm(name.as_ptr(), NEIGH_READ_ONLY, &mut out) };
+            let _ = tx.send((rc, out.is_null(), last_error()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("joining the {tag} blocked"))
+    };
+    for (tag, code, says) in [
+        ("dir", NEIGH_EISDIR, "is a directory"),
+        ("link", NEIGH_ELOOP, "is a symbolic link"),
+        ("fifo", NEIGH_EINVAL, "is a FIFO"),
+        ("empty", NEIGH_ERANGE, "needs 512"),
+    ] {
+        let (rc, null_out, detail) = join(tag);
+        assert_eq!(rc, code, "{tag}: {detail}");
+        assert!(null_out);
+        assert!(detail.contains(says), "{tag}: {detail}");
+        let text = describe(rc).to_str().expect("ascii");
+        assert!(
+            !text.contains("interface") && text != "unknown error",
+            "{tag}: {text}"
+        );
+    }
+    std::fs::remove_dir(path("dir")).expect("rmdir");
+    for tag in ["link", "fifo", "empty"] {
+        std::fs::remove_file(path(tag)).expect("cleanup");
+    }
+}
+
 #[test]
 fn a_full_map_reports_enospc() {
     let ws = region(neigh_map_footprint(1));

@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use neigh_core::map::MAX_CAPACITY;
+use neigh_core::ring::MAX_CELLS;
+
 use crate::netlink::DEFAULT_RCVBUF;
+use crate::workspace::check_map_name;
 
 /// Which address families to mirror.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,5 +115,58 @@ impl Default for MirrorConfig {
             periodic_resync: Some(Duration::from_secs(30)),
             resolve: ResolveConfig::default(),
         }
+    }
+}
+
+impl MirrorConfig {
+    /// Most entries a map can be sized for (`capacity`): the map takes twice as many
+    /// slots, at most `neigh_core::map::MAX_CAPACITY`.
+    pub const MAX_ENTRIES: usize = MAX_CAPACITY / 2;
+    /// Highest resolution rate (`resolve.rate_per_sec`, `resolve.burst`).
+    pub const MAX_RATE: f64 = 1e6;
+
+    /// Checks every field against its range, so that no value makes the mirror fail
+    /// later or silently means another (a capacity past [`Self::MAX_ENTRIES`] is refused,
+    /// not capped). [`super::Mirror::new`] calls it; the CLI calls it to report a usage
+    /// error. Errors: the first field out of range, as a sentence naming it. O(1).
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(name) = &self.map_name {
+            check_map_name(name).map_err(|e| e.to_string())?;
+        }
+        if self.capacity == 0 || self.capacity > Self::MAX_ENTRIES {
+            return Err(format!(
+                "capacity {} is out of range: 1 to {} entries",
+                self.capacity,
+                Self::MAX_ENTRIES
+            ));
+        }
+        let cells = self.resolve.ring_cells;
+        if cells != 0 && (!cells.is_power_of_two() || cells > MAX_CELLS) {
+            return Err(format!(
+                "ring {cells}: not 0 or a power of two up to {MAX_CELLS}"
+            ));
+        }
+        if self.rcvbuf > i32::MAX as usize {
+            return Err(format!(
+                "receive buffer {} is out of range: at most {} bytes",
+                self.rcvbuf,
+                i32::MAX
+            ));
+        }
+        for (what, v) in [
+            ("rate", self.resolve.rate_per_sec),
+            ("burst", self.resolve.burst),
+        ] {
+            if !(0.0..=Self::MAX_RATE).contains(&v) {
+                return Err(format!(
+                    "{what} {v} is out of range: 0 to {} per second",
+                    Self::MAX_RATE
+                ));
+            }
+        }
+        if self.heartbeat.is_zero() {
+            return Err("heartbeat period must not be 0".into());
+        }
+        Ok(())
     }
 }

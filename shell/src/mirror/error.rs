@@ -11,6 +11,8 @@ pub enum MirrorError {
     /// Creating or formatting the shared region failed, or its header was overwritten
     /// while the mirror ran.
     Region(RegionError),
+    /// The configuration is out of range ([`super::MirrorConfig::check`] says how).
+    Config(String),
     /// A `dev` named in the configuration does not exist.
     NoSuchDevice(String),
     /// A socket operation failed (what, and the error).
@@ -31,6 +33,7 @@ impl fmt::Display for MirrorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Region(e) => e.fmt(f),
+            Self::Config(what) => f.write_str(what),
             Self::NoSuchDevice(d) => write!(f, "Cannot find device \"{d}\""),
             Self::Io(what, e) => write!(f, "{what}: {e}"),
         }
@@ -42,7 +45,7 @@ impl std::error::Error for MirrorError {
         match self {
             Self::Region(e) => Some(e),
             Self::Io(_, e) => Some(e),
-            Self::NoSuchDevice(_) => None,
+            Self::NoSuchDevice(_) | Self::Config(_) => None,
         }
     }
 }

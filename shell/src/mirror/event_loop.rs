@@ -165,11 +165,13 @@ impl Mirror {
     /// to neighbor and link events) and the dump socket, then does the first full sync.
     /// Sockets belong to the calling thread's network namespace.
     ///
-    /// Errors: [`MirrorError::Region`] (bad name, someone else's region, no memory),
+    /// Errors: [`MirrorError::Config`] (a field out of range, see [`MirrorConfig::check`]),
+    /// [`MirrorError::Region`] (bad name, someone else's region, no room, no memory),
     /// [`MirrorError::NoSuchDevice`], [`MirrorError::Io`] (socket, membership, first dump;
     /// `ResourceBusy` when a live mirror in another process keeps the named map).
     /// Cost: O(map size) to format plus one dump.
     pub fn new(cfg: MirrorConfig) -> Result<Self, MirrorError> {
+        cfg.check().map_err(MirrorError::Config)?;
         let watched = watch(&cfg.devs)?;
         if let Some(name) = &cfg.map_name {
             if let Some(pid) = owner::live_owner(name) {

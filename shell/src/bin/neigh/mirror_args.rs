@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use neigh::mirror::{Families, MirrorConfig};
+use neigh::workspace::check_map_name;
 use neigh_core::wire::consts::{AF_INET, AF_INET6};
 
 use crate::cli::{Command, Globals, Topic};
@@ -84,10 +85,13 @@ pub fn mirror(args: &[String], g: &Globals) -> Result<Command, CliError> {
             }
             "--resync-interval" => {
                 let secs: f64 = num(w, it.next()).map_err(bad)?;
-                if !secs.is_finite() || secs < 0.0 {
-                    return Err(bad(format!("invalid value \"{secs}\" for {w}")));
-                }
-                cfg.periodic_resync = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+                let every = Duration::try_from_secs_f64(secs).map_err(|_| {
+                    bad(format!(
+                        "invalid value \"{secs}\" for {w}: 0 (never) or a number of seconds up to {}",
+                        u64::MAX
+                    ))
+                })?;
+                cfg.periodic_resync = (!every.is_zero()).then_some(every);
             }
             "--resolve-udp" => cfg.resolve.udp_only = true,
             "--metrics" => svc.metrics = Some(ServiceOptions::listen_addr(it.next()).map_err(bad)?),
@@ -111,23 +115,21 @@ pub fn mirror(args: &[String], g: &Globals) -> Result<Command, CliError> {
     Ok(Command::Mirror(cfg, svc))
 }
 
-/// The checks that need the whole `mirror` command line; fills in the derived burst.
+/// The checks that need the whole `mirror` command line; fills in the derived burst, then
+/// checks every value's range as the mirror will ([`MirrorConfig::check`]).
 fn check_mirror(cfg: &mut MirrorConfig) -> Result<(), String> {
     if cfg.map_name.is_none() {
         return Err("--map NAME is required".into());
     }
-    if cfg.capacity == 0 {
-        return Err("--capacity must be at least 1".into());
+    let rate = cfg.resolve.rate_per_sec;
+    if !(0.0..=MirrorConfig::MAX_RATE).contains(&rate) {
+        return Err(format!(
+            "--rate {rate}: not a number of requests per second from 0 to {}",
+            MirrorConfig::MAX_RATE
+        ));
     }
-    let cells = cfg.resolve.ring_cells;
-    if cells != 0 && !cells.is_power_of_two() {
-        return Err(format!("--ring {cells}: not a power of two"));
-    }
-    if cfg.resolve.rate_per_sec.is_nan() || cfg.resolve.rate_per_sec < 0.0 {
-        return Err("--rate must be a non-negative number".into());
-    }
-    cfg.resolve.burst = cfg.resolve.rate_per_sec.clamp(1.0, 1000.0);
-    Ok(())
+    cfg.resolve.burst = rate.clamp(1.0, 1000.0);
+    cfg.check()
 }
 
 /// The options of `map`'s verbs (the other dash words are global options).
@@ -169,6 +171,7 @@ pub fn map(args: &[String]) -> Result<Command, CliError> {
     if a.name.is_empty() {
         return Err(bad("expected: map show|stat|check NAME"));
     }
+    check_map_name(&a.name).map_err(|e| bad(&e.to_string()))?;
     Ok(Command::Map(a))
 }
 
