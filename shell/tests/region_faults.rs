@@ -189,9 +189,9 @@ fn readers_pick_the_region_with_a_live_writer_and_hugetlb_must_be_a_hugetlbfs() 
         echo "hp=$hp"
         kill -TERM $pid; wait $pid
         # A directory that is no hugetlbfs: refused, nothing written anywhere.
-        timeout 5 ip netns exec "$NS" "$NEIGH" mirror --map w --capacity 64 --hugetlb /tmp 2>err
+        timeout 5 ip netns exec "$NS" "$NEIGH" mirror --map "w-$$" --capacity 64 --hugetlb /tmp 2>err
         echo "rc_tmp=$? $(cat err)"
-        echo "w_left=$(ls /tmp/w /dev/shm/w 2>/dev/null | wc -l)"
+        echo "w_left=$(ls "/tmp/w-$$" "/dev/shm/w-$$" 2>/dev/null | wc -l)"
         umount "$hp"; rmdir "$hp"
         "#,
     );
