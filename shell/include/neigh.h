@@ -518,9 +518,10 @@ int neigh_mirror_create(const char *map_name, size_t capacity, struct neigh_mirr
  * own loop at least every few hundred milliseconds, or readers see a stale heartbeat.
  *
  * Returns the number of events applied plus requests served plus resyncs done (>= 0), or:
- * `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`, negative `timeout_ms`), a
- * negative errno of a failing socket call (the map stays as it was; the call may be
- * retried).
+ * `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`, negative `timeout_ms`),
+ * `NEIGH_EUCLEAN` (the region's header was overwritten). A failing socket call is not an
+ * error: the mirror logs and counts it and resyncs (a failed resync is retried after a
+ * backoff), so the map keeps following the kernel once the socket works again.
  *
  * One thread at a time per mirror. Cost: one `poll` plus O(events + requests); no
  * allocation in the steady state.
@@ -538,8 +539,8 @@ int neigh_mirror_poll(struct neigh_mirror *mirror, int timeout_ms);
  * sig_atomic_t`, an `int` on Linux). A NULL `stop` runs until an error.
  *
  * Returns `NEIGH_OK`, or `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`,
- * misaligned `stop`), or a negative errno of a failing socket call (the map is marked
- * stopped too).
+ * misaligned `stop`), or `NEIGH_EUCLEAN` (the region's header was overwritten; the map
+ * is marked stopped too). Socket failures do not end it (see `neigh_mirror_poll`).
  *
  * Blocks the calling thread; one thread at a time per mirror. No allocation in the steady
  * state.

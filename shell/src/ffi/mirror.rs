@@ -93,9 +93,10 @@ pub unsafe extern "C" fn neigh_mirror_create(
 /// own loop at least every few hundred milliseconds, or readers see a stale heartbeat.
 ///
 /// Returns the number of events applied plus requests served plus resyncs done (>= 0), or:
-/// `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`, negative `timeout_ms`), a
-/// negative errno of a failing socket call (the map stays as it was; the call may be
-/// retried).
+/// `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`, negative `timeout_ms`),
+/// `NEIGH_EUCLEAN` (the region's header was overwritten). A failing socket call is not an
+/// error: the mirror logs and counts it and resyncs (a failed resync is retried after a
+/// backoff), so the map keeps following the kernel once the socket works again.
 ///
 /// One thread at a time per mirror. Cost: one `poll` plus O(events + requests); no
 /// allocation in the steady state.
@@ -133,8 +134,8 @@ pub unsafe extern "C" fn neigh_mirror_poll(mirror: *mut neigh_mirror, timeout_ms
 /// sig_atomic_t`, an `int` on Linux). A NULL `stop` runs until an error.
 ///
 /// Returns `NEIGH_OK`, or `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`,
-/// misaligned `stop`), or a negative errno of a failing socket call (the map is marked
-/// stopped too).
+/// misaligned `stop`), or `NEIGH_EUCLEAN` (the region's header was overwritten; the map
+/// is marked stopped too). Socket failures do not end it (see `neigh_mirror_poll`).
 ///
 /// Blocks the calling thread; one thread at a time per mirror. No allocation in the steady
 /// state.

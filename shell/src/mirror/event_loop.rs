@@ -47,8 +47,13 @@ use crate::region::{Region, RegionError};
 use crate::sys::interface_index;
 use crate::workspace::ShmOptions;
 
-/// Datagrams read per [`Mirror::poll_once`] before the ring and heartbeat get a turn.
+/// Datagrams read per [`Mirror::poll_once`] before the ring gets a turn (forged ones
+/// count too, so a flood of them cannot hold the loop).
 const MAX_DATAGRAMS_PER_POLL: usize = 1024;
+/// Wait before retrying a failed resync; it doubles with each consecutive failure...
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+/// ...up to this.
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// What one [`Mirror::poll_once`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,6 +91,21 @@ pub(super) struct Engine {
     /// A ring position a producer claimed but has not published, and since when.
     pub blocked: Option<(u64, Instant)>,
     pub last_resync: Instant,
+    pub failures: Failures,
+}
+
+/// What failed while the mirror ran. None of it stops the mirror: a failed resync is
+/// retried with backoff, a failed receive leads to a resync.
+#[derive(Debug, Default)]
+pub(super) struct Failures {
+    /// Resyncs that failed.
+    pub resyncs: u64,
+    /// Failures to wait for or receive events (other than overruns).
+    pub receives: u64,
+    /// Resyncs failed in a row (0 after a success): sets the backoff.
+    streak: u32,
+    /// No resync is tried before this.
+    retry_at: Option<Instant>,
 }
 
 impl fmt::Debug for Mirror {
@@ -156,6 +176,16 @@ fn open_sockets(cfg: &MirrorConfig) -> Result<(RouteSocket, RouteSocket), Mirror
         ..SocketOptions::default()
     })
     .map_err(|e| MirrorError::Io("open dump socket", e))?;
+    // Nothing but the kernel may queue datagrams on either socket: a unicast flood from
+    // another process would otherwise fill the dump socket's small buffer and make the
+    // next dump fail (ENOBUFS).
+    for (sock, what) in [
+        (&events, "connect event socket"),
+        (&dumps, "connect dump socket"),
+    ] {
+        sock.accept_only_kernel()
+            .map_err(|e| MirrorError::Io(what, e))?;
+    }
     Ok((events, dumps))
 }
 
@@ -215,6 +245,7 @@ impl Mirror {
             last_beat: now,
             blocked: None,
             last_resync: now,
+            failures: Failures::default(),
         };
         engine
             .resync(&map)
@@ -243,11 +274,18 @@ impl Mirror {
         self.engine.need_resync = true;
     }
 
+    /// Failures met so far that the mirror survived: resyncs that failed (each retried
+    /// with backoff, from 100 ms doubling up to 30 s) and failed receives of events
+    /// (each followed by a resync). Both are logged at warn level as they happen.
+    pub fn failures(&self) -> (u64, u64) {
+        (self.engine.failures.resyncs, self.engine.failures.receives)
+    }
+
     /// Runs until `stop` is set (see [`super::signal::install_stop_handlers`]), then
     /// marks the map [`MirrorState::Stopped`](super::MirrorState::Stopped) and returns.
     /// Each iteration is one [`poll_once`](Self::poll_once) with the configured tick, so
-    /// `stop` is seen within one tick. Errors: those of `poll_once` (the map stays as it
-    /// was).
+    /// `stop` is seen within one tick. Socket failures do not end it (see `poll_once`).
+    /// Errors: those of `poll_once` (the map stays as it was).
     pub fn run(&mut self, stop: &AtomicBool) -> Result<(), MirrorError> {
         self.run_with(stop, |_, _| {})
     }
@@ -283,29 +321,29 @@ impl Mirror {
         info!("mirror stopped");
     }
 
-    /// One step: a pending resync if any; waits up to `timeout` for events and applies
-    /// every queued event (up to 1024 datagrams), resyncing on `ENOBUFS`; drains the
-    /// request ring (up to 256 requests); stores the heartbeat when due.
+    /// One step: a pending resync if any (a failed one is retried at a later step, after
+    /// a backoff); waits up to `timeout` for events and applies every queued event (up to
+    /// 1024 datagrams, forged ones included), resyncing on `ENOBUFS`; drains the request
+    /// ring (up to 256 requests); stores the heartbeat whenever it is due, also between
+    /// datagrams, so it keeps its period whatever arrives.
     ///
-    /// Errors: [`MirrorError::Io`] for socket failures other than overruns (those are
-    /// handled by resyncing; a failed resync dump is retried at the next call and reported
-    /// here); [`MirrorError::Region`] when the region's header was overwritten.
+    /// Socket failures are not errors: they are counted ([`failures`](Self::failures)),
+    /// logged, and answered with a resync. Errors: [`MirrorError::Region`] when the
+    /// region's header was overwritten.
     pub fn poll_once(&mut self, timeout: Duration) -> Result<PollReport, MirrorError> {
         let (map, ring) = views(&self.region)?;
-        self.engine
-            .poll_once(&map, ring.as_ref(), timeout)
-            .map_err(|(what, e)| MirrorError::Io(what, e))
+        Ok(self.engine.poll_once(&map, ring.as_ref(), timeout))
     }
 }
 
 impl Engine {
-    /// [`Mirror::poll_once`] on the region's current views. Errors: what failed, and how.
+    /// [`Mirror::poll_once`] on the region's current views.
     fn poll_once(
         &mut self,
         map: &NeighMap<'_>,
         ring: Option<&RequestRing<'_>>,
         timeout: Duration,
-    ) -> Result<PollReport, (&'static str, io::Error)> {
+    ) -> PollReport {
         let mut report = PollReport::default();
         let mut refused_before = self.refused.count;
         if self
@@ -315,29 +353,33 @@ impl Engine {
         {
             self.need_resync = true;
         }
-        let resync_failed = |e| ("resync", e);
         if self.need_resync {
-            self.resync(map).map_err(resync_failed)?;
-            report.resyncs += 1;
+            self.try_resync(map, &mut report);
         }
-        if wait_readable(&self.events, timeout).map_err(|e| ("poll the event socket", e))? {
-            for _ in 0..MAX_DATAGRAMS_PER_POLL {
-                match self.read_events(map) {
-                    Ok(Some(n)) => report.events += n,
-                    Ok(None) => break,
-                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                        map.stat_add(StatWord::Enobufs.index(), 1);
-                        warn!("event socket overrun (ENOBUFS): events lost; resyncing");
-                        self.resync(map).map_err(resync_failed)?;
-                        report.resyncs += 1;
-                        refused_before = refused_before.min(self.refused.count);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                        warn!("unreadable event datagram ({e}): resyncing");
-                        self.resync(map).map_err(resync_failed)?;
-                        report.resyncs += 1;
-                    }
-                    Err(e) => return Err(("receive events", e)),
+        let readable = wait_readable(&self.events, timeout).unwrap_or_else(|e| {
+            self.receive_failed(map, "poll the event socket", &e);
+            false
+        });
+        for _ in 0..if readable { MAX_DATAGRAMS_PER_POLL } else { 0 } {
+            self.beat_if_due(map);
+            match self.read_events(map) {
+                Ok(Some(n)) => report.events += n,
+                Ok(None) => break,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    map.stat_add(StatWord::Enobufs.index(), 1);
+                    warn!("event socket overrun (ENOBUFS): events lost; resyncing");
+                    self.need_resync = true;
+                    self.try_resync(map, &mut report);
+                    refused_before = refused_before.min(self.refused.count);
+                }
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    warn!("unreadable event datagram ({e}): resyncing");
+                    self.need_resync = true;
+                    self.try_resync(map, &mut report);
+                }
+                Err(e) => {
+                    self.receive_failed(map, "receive events", &e);
+                    break;
                 }
             }
         }
@@ -350,11 +392,68 @@ impl Engine {
             );
             self.refused = RefusedInserts::default();
         }
+        self.beat_if_due(map);
+        report
+    }
+
+    /// A resync, unless the last one failed less than its backoff ago. A failure is
+    /// counted and logged and leaves `need_resync` set (and the map's state
+    /// "resyncing"), for a retry after twice the previous wait (100 ms up to 30 s).
+    fn try_resync(&mut self, map: &NeighMap<'_>, report: &mut PollReport) {
+        let now = Instant::now();
+        if self.failures.retry_at.is_some_and(|t| now < t) {
+            return;
+        }
+        match self.resync(map) {
+            Ok(()) => {
+                report.resyncs += 1;
+                if self.failures.streak > 0 {
+                    info!(
+                        "resync succeeded after {} failed attempt(s)",
+                        self.failures.streak
+                    );
+                }
+                self.failures.streak = 0;
+                self.failures.retry_at = None;
+            }
+            Err(e) => {
+                let f = &mut self.failures;
+                f.resyncs += 1;
+                f.streak = f.streak.saturating_add(1);
+                let wait = RETRY_FIRST
+                    .saturating_mul(1 << (f.streak - 1).min(16))
+                    .min(RETRY_MAX);
+                f.retry_at = Some(now + wait);
+                warn!(
+                    "resync failed: {e} ({} in a row, {} in all); retrying in {wait:?}",
+                    f.streak, f.resyncs
+                );
+                self.need_resync = true;
+            }
+        }
+    }
+
+    /// A failure to wait for or receive events: counted, logged (at 1, 2, 4... so that a
+    /// failure that repeats every tick does not flood the log), and answered with a
+    /// resync, since events may have been lost.
+    fn receive_failed(&mut self, map: &NeighMap<'_>, what: &str, e: &io::Error) {
+        self.failures.receives += 1;
+        if self.failures.receives.is_power_of_two() {
+            warn!(
+                "{what}: {e} ({} receive failure(s) so far); resyncing",
+                self.failures.receives
+            );
+        }
+        self.need_resync = true;
+        self.beat_if_due(map);
+    }
+
+    /// Stores the heartbeat if a period has passed since the last one. O(1).
+    fn beat_if_due(&mut self, map: &NeighMap<'_>) {
         let now = Instant::now();
         if now.duration_since(self.last_beat) >= self.cfg.heartbeat {
             self.beat(map, now);
         }
-        Ok(report)
     }
 
     /// Stores the heartbeat and the count of spoofed datagrams dropped.

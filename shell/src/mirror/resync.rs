@@ -23,6 +23,8 @@ use super::stats::{MirrorState, StatWord};
 use crate::netlink::RouteSocket;
 use crate::sys::prefetch;
 
+/// Most datagrams a resync discards from the event socket before it dumps.
+const MAX_DISCARDED_DATAGRAMS: usize = 1 << 16;
 /// Bytes of dump messages handed to the applying thread at a time.
 const DUMP_BATCH_BYTES: usize = 256 << 10;
 /// How many entries ahead of the one it writes the dump applier prefetches
@@ -86,10 +88,11 @@ impl Engine {
     }
 
     /// Drops what the event socket has queued: it predates the events the kernel dropped.
-    /// Returns how many messages went.
+    /// Returns how many messages went. Reads at most [`MAX_DISCARDED_DATAGRAMS`], so a
+    /// flood that never lets the queue empty cannot hold the resync.
     fn discard_queued(&mut self) -> io::Result<usize> {
         let mut discarded = 0usize;
-        loop {
+        for _ in 0..MAX_DISCARDED_DATAGRAMS {
             match self.events.recv_events(|_| {}) {
                 Ok(n) => discarded += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(discarded),
@@ -98,6 +101,7 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
+        Ok(discarded)
     }
 }
 

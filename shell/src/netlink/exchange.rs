@@ -277,8 +277,11 @@ impl RouteSocket {
 
     /// Receives one datagram of multicast events (after [`RouteSocket::add_membership`])
     /// and hands each message to `on_message`, borrowed from the socket's buffer. Unicast
-    /// messages (late replies) are counted as stale and skipped; datagrams from other
-    /// processes never get here (see [`super::DropCounters::foreign`]).
+    /// messages (late replies) are counted as stale and skipped.
+    ///
+    /// A datagram from another process is dropped (see [`super::DropCounters::foreign`])
+    /// and ends the call like any other: the caller's budget of datagrams per turn counts
+    /// it, so a flood of them cannot keep the caller reading.
     ///
     /// Returns the number of messages delivered (0 is possible). Errors: `WouldBlock` on a
     /// nonblocking socket with nothing queued; `ENOBUFS` (`io::Error::raw_os_error`) when
@@ -288,7 +291,9 @@ impl RouteSocket {
     where
         F: FnMut(&Message<'_>),
     {
-        let dgram = self.recv_datagram()?;
+        let Some(dgram) = self.recv_one()? else {
+            return Ok(0);
+        };
         if dgram.groups == 0 {
             self.drops.stale += 1;
             debug!("netlink: skipped a unicast datagram while waiting for events");

@@ -12,8 +12,8 @@ use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
 use rustix::net::netlink::SocketAddrNetlink;
 use rustix::net::sockopt::{set_socket_recv_buffer_size, set_socket_recv_buffer_size_force};
 use rustix::net::{
-    bind, getsockname, recvmsg, sendto, socket_with, AddressFamily, RecvAncillaryBuffer, RecvFlags,
-    ReturnFlags, SendFlags, SocketFlags, SocketType,
+    bind, connect, getsockname, recvmsg, sendto, socket_with, AddressFamily, RecvAncillaryBuffer,
+    RecvFlags, ReturnFlags, SendFlags, SocketFlags, SocketType,
 };
 
 use crate::sys::set_int_sockopt;
@@ -162,6 +162,17 @@ impl RouteSocket {
         set_int_sockopt(&self.fd, libc::SOL_NETLINK, libc::NETLINK_ADD_MEMBERSHIP, g)
     }
 
+    /// Connects the socket to the kernel (`connect(2)` to port 0): the kernel then refuses
+    /// (`ECONNREFUSED`) every unicast datagram another process sends to our port id, so
+    /// none is ever queued, fills the receive buffer, or costs a read. Multicast events
+    /// still arrive (the kernel checks no peer for them), and so can a forged multicast
+    /// from a privileged process: [`RouteSocket::recv_datagram`] still drops those.
+    /// Requests are sent to the kernel as before. Errors: `connect(2)` failure.
+    pub fn accept_only_kernel(&self) -> io::Result<()> {
+        connect(&self.fd, &SocketAddrNetlink::new(0, 0))?;
+        Ok(())
+    }
+
     /// Switches `O_NONBLOCK` on or off: when on, receives that would wait fail with
     /// `io::ErrorKind::WouldBlock`. Errors: `fcntl(2)` failure.
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
@@ -203,36 +214,49 @@ impl RouteSocket {
     ///
     /// Errors: `recvmsg(2)` failures (`WouldBlock` on a nonblocking socket with nothing
     /// queued, `ENOBUFS` when the kernel dropped events for want of buffer space);
-    /// `InvalidData` if the kernel still reports `MSG_TRUNC`. Cost: two system calls.
+    /// `InvalidData` if the kernel still reports `MSG_TRUNC`. Cost: two system calls per
+    /// datagram read.
     pub(crate) fn recv_datagram(&mut self) -> io::Result<Datagram> {
         loop {
-            let (size, _, _) = self.recvmsg(RecvFlags::PEEK | RecvFlags::TRUNC, 0)?;
-            if size > self.buf.len() {
-                debug!("netlink: growing receive buffer to {size} bytes");
-                self.buf.resize(size.next_power_of_two(), 0);
+            if let Some(d) = self.recv_one()? {
+                return Ok(d);
             }
-            let cap = self.buf.len();
-            let (len, addr, flags) = self.recvmsg(RecvFlags::empty(), cap)?;
-            if flags.contains(ReturnFlags::TRUNC) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("netlink datagram truncated ({len} bytes)"),
-                ));
-            }
-            if addr.pid() != 0 {
-                self.drops.foreign += 1;
+        }
+    }
+
+    /// Receives one datagram, as [`RouteSocket::recv_datagram`] does, but returns `None`
+    /// after dropping one from another sender instead of reading on: a caller bounding
+    /// its work per turn counts forged datagrams too. Errors: as `recv_datagram`.
+    pub(crate) fn recv_one(&mut self) -> io::Result<Option<Datagram>> {
+        let (size, _, _) = self.recvmsg(RecvFlags::PEEK | RecvFlags::TRUNC, 0)?;
+        if size > self.buf.len() {
+            debug!("netlink: growing receive buffer to {size} bytes");
+            self.buf.resize(size.next_power_of_two(), 0);
+        }
+        let cap = self.buf.len();
+        let (len, addr, flags) = self.recvmsg(RecvFlags::empty(), cap)?;
+        if addr.pid() != 0 {
+            self.drops.foreign += 1;
+            // Logged at 1, 2, 4, 8...: a flood must not turn into a flood of log lines.
+            if self.drops.foreign.is_power_of_two() {
                 warn!(
                     "netlink: dropped a datagram from port {} (not the kernel); {} dropped so far",
                     addr.pid(),
                     self.drops.foreign
                 );
-                continue;
             }
-            return Ok(Datagram {
-                len,
-                groups: addr.groups(),
-            });
+            return Ok(None);
         }
+        if flags.contains(ReturnFlags::TRUNC) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("netlink datagram truncated ({len} bytes)"),
+            ));
+        }
+        Ok(Some(Datagram {
+            len,
+            groups: addr.groups(),
+        }))
     }
 
     /// One `recvmsg(2)` into the first `cap` bytes of the buffer. Returns the datagram's

@@ -66,6 +66,11 @@ impl RunningMirror {
         }
     }
 
+    /// True while the mirror's `run` has not returned.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// Joins the region read-only, as a data plane would.
     pub fn join(&self) -> Region {
         Region::open(&self.name, Access::ReadOnly).expect("join map")
