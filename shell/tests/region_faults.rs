@@ -256,3 +256,54 @@ fn map_names_are_checked_where_they_are_typed() {
         );
     }
 }
+
+/// A writer that died in the middle of a move leaves a lock's range unreadable: `map
+/// show` prints what it can read, says how much it could not on stderr, and exits 4.
+#[test]
+fn map_show_reports_what_it_could_not_read() {
+    use neigh::mirror::Region;
+    use neigh::workspace::{ShmOptions, Workspace};
+    use neigh_core::map::MapParams;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let Some(ns) = Netns::new("busy") else {
+        return;
+    };
+    let name = format!("neigh-test-busy-{}", std::process::id());
+    let params = MapParams::for_entries(64);
+    let region = Region::create(Some(&name), &params, 0, &ShmOptions::default()).expect("create");
+    let map = region.writer().expect("writable").expect("map");
+    for i in 1..=40u8 {
+        let e = neigh_core::NeighEntry {
+            key: neigh_core::NeighKey {
+                ifindex: 1,
+                addr: std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, i)),
+            },
+            mac: Some([2, 0, 0, 0, 0, i]),
+            state: neigh_core::NudState::PERMANENT,
+            flags: neigh_core::NtfFlags::NONE,
+        };
+        map.upsert(&e, 0).expect("room");
+    }
+    // The version word of lock 0 (word 0 of its group, the groups at the offset header
+    // word 7 records) left odd, as a writer killed in the middle of a move leaves it.
+    let base = region.workspace().as_mut_ptr();
+    // SAFETY: word 7 of the 512-byte header, inside the live read-write mapping.
+    let groups = unsafe { (*base.add(7 * 8).cast::<AtomicU64>()).load(Ordering::Relaxed) };
+    // SAFETY: the first word of the lock groups, inside the mapping, 8-byte aligned.
+    let version = unsafe { &*base.add(groups as usize).cast::<AtomicU64>() };
+    version.fetch_add(1, Ordering::AcqRel);
+    let o = ns.neigh(&format!("map show {name}"));
+    version.fetch_add(1, Ordering::AcqRel);
+    let shown = stdout(&o).lines().count();
+    let o2 = ns.neigh(&format!("map show {name}"));
+    drop(map);
+    drop(region);
+    Workspace::unlink_shm(&name).expect("unlink");
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("could not be read"), "{}", stderr(&o));
+    assert!(shown < 40, "{shown} entries shown");
+    // Released, every entry reads again (exit 3: no mirror keeps this map's heartbeat).
+    assert_eq!((code(&o2), stdout(&o2).lines().count()), (3, 40));
+    assert!(!stderr(&o2).contains("could not be read"));
+}

@@ -5,14 +5,16 @@
 //!
 //! Exit status: 0; 1 when the map cannot be joined; 3 when the writer's heartbeat is stale
 //! (the map no longer follows the kernel; the output is still printed), except with
-//! `--prometheus`, whose output says so (`neigh_mirror_stale 1`).
+//! `--prometheus`, whose output says so (`neigh_mirror_stale 1`); 4 when `show` could not
+//! read some slots (a writer kept moving entries there, or died in the middle of a move):
+//! the entries it could read are printed, and stderr says how many slots it could not.
 
 use std::io::Write as _;
 
 use neigh::mirror::{unix_ms, MirrorStats, Region, StatWord};
 use neigh::netlink::{RouteSocket, SocketOptions};
 use neigh::workspace::Access;
-use neigh_core::map::MapEntry;
+use neigh_core::map::{MapEntry, MapReader};
 
 use crate::cli::{Globals, MapArgs, MapVerb};
 use crate::error::CliError;
@@ -22,6 +24,11 @@ use crate::render::Renderer;
 
 /// Exit status when the map's writer is gone (stale heartbeat).
 const EXIT_STALE: i32 = 3;
+/// Exit status when `show` could not read every slot (`Busy`).
+const EXIT_INCOMPLETE: i32 = 4;
+/// Passes over the map `show` makes before it reports slots it could not read: a live
+/// writer moves keys for microseconds at a time, so a second pass normally reads them.
+const SHOW_PASSES: usize = 3;
 
 /// Runs `neigh map show|stat|check NAME`.
 pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
@@ -35,9 +42,11 @@ pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::new(1, format!("neigh map: {}: {e}", a.name)))?;
     let stats = MirrorStats::read(&reader);
     let mut out = Vec::new();
+    let mut unreadable = 0;
     match a.verb {
         MapVerb::Show => {
-            let mut entries: Vec<MapEntry> = reader.iter().filter_map(Result::ok).collect();
+            let (mut entries, busy) = read_entries(&reader);
+            unreadable = busy;
             entries.sort_by_key(|e| (e.key().ifindex, e.key().addr));
             // Names as this namespace knows them; without a netlink socket, `ifN`.
             let links = RouteSocket::open(&SocketOptions::default())
@@ -62,19 +71,53 @@ pub fn map(g: &Globals, a: &MapArgs) -> Result<(), CliError> {
         MapVerb::Stat | MapVerb::Check => stat_text(&mut out, &a.name, &region, &stats),
     }
     let _ = std::io::stdout().lock().write_all(&out);
+    let mut problems = Vec::new();
     // The exposition says it itself (`neigh_mirror_stale 1`), and a textfile collector's
     // `neigh map stat NAME --prometheus > F && mv F ...` must still publish it.
     if stats.stale && !a.prometheus {
-        return Err(CliError::new(
-            EXIT_STALE,
-            format!(
-                "neigh map: {}: writer heartbeat is {} ms old: the mirror (pid {}) is not \
-                 running; the map no longer follows the kernel",
-                a.name, stats.heartbeat_age_ms, stats.map.owner
-            ),
+        problems.push(format!(
+            "neigh map: {}: writer heartbeat is {} ms old: the mirror (pid {}) is not \
+             running; the map no longer follows the kernel",
+            a.name, stats.heartbeat_age_ms, stats.map.owner
         ));
     }
-    Ok(())
+    if unreadable > 0 {
+        problems.push(format!(
+            "neigh map: {}: {unreadable} slot(s) could not be read (a writer kept moving \
+             entries there, or died in the middle of a move): the listing is incomplete",
+            a.name
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let code = if unreadable > 0 {
+        EXIT_INCOMPLETE
+    } else {
+        EXIT_STALE
+    };
+    Err(CliError::new(code, problems.join("\n")))
+}
+
+/// Every entry of the map, and how many slots stayed unreadable (`Busy`): up to
+/// [`SHOW_PASSES`] passes, until one reads every slot.
+fn read_entries(reader: &MapReader<'_>) -> (Vec<MapEntry>, usize) {
+    let mut pass = 0;
+    loop {
+        pass += 1;
+        let mut entries = Vec::with_capacity(reader.len());
+        let mut busy = 0;
+        for e in reader.iter() {
+            match e {
+                Ok(e) => entries.push(e),
+                Err(_) => busy += 1,
+            }
+        }
+        if busy == 0 || pass == SHOW_PASSES {
+            return (entries, busy);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// Every counter `map stat -j` prints, in order, by JSON key.

@@ -221,6 +221,46 @@ mod tests {
         }
     }
 
+    /// Every numeric option at and past its edges: a usage error or a configuration the
+    /// mirror accepts, never a panic and never a value silently changed.
+    #[test]
+    fn numeric_options_out_of_range_are_usage_errors() {
+        let huge = "18446744073709551615";
+        for bad in [
+            "--resync-interval 1e308".to_owned(),
+            format!("--resync-interval {huge}"),
+            "--resync-interval -1".into(),
+            "--resync-interval nan".into(),
+            "--rate 1e308".into(),
+            "--rate inf".into(),
+            "--rate -1".into(),
+            format!("--capacity {huge}"),
+            "--capacity 536870913".into(),
+            "--capacity 0".into(),
+            format!("--ring {huge}"),
+            "--ring 33554432".into(),
+            format!("--rcvbuf {huge}"),
+            format!("--hold-down {huge}0"),
+        ] {
+            let a = args(&format!("--map m {bad}"));
+            let err = parse_mirror_args(&a).expect_err(&bad);
+            assert_eq!(err.code, EXIT_USAGE, "{bad}: {}", err.message);
+        }
+        for good in [
+            format!("--resync-interval {}", u32::MAX),
+            format!("--hold-down {huge}"),
+            "--capacity 536870912".into(),
+            "--rate 1000000".into(),
+            "--rcvbuf 2147483647".into(),
+            "--ring 16777216".into(),
+        ] {
+            let c = parse_mirror_args(&args(&format!("--map m {good}")))
+                .unwrap_or_else(|e| panic!("{good}: {}", e.message))
+                .expect("config");
+            c.check().unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+    }
+
     #[test]
     fn map_args_and_usage_errors() {
         assert_eq!(
