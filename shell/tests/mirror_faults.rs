@@ -265,3 +265,60 @@ fn a_flood_of_forged_events_does_not_stop_the_heartbeat() {
     assert_converges(&ns, &region, Duration::from_secs(5));
     mirror.stop().expect("clean stop");
 }
+
+/// Producers that crashed between claiming a ring cell and publishing it, K of them in a
+/// row: the mirror skips them together after one wait, not one wait each, and serves the
+/// request posted after them.
+#[test]
+fn claims_crashed_producers_left_in_a_row_are_skipped_together() {
+    use neigh::workspace::Access;
+    use neigh_core::ring::{ring_footprint, ResolveRequest};
+    use std::sync::atomic::AtomicU64;
+
+    const CRASHED: u64 = 5;
+    const CELLS: usize = 16;
+    let Some(ns) = Netns::new("ring_claims") else {
+        return;
+    };
+    quiet_veth(&ns, "va", "vb");
+    ns.ip_ok("addr add 10.9.0.1/24 dev va");
+    let va = links(&ns)["va"];
+    let name = map_name("ring_claims");
+    let mut cfg = MirrorConfig {
+        map_name: Some(name.clone()),
+        capacity: 256,
+        periodic_resync: None,
+        ..Default::default()
+    };
+    cfg.resolve.ring_cells = CELLS;
+    cfg.resolve.udp_only = true;
+    let mirror = RunningMirror::start(&ns, cfg);
+    let poster = Region::open(&name, Access::ReadWrite).expect("join read-write");
+    // The ring is the region's tail; its enqueue position is header word 8. Claiming
+    // positions without publishing them is what a producer killed mid-post leaves.
+    let ws = poster.workspace();
+    let ring_at = ws.len() - ring_footprint(CELLS).expect("cells");
+    // SAFETY: word 8 of the ring header, inside the live read-write mapping, aligned.
+    let enqueue = unsafe { &*ws.as_mut_ptr().add(ring_at + 8 * 8).cast::<AtomicU64>() };
+    enqueue.fetch_add(CRASHED, Ordering::AcqRel);
+    let ring = poster.ring().expect("ring").expect("valid");
+    let req = ResolveRequest {
+        ifindex: va,
+        addr: IpAddr::V4(Ipv4Addr::new(10, 9, 0, 9)),
+    };
+    let start = Instant::now();
+    ring.post(&req).expect("posted after the crashed claims");
+    wait_for("the request drained", Duration::from_secs(10), || {
+        poster.ring_stats().is_some_and(|s| s.drained == 1)
+    });
+    let took = start.elapsed();
+    let s = poster.ring_stats().expect("stats");
+    assert_eq!(s.abandoned, CRASHED, "{s:?}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "{CRASHED} crashed claims held the request for {took:?}"
+    );
+    drop(ring);
+    drop(poster);
+    mirror.stop().expect("clean stop");
+}

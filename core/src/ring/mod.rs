@@ -444,6 +444,14 @@ impl<'a> RequestRing<'a> {
         freed
     }
 
+    /// The enqueue position: every position below it has been claimed by a producer
+    /// (published or not). The consumer reads it to age claims: a claim below the value
+    /// read at time `t` was made before `t`. Relaxed: a value at most as far on as the
+    /// latest claim. O(1).
+    pub fn enqueue_position(&self) -> u64 {
+        self.header[R_ENQUEUE].load(Ordering::Relaxed)
+    }
+
     /// The ring's counters. O(1).
     pub fn stats(&self) -> RingStats {
         let h = |i: usize| self.header[i].load(Ordering::Relaxed);

@@ -223,3 +223,18 @@ fn many_producers_one_consumer_lose_nothing_uncounted() {
     assert_eq!(s.posted + s.dropped_full, u64::from(PRODUCERS * EACH));
     assert_eq!(s.pending, 0);
 }
+
+#[test]
+fn the_enqueue_position_counts_claims_published_or_not() {
+    let w = words(4);
+    let r = RequestRing::format(&w, 4, 0).unwrap();
+    assert_eq!(r.enqueue_position(), 0);
+    // A producer that claimed position 0 and stalled, then one that published.
+    w[R_ENQUEUE].store(1, Ordering::Relaxed);
+    r.post(&v4(1)).unwrap();
+    assert_eq!(r.enqueue_position(), 2);
+    let d = r.drain(usize::MAX, |_| {});
+    assert_eq!(d.blocked_at, Some(0));
+    assert!(r.abandon(0));
+    assert_eq!(r.enqueue_position(), 2, "abandoning claims nothing");
+}

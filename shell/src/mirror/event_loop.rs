@@ -39,6 +39,7 @@ use super::apply::{
 use super::config::MirrorConfig;
 use super::error::MirrorError;
 use super::owner;
+use super::requests::ClaimWatch;
 use super::resolver::Resolver;
 use super::resync::DUMP_RCVBUF;
 use super::stats::{monotonic_ms, unix_ms, MirrorStats, StatWord};
@@ -88,8 +89,9 @@ pub(super) struct Engine {
     pub need_resync: bool,
     pub refused: RefusedInserts,
     pub last_beat: Instant,
-    /// A ring position a producer claimed but has not published, and since when.
-    pub blocked: Option<(u64, Instant)>,
+    /// Since when the drain has been blocked by claims not yet published, and below which
+    /// position they were made by then.
+    pub blocked: Option<ClaimWatch>,
     pub last_resync: Instant,
     pub failures: Failures,
 }

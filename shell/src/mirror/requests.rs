@@ -21,6 +21,15 @@ use super::stats::StatWord;
 /// Requests drained from the ring per [`Mirror::poll_once`](super::Mirror::poll_once).
 const MAX_REQUESTS_PER_POLL: usize = 256;
 
+/// The consumer's clock for unpublished claims: every position below `claimed_below` was
+/// claimed by `since` (the enqueue position read then), so any of them still unpublished
+/// [`STUCK_CLAIM`] after `since` belongs to a producer that stalled or died.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ClaimWatch {
+    pub claimed_below: u64,
+    pub since: Instant,
+}
+
 impl Engine {
     /// The mirror's scope (families, watched interfaces) as it stands.
     pub(super) fn scope(&self) -> Scope<'_> {
@@ -41,18 +50,34 @@ impl Engine {
             return 0;
         };
         let mut reqs = Vec::new();
-        let d = ring.drain(MAX_REQUESTS_PER_POLL, |r| reqs.push(r));
-        let now = Instant::now();
-        match (d.blocked_at, self.blocked) {
-            (Some(pos), Some((was, since))) if pos == was => {
-                if now.duration_since(since) >= STUCK_CLAIM && ring.abandon(pos) {
+        let mut d = ring.drain(MAX_REQUESTS_PER_POLL, |r| reqs.push(r));
+        while let Some(pos) = d.blocked_at {
+            let now = Instant::now();
+            match self.blocked {
+                // Claimed before `since`: once that is STUCK_CLAIM ago, skip it and drain
+                // on. Claims crashed producers left one after another are all older than
+                // `since`, so they go together instead of one STUCK_CLAIM each.
+                Some(w) if (pos.wrapping_sub(w.claimed_below) as i64) < 0 => {
+                    if now.duration_since(w.since) < STUCK_CLAIM || !ring.abandon(pos) {
+                        break;
+                    }
                     warn!("request ring: skipped a claim never published (crashed producer?)");
-                    self.blocked = None;
+                    let room = MAX_REQUESTS_PER_POLL.saturating_sub(reqs.len());
+                    d = ring.drain(room, |r| reqs.push(r));
+                }
+                _ => {
+                    self.blocked = Some(ClaimWatch {
+                        claimed_below: ring.enqueue_position(),
+                        since: now,
+                    });
+                    break;
                 }
             }
-            (Some(pos), _) => self.blocked = Some((pos, now)),
-            (None, _) => self.blocked = None,
         }
+        if d.blocked_at.is_none() {
+            self.blocked = None;
+        }
+        let now = Instant::now();
         for req in &reqs {
             let family = match req.addr {
                 IpAddr::V4(_) => libc::AF_INET as u8,

@@ -203,7 +203,9 @@ fn setsockopt(s: &UdpSocket, level: i32, name: i32, value: i32) -> io::Result<()
     })
 }
 
-/// How long the consumer waits on a claimed-but-unpublished ring cell before skipping it.
+/// How long a ring claim may stay unpublished before the consumer skips it. Claims made
+/// before the consumer first saw the drain blocked share one wait, so K claims crashed
+/// producers left in a row cost one such wait, not K.
 pub(crate) const STUCK_CLAIM: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
