@@ -73,11 +73,13 @@ Readers join it with `neigh map show NAME` or the C API. Under systemd (NOTIFY_S
 it sends READY=1 after the first dump, STATUS= lines and WATCHDOG=1 pings. It logs to
 stderr at info level (NEIGH_LOG or RUST_LOG change it).
 
-  --map NAME        region name in /dev/shm (re-created, mode 0600)
-  --capacity N      entries to size the map for (default 65536)
+  --map NAME        region name in /dev/shm (re-created, mode 0600, its space reserved);
+                    printable UTF-8 without '/', not starting with '-'
+  --capacity N      entries to size the map for, 1 to 536870912 (default 65536)
   --rcvbuf BYTES    event socket receive buffer (default 8388608, SO_RCVBUFFORCE)
-  --ring CELLS      resolution request ring cells, a power of two; 0 disables (default 1024)
-  --rate PER_SEC    resolutions asked of the kernel per second (default 200)
+  --ring CELLS      resolution request ring cells, a power of two up to 16777216;
+                    0 disables (default 1024)
+  --rate PER_SEC    resolutions asked of the kernel per second, up to 1000000 (default 200)
   --hold-down MS    ask for the same neighbor at most once per MS (default 1000)
   --resolve-udp     resolve by sending a TTL-1 UDP datagram instead of NTF_USE
                     (the automatic fallback without CAP_NET_ADMIN)
@@ -85,7 +87,8 @@ stderr at info level (NEIGH_LOG or RUST_LOG change it).
                     re-dump this often even without a lost sync, to pick up what the
                     kernel does not announce (entries created unresolved, multicast
                     NOARP entries); 0 disables (default 30)
-  --hugetlb DIR     back the region with a hugetlbfs file (falls back to /dev/shm)
+  --hugetlb DIR     back the region with a file in the hugetlbfs mounted at DIR (falls
+                    back to /dev/shm when no huge pages are free)
   --metrics [ADDR:]PORT
                     serve the map's figures at http://ADDR:PORT/metrics in the
                     Prometheus text format (ADDR defaults to 127.0.0.1)
@@ -100,7 +103,8 @@ Usage: neigh map show NAME [-j]
        neigh map check NAME [--max-age MS]
 
 Reads the map a `neigh mirror --map NAME` maintains, read-only and without netlink,
-as a data plane does. Exit status 3 when the mirror's heartbeat is stale (crashed).
+as a data plane does. Exit status 3 when the mirror's heartbeat is stale (crashed),
+4 when `show` could not read some slots (a writer died in the middle of a move).
 
   --prometheus      the figures in the Prometheus text format (neigh_mirror_*)
   check             exit 0 when a live mirror is synced with a fresh heartbeat (at
