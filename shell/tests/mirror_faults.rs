@@ -318,7 +318,6 @@ fn claims_crashed_producers_left_in_a_row_are_skipped_together() {
         took < Duration::from_millis(2500),
         "{CRASHED} crashed claims held the request for {took:?}"
     );
-    drop(ring);
     drop(poster);
     mirror.stop().expect("clean stop");
 }

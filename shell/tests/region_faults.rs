@@ -297,7 +297,6 @@ fn map_show_reports_what_it_could_not_read() {
     version.fetch_add(1, Ordering::AcqRel);
     let shown = stdout(&o).lines().count();
     let o2 = ns.neigh(&format!("map show {name}"));
-    drop(map);
     drop(region);
     Workspace::unlink_shm(&name).expect("unlink");
     assert_eq!(code(&o), 4, "{}", stderr(&o));

@@ -622,3 +622,18 @@ fn lookups_on_many_threads_never_see_a_torn_entry_while_a_writer_runs() {
     // SAFETY: every thread using the handle has been joined.
     unsafe { neigh_map_leave(map) };
 }
+
+/// A capacity past the largest map is refused before anything is created, not capped.
+#[test]
+fn a_mirror_capacity_out_of_range_is_refused() {
+    let name =
+        std::ffi::CString::new(format!("neigh-ffi-capacity-{}", std::process::id())).expect("name");
+    let mut m = null_mut();
+    // SAFETY: a NUL-terminated name and a live out slot.
+    let rc = unsafe { mirror::neigh_mirror_create(name.as_ptr(), 1 << 40, &mut m) };
+    assert_eq!(rc, NEIGH_EINVAL, "{}", last_error());
+    assert!(m.is_null());
+    assert!(last_error().contains("out of range"), "{}", last_error());
+    let path = crate::workspace::shm_path(name.to_str().expect("utf-8"));
+    assert!(!path.exists());
+}
