@@ -358,6 +358,7 @@ impl Engine {
         if self.need_resync {
             self.try_resync(map, &mut report);
         }
+        let receives_failed = self.failures.receives;
         let readable = wait_readable(&self.events, timeout).unwrap_or_else(|e| {
             self.receive_failed(map, "poll the event socket", &e);
             false
@@ -395,6 +396,11 @@ impl Engine {
             self.refused = RefusedInserts::default();
         }
         self.beat_if_due(map);
+        if self.failures.receives != receives_failed {
+            // A socket that fails at once (and may poll readable all the time) must not
+            // turn the loop into a busy spin: the step still takes its tick.
+            std::thread::sleep(timeout);
+        }
         report
     }
 
