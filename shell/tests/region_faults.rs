@@ -15,11 +15,18 @@ use common::{code, stderr, stdout, Netns, NEIGH};
 /// Runs `script` with `sh` in a private mount namespace whose `/dev/shm` is a fresh tmpfs
 /// of `shm_size`. `$NEIGH` is the binary under test, `$NS` the network namespace.
 fn in_private_shm(ns: &Netns, shm_size: &str, script: &str) -> Output {
-    let full =
-        format!("mount -t tmpfs -o size={shm_size},mode=1777 tmpfs /dev/shm || exit 99\n{script}");
+    // The scripts' scratch files go to a directory of their own, removed after.
+    let full = format!(
+        "mount -t tmpfs -o size={shm_size},mode=1777 tmpfs /dev/shm || exit 99\n\
+         scratch=$(mktemp -d) && cd \"$scratch\" || exit 99\n\
+         trap 'cd /; rm -rf \"$scratch\"' EXIT\n{script}"
+    );
     let out = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", &full])
         .env("NEIGH", NEIGH)
+        // Errors only on stderr, which the scripts print: no start-up lines.
+        .env("NEIGH_LOG", "error")
+        .env_remove("RUST_LOG")
         .env("NS", ns.name())
         .output()
         .expect("run unshare");
