@@ -133,6 +133,13 @@ fn socket_failures_never_stop_the_mirror_and_junk_cannot_reach_its_dump_socket()
     let stats = MirrorStats::read(&reader);
     assert!(!stats.stale, "heartbeat {} ms old", stats.heartbeat_age_ms);
     assert_eq!(stats.state, MirrorState::Resyncing);
+    // Counted where readers see it; retried with backoff, not at every turn (a turn is
+    // 10 ms: 2 s of retries at every turn would be ~200).
+    let failed = stats.get(StatWord::ResyncFailures);
+    assert!(
+        (1..=12).contains(&failed),
+        "{failed} failed resyncs counted"
+    );
 
     // Repair it: a fresh socket on the same port id. The retried resync then succeeds.
     let port = dump.port;

@@ -13,9 +13,10 @@
 //! | 16-17 | owner id, heartbeat (opaque to the map; crash detection) | the owner |
 //! | 18    | bytes per lock group (checked against 3-4 on join) | format |
 //! | 19-31 | reserved, zero | - |
-//! | 32-47 | [`STAT_WORDS`] general-purpose statistics words | the owner |
+//! | 32-47 | general-purpose statistics words 0-15 | the owner |
 //! | 48    | poisoned: non-zero once a writer unwound in the middle of a move | writers |
-//! | 49-63 | reserved, zero | - |
+//! | 49-50 | general-purpose statistics words 16-17 (zero in regions of older builds) | the owner |
+//! | 51-63 | reserved, zero | - |
 //!
 //! The header describes the map only. A request ring, when the region has one, starts at
 //! the map's `total bytes` (word 9) and records that offset in its own header; see
@@ -25,8 +26,9 @@
 pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
 /// The layout this build formats and joins; any other version is refused on join.
 pub const LAYOUT_VERSION: u64 = 5;
-/// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`).
-pub const STAT_WORDS: usize = 16;
+/// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`):
+/// words 32-47 hold the first 16, words 49-50 the rest.
+pub const STAT_WORDS: usize = 18;
 
 pub(crate) const HEADER_WORDS: usize = 64;
 pub(crate) const HEADER_BYTES: usize = HEADER_WORDS * 8;
@@ -52,8 +54,21 @@ pub(crate) const H_HEARTBEAT: usize = 17;
 pub(crate) const H_GROUP_BYTES: usize = 18;
 pub(crate) const H_STATS: usize = 32;
 pub(crate) const H_POISONED: usize = 48;
+pub(crate) const H_STATS_HIGH: usize = 49;
+/// Statistics words in the first block (words 32-47).
+const STATS_LOW: usize = H_POISONED - H_STATS;
 
-const _: () = assert!(H_STATS + STAT_WORDS <= H_POISONED && H_POISONED < HEADER_WORDS);
+const _: () = assert!(H_STATS + STATS_LOW == H_POISONED && H_POISONED < H_STATS_HIGH);
+const _: () = assert!(H_STATS_HIGH + (STAT_WORDS - STATS_LOW) <= HEADER_WORDS);
+
+/// The header word of statistics word `i`, `None` past [`STAT_WORDS`]. O(1).
+pub(crate) fn stat_word(i: usize) -> Option<usize> {
+    match i {
+        _ if i < STATS_LOW => Some(H_STATS + i),
+        _ if i < STAT_WORDS => Some(H_STATS_HIGH + (i - STATS_LOW)),
+        _ => None,
+    }
+}
 
 /// A copy of the header's shape and counters, as read by
 /// [`MapReader::stats`](super::MapReader::stats).

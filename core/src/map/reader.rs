@@ -412,7 +412,7 @@ impl<'a> MapReader<'a> {
     /// Statistics word `i` (`0..STAT_WORDS`), or `None` past the end. Their meaning is the
     /// owner's (the std mirror names them). O(1).
     pub fn stat(&self, i: usize) -> Option<u64> {
-        (i < STAT_WORDS).then(|| self.header[H_STATS + i].load(Ordering::Relaxed))
+        stat_word(i).map(|w| self.header[w].load(Ordering::Relaxed))
     }
 
     pub(crate) fn header(&self) -> &'a [AtomicU64] {

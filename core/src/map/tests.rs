@@ -592,6 +592,16 @@ fn header_owner_heartbeat_and_stat_words() {
     assert_eq!(r.stat(STAT_WORDS), None);
     assert_eq!(st.capacity, p.capacity as u64);
     assert_eq!(st.seed, p.seed);
+    // Every statistics word has a header word of its own, none of them the poison word.
+    for i in 0..STAT_WORDS {
+        assert!(map.stat_store(i, 1000 + i as u64));
+    }
+    assert!(!r.is_poisoned());
+    let stored: Vec<u64> = (0..STAT_WORDS).map(|i| r.stat(i).unwrap()).collect();
+    assert_eq!(
+        stored,
+        (0..STAT_WORDS).map(|i| 1000 + i as u64).collect::<Vec<_>>()
+    );
 }
 
 /// 32 slots in 2 locks of 16: small enough to place keys by hand.

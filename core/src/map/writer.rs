@@ -484,7 +484,7 @@ impl<'a> NeighMap<'a> {
     }
 
     fn stat_word(&self, i: usize) -> Option<&'a AtomicU64> {
-        (i < STAT_WORDS).then(|| &self.r.header()[H_STATS + i])
+        stat_word(i).map(|w| &self.r.header()[w])
     }
 
     /// Runs a writer's walk from `home` (`plan`, which reads only slots whose lock it is

@@ -278,7 +278,9 @@ impl Mirror {
 
     /// Failures met so far that the mirror survived: resyncs that failed (each retried
     /// with backoff, from 100 ms doubling up to 30 s) and failed receives of events
-    /// (each followed by a resync). Both are logged at warn level as they happen.
+    /// (each followed by a resync). Both are logged at warn level as they happen, and
+    /// counted in the map's header for readers ([`StatWord::ResyncFailures`],
+    /// [`StatWord::ReceiveFailures`]).
     pub fn failures(&self) -> (u64, u64) {
         (self.engine.failures.resyncs, self.engine.failures.receives)
     }
@@ -425,6 +427,7 @@ impl Engine {
                 self.failures.retry_at = None;
             }
             Err(e) => {
+                map.stat_add(StatWord::ResyncFailures.index(), 1);
                 let f = &mut self.failures;
                 f.resyncs += 1;
                 f.streak = f.streak.saturating_add(1);
@@ -446,6 +449,7 @@ impl Engine {
     /// resync, since events may have been lost.
     fn receive_failed(&mut self, map: &NeighMap<'_>, what: &str, e: &io::Error) {
         self.failures.receives += 1;
+        map.stat_add(StatWord::ReceiveFailures.index(), 1);
         if self.failures.receives.is_power_of_two() {
             warn!(
                 "{what}: {e} ({} receive failure(s) so far); resyncing",

@@ -1,7 +1,7 @@
 //! The mirror's statistics: what each of the map header's general-purpose statistics
 //! words means, the clocks they are stamped with, and a decoded snapshot for readers.
 
-use neigh_core::map::{MapReader, MapStats};
+use neigh_core::map::{MapReader, MapStats, STAT_WORDS};
 use rustix::time::{clock_gettime, ClockId};
 
 /// Index of one statistics word of the map header (`0..STAT_WORDS`), as the mirror uses
@@ -41,6 +41,11 @@ pub enum StatWord {
     State = 14,
     /// Heartbeat period in ms: readers call a heartbeat older than 3 periods stale.
     HeartbeatPeriodMs = 15,
+    /// Resyncs that failed (each retried after a backoff; the state stays "resyncing").
+    ResyncFailures = 16,
+    /// Failures to wait for or receive events other than overruns (each followed by a
+    /// resync).
+    ReceiveFailures = 17,
 }
 
 impl StatWord {
@@ -124,8 +129,9 @@ fn clock_ms(clock: ClockId) -> u64 {
 pub struct MirrorStats {
     /// The map's own shape and counters.
     pub map: MapStats,
-    /// The 16 statistics words, indexed by [`StatWord`].
-    pub words: [u64; 16],
+    /// The statistics words, indexed by [`StatWord`] (0 in a region of a build that had
+    /// fewer).
+    pub words: [u64; STAT_WORDS],
     /// Decoded [`StatWord::State`].
     pub state: MirrorState,
     /// ms since the writer's last heartbeat, by this process's `CLOCK_MONOTONIC`.
@@ -140,7 +146,7 @@ impl MirrorStats {
     /// Reads the header of `reader`'s map. O(1), no system call but one `clock_gettime`.
     pub fn read(reader: &MapReader<'_>) -> Self {
         let map = reader.stats();
-        let mut words = [0u64; 16];
+        let mut words = [0u64; STAT_WORDS];
         for (i, w) in words.iter_mut().enumerate() {
             *w = reader.stat(i).unwrap_or(0);
         }
@@ -163,4 +169,4 @@ impl MirrorStats {
     }
 }
 
-const _: () = assert!(neigh_core::map::STAT_WORDS == 16);
+const _: () = assert!(STAT_WORDS == StatWord::ReceiveFailures as usize + 1);

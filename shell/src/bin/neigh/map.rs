@@ -141,6 +141,8 @@ pub fn stat_fields(region: &Region, s: &MirrorStats) -> Vec<(&'static str, u64)>
         ("link_events", s.get(StatWord::LinkEvents)),
         ("resyncs", s.get(StatWord::Resyncs)),
         ("enobufs", s.get(StatWord::Enobufs)),
+        ("resync_failures", s.get(StatWord::ResyncFailures)),
+        ("receive_failures", s.get(StatWord::ReceiveFailures)),
         ("inserts_refused_full", s.get(StatWord::Full)),
         ("spoofed", s.get(StatWord::Spoofed)),
         ("last_dump_entries", s.get(StatWord::DumpEntries)),
@@ -228,6 +230,12 @@ fn stat_text(out: &mut Vec<u8>, name: &str, region: &Region, s: &MirrorStats) {
         s.get(StatWord::Enobufs),
         s.get(StatWord::DumpEntries),
         s.get(StatWord::Spoofed)
+    );
+    let _ = writeln!(
+        out,
+        "  failures survived: resyncs {} receives {}",
+        s.get(StatWord::ResyncFailures),
+        s.get(StatWord::ReceiveFailures)
     );
     let _ = writeln!(
         out,

@@ -33,6 +33,8 @@ const COUNTERS: &[&str] = &[
     "link_events",
     "resyncs",
     "enobufs",
+    "resync_failures",
+    "receive_failures",
     "inserts_refused_full",
     "spoofed",
     "requests_posted",
@@ -77,6 +79,14 @@ const HELP: &[(&str, &str)] = &[
     (
         "enobufs",
         "Event socket overruns (ENOBUFS), each followed by a resync.",
+    ),
+    (
+        "resync_failures",
+        "Resyncs that failed (each retried after a backoff).",
+    ),
+    (
+        "receive_failures",
+        "Failures to receive events other than overruns (each followed by a resync).",
     ),
     (
         "inserts_refused_full",
