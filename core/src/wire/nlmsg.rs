@@ -79,6 +79,17 @@ impl NlMsgHdr {
     }
 }
 
+/// Rewrites the `nlmsg_flags` of the message at the start of `bytes` to `f(flags)`: a
+/// request built with a builder's flags can be re-flagged in place (e.g. `NLM_F_ACK` on
+/// the last request of a pipelined window only).
+///
+/// Errors: [`WireError::Truncated`] when `bytes` is shorter than a header. Cost: O(1).
+pub fn update_flags(bytes: &mut [u8], f: impl FnOnce(u16) -> u16) -> Result<(), WireError> {
+    let (hdr, _) = NlMsgHdr::mut_from_prefix(bytes).map_err(|_| WireError::Truncated)?;
+    hdr.flags.set(f(hdr.flags.get()));
+    Ok(())
+}
+
 /// Rounds `len` up to the netlink alignment (`NLMSG_ALIGN`/`RTA_ALIGN`), saturating.
 #[inline]
 pub const fn align(len: usize) -> usize {

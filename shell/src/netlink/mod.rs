@@ -11,6 +11,8 @@
 //!   [`RouteSocket::dump_neighbors`] (a neighbor dump, parsed),
 //!   [`RouteSocket::request_batch`] (many acked requests in few datagrams) and
 //!   [`RouteSocket::recv_events`] (multicast subscriptions).
+//! - `window.rs`: [`RouteSocket::send_window`], pipelined changes: one datagram of
+//!   requests, one ACK on the last, every refusal still reported with its index.
 //!
 //! Requests are built with `neigh_core::wire` builders into a caller's buffer, with a
 //! sequence number from [`RouteSocket::next_seq`]. Messages reach callers as borrowed
@@ -19,7 +21,9 @@
 mod error;
 mod exchange;
 mod socket;
+mod window;
 
 pub use error::{strerror, KernelError};
 pub use exchange::Completion;
 pub use socket::{DropCounters, RouteSocket, SocketOptions, DEFAULT_RCVBUF};
+pub use window::WINDOW_BYTES;

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use neigh_core::wire::consts::{AF_INET, AF_INET6, AF_UNSPEC};
+use neigh_core::wire::consts::{AF_INET6, AF_UNSPEC};
 use neigh_core::wire::{NtfExtFlags, NtfFlags, NudState};
 
 use neigh::mirror::MirrorConfig;
@@ -13,21 +13,11 @@ use neigh::mirror::MirrorConfig;
 use crate::addr::{parse_addr, parse_lladdr, Prefix};
 use crate::error::CliError;
 pub use crate::mirror_args::{MapArgs, MapVerb};
+use crate::options::{self, OptionEffect};
 use crate::protocols::{parse_c_uint, Protocols};
 use crate::render::STATE_NONE_BIT;
 
-/// Options that may precede (or follow) the command: `-4 -6 -s -j -p`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Globals {
-    /// `AF_UNSPEC`, `AF_INET` (`-4`) or `AF_INET6` (`-6`).
-    pub family: u8,
-    /// How many times `-s` was given.
-    pub stats: u8,
-    /// `-j`
-    pub json: bool,
-    /// `-p` (only meaningful with `-j`).
-    pub pretty: bool,
-}
+pub use crate::options::{Globals, Setup};
 
 /// A help topic: the whole tool or one command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +58,7 @@ pub struct GetArgs {
 }
 
 /// Which change `add`/`replace`/`change`/`del` makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ModifyKind {
     Add,
     Replace,
@@ -131,6 +121,16 @@ pub enum Command {
     Map(MapArgs),
     Help(Topic),
     Version,
+    /// `-batch FILE` (with `-force` in [`Setup`]): the commands of FILE, one per line.
+    Batch(String),
+}
+
+/// A parsed command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invocation {
+    pub g: Globals,
+    pub setup: Setup,
+    pub cmd: Command,
 }
 
 /// iproute2's `matches(prefix, string)`: `word` is a non-empty prefix of `full`.
@@ -157,73 +157,91 @@ impl<'a> Words<'a> {
     }
 }
 
-/// Applies the global option word `w` (`-4`, `-stats`, `--json`, ...) to `g`; returns the
-/// command it stands for itself (`-help`, `-Version`). Errors: an unknown option.
-fn global_option(w: &str, g: &mut Globals) -> Result<Option<Command>, CliError> {
-    let opt = w.strip_prefix('-').unwrap_or(w);
-    let opt = opt.strip_prefix('-').unwrap_or(opt);
-    let o = format!("-{opt}");
-    match () {
-        _ if o == "-4" => g.family = AF_INET,
-        _ if o == "-6" => g.family = AF_INET6,
-        _ if matches(&o, "-stats") || matches(&o, "-statistics") => {
-            g.stats = g.stats.saturating_add(1)
-        }
-        _ if matches(&o, "-json") => g.json = true,
-        _ if matches(&o, "-pretty") => g.pretty = true,
-        _ if matches(&o, "-help") => return Ok(Some(Command::Help(Topic::All))),
-        _ if matches(&o, "-Version") => return Ok(Some(Command::Version)),
-        _ => {
-            return Err(CliError::new(
-                255,
-                format!("Option \"{w}\" is unknown, try \"neigh help\"."),
-            ));
-        }
-    }
-    Ok(None)
-}
-
 /// Whether `w` looks like an option (a dash word that is not a negative number).
 fn is_option(w: &str) -> bool {
     w.len() > 1 && w.starts_with('-')
 }
 
-/// Parses the whole command line (without the program name).
+/// Applies the option at `argv[*i]` (and its value), moving `*i` past them; returns the
+/// command the option stands for itself (`-help`, `-Version`).
+fn option_at(
+    argv: &[String],
+    i: &mut usize,
+    g: &mut Globals,
+    s: &mut Setup,
+) -> Result<Option<Command>, CliError> {
+    let word = argv[*i].as_str();
+    *i += 1;
+    let mut next = || {
+        let v = argv.get(*i).map(String::as_str);
+        if v.is_some() {
+            *i += 1;
+        }
+        v
+    };
+    Ok(match options::apply(word, &mut next, g, s)? {
+        OptionEffect::None => None,
+        OptionEffect::Usage => Some(Command::Help(Topic::All)),
+        OptionEffect::Version => Some(Command::Version),
+    })
+}
+
+/// Parses the whole command line (without the program name): the options ip accepts
+/// before the object, then the command. `-batch FILE` makes the rest of the line
+/// irrelevant, as in ip.
 ///
 /// Errors: the texts and exit codes `ip` uses for the same mistakes.
-pub fn parse(argv: &[String]) -> Result<(Globals, Command), CliError> {
+pub fn parse(argv: &[String]) -> Result<Invocation, CliError> {
     let mut g = Globals::default();
-    let mut w = Words { v: argv, i: 0 };
-    // Leading options.
-    while let Some(word) = argv.get(w.i) {
+    let mut setup = Setup::default();
+    let mut i = 0;
+    while let Some(word) = argv.get(i) {
+        if word == "--" {
+            i += 1;
+            break;
+        }
         if !is_option(word) {
             break;
         }
-        w.i += 1;
-        if let Some(cmd) = global_option(word, &mut g)? {
-            return Ok((g, cmd));
+        if let Some(cmd) = option_at(argv, &mut i, &mut g, &mut setup)? {
+            return Ok(Invocation { g, setup, cmd });
         }
     }
-    // Options may also follow the command (`neigh show -j`): pull them out first, except
-    // after `ndp` and `mirror`, whose own flags (`-a -s -d -i -n`, `--map`...) are dash
-    // words.
-    let is_ndp = argv.get(w.i).is_some_and(|v| v == "ndp" || v == "mirror");
-    // `map`'s own long options stay with it; its `-j`, `-p` are global.
-    let is_map = argv.get(w.i).is_some_and(|v| v == "map");
+    if let Some(file) = setup.batch.clone() {
+        return Ok(Invocation {
+            g,
+            setup,
+            cmd: Command::Batch(file),
+        });
+    }
+    let cmd = command(&argv[i..], &mut g, &mut setup)?;
+    Ok(Invocation { g, setup, cmd })
+}
+
+/// Parses one command (the words after the options, or one line of a batch after its
+/// object word) with the options `g` in force; options among the words are applied to `g`
+/// and `s` too (`neigh show -j`), except after `ndp` and `mirror`, whose own flags are
+/// dash words, and `map`'s own long options (its `-j`, `-p` are global).
+pub fn command(argv: &[String], g: &mut Globals, s: &mut Setup) -> Result<Command, CliError> {
+    let own_flags = argv.first().is_some_and(|v| v == "ndp" || v == "mirror");
+    let is_map = argv.first().is_some_and(|v| v == "map");
     let map_option = |w: &str| is_map && crate::mirror_args::MAP_OPTIONS.contains(&w);
     let mut rest: Vec<String> = Vec::with_capacity(argv.len());
-    for word in &argv[w.i..] {
-        if is_option(word) && !is_ndp && !map_option(word) {
-            if let Some(cmd) = global_option(word, &mut g)? {
-                return Ok((g, cmd));
+    let mut i = 0;
+    while let Some(word) = argv.get(i) {
+        if is_option(word) && !own_flags && !map_option(word) {
+            if let Some(cmd) = option_at(argv, &mut i, g, s)? {
+                return Ok(cmd);
             }
         } else {
             rest.push(word.clone());
+            i += 1;
         }
     }
+    let g = *g;
     let mut w = Words { v: &rest, i: 0 };
     let Some(verb) = w.next() else {
-        return Ok((g, Command::Show(list_args(&mut w, &g, false)?)));
+        return Ok(Command::Show(list_args(&mut w, &g, false)?));
     };
     // iproute2's order of checks decides what an abbreviation means.
     let cmd = if matches(verb, "add") {
@@ -262,7 +280,7 @@ pub fn parse(argv: &[String]) -> Result<(Globals, Command), CliError> {
             format!("Command \"{verb}\" is unknown, try \"neigh help\"."),
         ));
     };
-    Ok((g, cmd))
+    Ok(cmd)
 }
 
 fn topic(w: Option<&str>) -> Topic {
@@ -431,10 +449,7 @@ fn get(w: &mut Words<'_>, g: &Globals) -> Result<Command, CliError> {
     }
     match (addr, dev_ok) {
         (Some(addr), true) => Ok(Command::Get(GetArgs { dev, addr, proxy })),
-        _ => Err(CliError::new(
-            1,
-            "Device and address are required arguments.",
-        )),
+        _ => Err(CliError::new(1, "Device and address are required arguments.").recoverable()),
     }
 }
 
@@ -531,9 +546,9 @@ fn flag_word(word: &str) -> Option<(NtfFlags, NtfExtFlags)> {
 fn lladdr_arg(lladdr: Option<&str>) -> Result<Option<Vec<u8>>, CliError> {
     match lladdr {
         Some("null") | None => Ok(None),
-        Some(l) => parse_lladdr(l)
-            .map(Some)
-            .map_err(|part| CliError::new(1, format!("\"{part}\" is invalid lladdr."))),
+        Some(l) => parse_lladdr(l).map(Some).map_err(|part| {
+            CliError::new(1, format!("\"{part}\" is invalid lladdr.")).recoverable()
+        }),
     }
 }
 
@@ -598,8 +613,9 @@ fn ndp(w: &mut Words<'_>) -> Result<Command, CliError> {
         _ => {
             let addr = addr_at(0)?;
             let ll = pos.get(1).ok_or_else(CliError::incomplete)?;
-            let lladdr = parse_lladdr(ll)
-                .map_err(|part| CliError::new(1, format!("\"{part}\" is invalid lladdr.")))?;
+            let lladdr = parse_lladdr(ll).map_err(|part| {
+                CliError::new(1, format!("\"{part}\" is invalid lladdr.")).recoverable()
+            })?;
             let (mut temp, mut router, mut proxy) = (false, false, false);
             for word in &pos[2..] {
                 match *word {
@@ -631,10 +647,11 @@ fn ndp(w: &mut Words<'_>) -> Result<Command, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use neigh_core::wire::consts::AF_INET;
 
     fn p(s: &str) -> Result<(Globals, Command), CliError> {
         let v: Vec<String> = s.split_whitespace().map(String::from).collect();
-        parse(&v)
+        parse(&v).map(|i| (i.g, i.cmd))
     }
 
     #[test]
@@ -656,7 +673,8 @@ mod tests {
                 family: AF_INET,
                 stats: 2,
                 json: true,
-                pretty: true
+                pretty: true,
+                ..Globals::default()
             }
         );
         let Command::Show(a) = c else { panic!() };
@@ -771,7 +789,9 @@ mod tests {
         assert_eq!(p("help flush").unwrap().1, Command::Help(Topic::Flush));
         assert_eq!(p("ndp help").unwrap().1, Command::Help(Topic::Ndp));
         assert_eq!(p("monitor help").unwrap().1, Command::Help(Topic::Monitor));
-        assert_eq!(p("-h").unwrap().1, Command::Help(Topic::All));
+        assert_eq!(p("-he").unwrap().1, Command::Help(Topic::All));
+        // As in ip, -h is -human (accepted, changes nothing).
+        assert!(matches!(p("-h").unwrap().1, Command::Show(_)));
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub struct CliError {
     pub message: String,
     /// The process exit status (non-zero).
     pub code: i32,
+    /// ip returns from the command rather than exiting: in a batch, `Command failed
+    /// FILE:LINE` follows and `-force` goes on with the next line. Otherwise (ip calls
+    /// `exit`) a batch ends at once with `code`.
+    pub recoverable: bool,
 }
 
 impl fmt::Display for CliError {
@@ -28,7 +32,14 @@ impl CliError {
         Self {
             message: message.into(),
             code,
+            recoverable: false,
         }
+    }
+
+    /// The same failure, marked as one ip returns from (see [`CliError::recoverable`]).
+    pub fn recoverable(mut self) -> Self {
+        self.recoverable = true;
+        self
     }
 
     /// `NEXT_ARG()` ran out of words.
@@ -59,7 +70,7 @@ impl CliError {
 
     /// iproute2's `nodev`.
     pub fn nodev(name: &str) -> Self {
-        Self::new(1, format!("Cannot find device \"{name}\""))
+        Self::new(1, format!("Cannot find device \"{name}\"")).recoverable()
     }
 
     /// iproute2's `get_addr` failure.

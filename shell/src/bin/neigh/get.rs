@@ -33,7 +33,7 @@ pub fn get(sock: &mut RouteSocket, g: &Globals, args: &GetArgs) -> Result<(), Cl
         }
         Ok(())
     })
-    .map_err(|e| CliError::from_io(2, "RTNETLINK answers", &e))?;
+    .map_err(|e| CliError::from_io(2, "RTNETLINK answers", &e).recoverable())?;
     r.end_list(&mut out.buf);
     out.flush().map_err(|e| CliError::from_io(1, "write", &e))
 }

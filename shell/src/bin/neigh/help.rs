@@ -1,6 +1,9 @@
 //! `neigh help` and `neigh COMMAND help`.
 
+use std::io::Write;
+
 use crate::cli::Topic;
+use crate::error::CliError;
 
 const HEAD: &str = "Usage: neigh [ -4 | -6 ] [ -s [ -s ] ] [ -j [ -p ] ] COMMAND [ ARGS ]\n";
 
@@ -117,6 +120,19 @@ const STATES: &str = "\
 STATE := { permanent | noarp | stale | reachable | none | incomplete |
            delay | probe | failed | all (filters only) }
 ";
+
+/// `neigh help`, `neigh COMMAND help`: the usage on stderr and exit 255, as ip prints
+/// its usage (scripts probe for a feature that way); the mirror's `mirror help` and
+/// `map help` print on stdout and succeed, as those commands' own conventions go.
+pub fn usage(topic: Topic) -> Result<(), CliError> {
+    let text = text(topic);
+    if matches!(topic, Topic::Mirror | Topic::Map) {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return Ok(());
+    }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    Err(CliError::new(255, ""))
+}
 
 /// The usage text for `topic`.
 pub fn text(topic: Topic) -> String {

@@ -10,6 +10,7 @@
 //! dropped spoofed datagram) are on by default, and the mirror's info lines too.
 
 mod addr;
+mod batch;
 mod check;
 mod cli;
 mod error;
@@ -24,6 +25,8 @@ mod mirror_args;
 mod modify;
 mod monitor;
 mod ndp;
+mod netns;
+mod options;
 mod output;
 mod prometheus;
 mod protocols;
@@ -31,38 +34,50 @@ mod render;
 mod service;
 mod show;
 
-use std::io::Write;
-
 use neigh::netlink::{RouteSocket, SocketOptions};
 
-use crate::cli::Command;
+use crate::cli::{Command, Globals, Setup};
 use crate::error::CliError;
 
 fn run(argv: &[String]) -> Result<(), CliError> {
-    let (g, cmd) = cli::parse(argv)?;
-    init_logging(&cmd);
-    let open = || {
-        RouteSocket::open(&SocketOptions::default())
-            .map_err(|e| CliError::from_io(1, "Cannot open netlink socket", &e))
-    };
-    match &cmd {
-        Command::Help(topic) => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(help::text(*topic).as_bytes());
-            Ok(())
-        }
+    let inv = cli::parse(argv)?;
+    init_logging(&inv.cmd);
+    if let Some(ns) = &inv.setup.netns {
+        netns::enter(ns)?;
+    }
+    match &inv.cmd {
+        Command::Batch(file) => batch::run(file, &inv),
+        cmd => execute(cmd, &inv.g, &inv.setup),
+    }
+}
+
+/// Opens the netlink socket commands talk over (`-rcvbuf` sizes its receive buffer).
+pub fn open_socket(setup: &Setup) -> Result<RouteSocket, CliError> {
+    let mut opts = SocketOptions::default();
+    if let Some(size) = setup.rcvbuf {
+        opts.rcvbuf = size as usize;
+    }
+    RouteSocket::open(&opts).map_err(|e| CliError::from_io(1, "Cannot open netlink socket", &e))
+}
+
+/// Runs one command (of the command line or of a batch line).
+pub fn execute(cmd: &Command, g: &Globals, setup: &Setup) -> Result<(), CliError> {
+    let open = || open_socket(setup);
+    match cmd {
+        Command::Help(topic) => help::usage(*topic),
         Command::Version => {
             println!("neigh {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Show(a) => show::show(&mut open()?, &g, a),
-        Command::Flush(a) => show::flush(&mut open()?, &g, a),
-        Command::Get(a) => get::get(&mut open()?, &g, a),
+        Command::Show(a) => show::show(&mut open()?, g, a),
+        Command::Flush(a) => show::flush(&mut open()?, g, a),
+        Command::Get(a) => get::get(&mut open()?, g, a),
         Command::Modify(a) => modify::modify(&mut open()?, a),
-        Command::Monitor(a) => monitor::monitor(&g, a),
-        Command::Ndp(c) => ndp::ndp(&mut open()?, &g, c),
+        Command::Monitor(a) => monitor::monitor(g, a),
+        Command::Ndp(c) => ndp::ndp(&mut open()?, g, c),
         Command::Mirror(cfg, svc) => mirror::mirror(cfg, svc),
-        Command::Map(a) => map::map(&g, a),
+        Command::Map(a) => map::map(g, a),
+        Command::Batch(_) => Err(CliError::new(255, "-batch cannot be nested")),
     }
 }
 

@@ -113,7 +113,7 @@ fn dump_failed(e: &io::Error) -> CliError {
 /// printing what `ip -s [-s] neigh flush` prints. Requires an argument, like ip.
 pub fn flush(sock: &mut RouteSocket, g: &Globals, args: &ListArgs) -> Result<(), CliError> {
     if !args.any_args {
-        return Err(CliError::new(1, "Flush requires arguments."));
+        return Err(CliError::new(1, "Flush requires arguments.").recoverable());
     }
     let links =
         LinkTable::load(sock).map_err(|e| CliError::from_io(1, "Cannot send dump request", &e))?;
@@ -155,7 +155,7 @@ pub fn flush(sock: &mut RouteSocket, g: &Globals, args: &ListArgs) -> Result<(),
         format!("*** Flush not complete bailing out after {MAX_ROUNDS} rounds\n").as_bytes(),
     );
     let _ = out.flush();
-    Err(CliError::new(255, ""))
+    Err(CliError::new(255, "").recoverable())
 }
 
 /// One round's `RTM_DELNEIGH` requests, back to back, with consecutive sequence numbers.
