@@ -87,6 +87,57 @@ impl RouteSocket {
     }
 }
 
+impl RouteSocket {
+    /// [`RouteSocket::send_window`] over a batch of any size: `batch` holds `count`
+    /// requests with consecutive sequence numbers from `first_seq`; it goes out in windows
+    /// of at most [`WINDOW_BYTES`], one after the other, each answered before the next is
+    /// sent (so the receive buffer never holds more than one window's refusals).
+    /// `on_error` gets each refusal's index in the whole batch. Returns the number of
+    /// refusals. Errors: as `send_window`; the windows before the failing one were
+    /// applied. Cost: one `sendto(2)` and one answering datagram per window.
+    pub fn send_windows<F>(
+        &mut self,
+        batch: &mut [u8],
+        first_seq: u32,
+        count: u32,
+        mut on_error: F,
+    ) -> io::Result<u32>
+    where
+        F: FnMut(u32, KernelError),
+    {
+        let (mut start, mut pos, mut done, mut in_window) = (0usize, 0usize, 0u32, 0u32);
+        let mut refused = 0;
+        while done + in_window < count {
+            let rest = batch.get(pos..).unwrap_or(&[]);
+            let (_, tail) =
+                Message::new_checked(rest).map_err(|e| invalid(format!("bad request: {e:?}")))?;
+            let next = batch.len() - tail.len();
+            if next - start > WINDOW_BYTES && in_window > 0 {
+                let base = done;
+                refused += self.send_window(
+                    &mut batch[start..pos],
+                    first_seq.wrapping_add(base),
+                    in_window,
+                    |i, k| on_error(base + i, k),
+                )?;
+                done += in_window;
+                in_window = 0;
+                start = pos;
+            }
+            in_window += 1;
+            pos = next;
+        }
+        let base = done;
+        refused += self.send_window(
+            &mut batch[start..pos],
+            first_seq.wrapping_add(base),
+            in_window,
+            |i, k| on_error(base + i, k),
+        )?;
+        Ok(refused)
+    }
+}
+
 /// Sets `NLM_F_ACK` on the `count`-th message of `window` and clears it on the ones
 /// before. Errors: `window` does not hold `count` well-formed messages.
 fn set_ack_on_last(window: &mut [u8], count: u32) -> io::Result<()> {

@@ -3,6 +3,7 @@
 //! own `monitor` and illumos-style `ndp` verbs, and the mirror's `mirror` and `map`
 //! (parsed in `mirror_args.rs`).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use neigh_core::wire::consts::{AF_INET6, AF_UNSPEC};
@@ -226,18 +227,24 @@ pub fn command(argv: &[String], g: &mut Globals, s: &mut Setup) -> Result<Comman
     let own_flags = argv.first().is_some_and(|v| v == "ndp" || v == "mirror");
     let is_map = argv.first().is_some_and(|v| v == "map");
     let map_option = |w: &str| is_map && crate::mirror_args::MAP_OPTIONS.contains(&w);
-    let mut rest: Vec<String> = Vec::with_capacity(argv.len());
-    let mut i = 0;
-    while let Some(word) = argv.get(i) {
-        if is_option(word) && !own_flags && !map_option(word) {
-            if let Some(cmd) = option_at(argv, &mut i, g, s)? {
-                return Ok(cmd);
+    let global = |w: &str| is_option(w) && !map_option(w);
+    let rest: Cow<'_, [String]> = if own_flags || !argv.iter().any(|w| global(w)) {
+        Cow::Borrowed(argv)
+    } else {
+        let mut rest = Vec::with_capacity(argv.len());
+        let mut i = 0;
+        while let Some(word) = argv.get(i) {
+            if global(word) {
+                if let Some(cmd) = option_at(argv, &mut i, g, s)? {
+                    return Ok(cmd);
+                }
+            } else {
+                rest.push(word.clone());
+                i += 1;
             }
-        } else {
-            rest.push(word.clone());
-            i += 1;
         }
-    }
+        Cow::Owned(rest)
+    };
     let g = *g;
     let mut w = Words { v: &rest, i: 0 };
     let Some(verb) = w.next() else {

@@ -14,6 +14,7 @@ mod batch;
 mod check;
 mod cli;
 mod error;
+mod flush;
 mod get;
 mod help;
 mod json;
@@ -70,7 +71,7 @@ pub fn execute(cmd: &Command, g: &Globals, setup: &Setup) -> Result<(), CliError
             Ok(())
         }
         Command::Show(a) => show::show(&mut open()?, g, a),
-        Command::Flush(a) => show::flush(&mut open()?, g, a),
+        Command::Flush(a) => flush::flush(&mut open()?, g, a),
         Command::Get(a) => get::get(&mut open()?, g, a),
         Command::Modify(a) => modify::modify(&mut open()?, a),
         Command::Monitor(a) => monitor::monitor(g, a),

@@ -3,6 +3,7 @@
 //! changes succeed) and the kinds of change already seen to succeed on each interface.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::IpAddr;
 
@@ -14,6 +15,45 @@ use crate::cli::{ModifyArgs, ModifyKind};
 
 /// A neighbor's identity in the kernel's table: (interface, address).
 pub type Key = (u32, IpAddr);
+
+/// The keys' hasher: a multiply-rotate mix (FxHash's) finished with splitmix64's
+/// avalanche (the table indexes by the low bits, which the mix alone leaves constant for
+/// addresses that differ in their last bytes). Several times cheaper than the default
+/// SipHash on these small keys; the keys come from the kernel and the operator's own
+/// file, so hash flooding is no concern.
+#[derive(Clone, Copy, Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+type KeySet = HashSet<Key, BuildHasherDefault<KeyHasher>>;
 
 /// The outcome predicted for a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +72,7 @@ type Shape = (u32, bool, ModifyKind, usize, u16, u8);
 /// The keys of the table (non-proxy entries) and the shapes proven to pass.
 #[derive(Default)]
 pub struct TableModel {
-    keys: Option<HashSet<Key>>,
+    keys: Option<KeySet>,
     proven: HashSet<Shape>,
 }
 
@@ -95,9 +135,9 @@ impl TableModel {
         }
     }
 
-    fn keys(&mut self, sock: &mut RouteSocket) -> io::Result<&mut HashSet<Key>> {
+    fn keys(&mut self, sock: &mut RouteSocket) -> io::Result<&mut KeySet> {
         if self.keys.is_none() {
-            let mut keys = HashSet::new();
+            let mut keys = KeySet::default();
             sock.dump_neighbors(AF_UNSPEC, DumpFilter::default(), |m| {
                 if let Some(dst) = m.dst {
                     keys.insert((m.ifindex, dst));
@@ -106,7 +146,7 @@ impl TableModel {
             })?;
             self.keys = Some(keys);
         }
-        Ok(self.keys.get_or_insert_with(HashSet::new))
+        Ok(self.keys.get_or_insert_with(KeySet::default))
     }
 }
 
