@@ -147,8 +147,16 @@ fn main() {
     println!("batch bench: {ENTRIES} PERMANENT IPv4 entries, {rounds} rounds, wall time in ms");
     println!(
         "{:>5} {:>9} {:>9} {:>6} | {:>9} {:>9} {:>6} | {:>9} {:>9} {:>6}",
-        "round", "ip add", "neigh add", "ratio", "ip del", "neigh del", "ratio", "ip flush",
-        "neigh fl.", "ratio"
+        "round",
+        "ip add",
+        "neigh add",
+        "ratio",
+        "ip del",
+        "neigh del",
+        "ratio",
+        "ip flush",
+        "neigh fl.",
+        "ratio"
     );
     let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
     for (i, t) in rows.iter().enumerate() {
@@ -185,6 +193,8 @@ fn main() {
         rf
     );
     println!("(ratio medians are of the per-round ratios; targets: add, del <= 0.3, flush <= 0.5)");
-    println!("load average before: {load_before}; after: {load_after}; CPUs: {}",
-        std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "load average before: {load_before}; after: {load_after}; CPUs: {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
 }

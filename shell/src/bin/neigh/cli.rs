@@ -494,6 +494,10 @@ fn modify(w: &mut Words<'_>, g: &Globals, kind: ModifyKind) -> Result<Command, C
         } else if let Some((f, fx)) = flag_word(word) {
             flags = flags | f;
             flags_ext = flags_ext | fx;
+            // As ip: a managed entry has no state of its own (a later `nud` still wins).
+            if fx.contains(NtfExtFlags::MANAGED) {
+                state = NudState::NONE;
+            }
         } else if word == "dev" {
             dev = Some(w.value()?.to_string());
             dev_ok = true;
@@ -716,7 +720,8 @@ mod tests {
         let Command::Modify(m) = c else { panic!() };
         assert_eq!(m.kind, ModifyKind::Replace);
         assert_eq!(m.lladdr.as_deref(), Some(&[2, 0, 0, 0, 0, 1][..]));
-        assert_eq!(m.state, NudState::REACHABLE);
+        // `managed` after `nud` wins, as in ip: no state.
+        assert_eq!(m.state, NudState::NONE);
         assert_eq!(m.flags, NtfFlags::ROUTER | NtfFlags::EXT_LEARNED);
         assert_eq!(m.flags_ext, NtfExtFlags::MANAGED);
         assert_eq!(m.protocol, Some(4));

@@ -1,14 +1,15 @@
 //! `neigh flush`: rounds of dump-and-delete, as `ip neigh flush` does, with the deletes
-//! sent by helper threads while the dump goes on.
+//! sent by a helper thread while the dump goes on.
 //!
 //! The kernel does a delete's work (two notifications, the RCU free) inside the
-//! `sendmsg(2)` of whoever sends it, so one thread that dumps and deletes, as ip does,
-//! runs on one CPU. Here the dumping thread builds the deletes into windows
-//! ([`WINDOW_BYTES`]) and hands them to up to [`MAX_WORKERS`] threads, each with its own
-//! socket, which send them ([`RouteSocket::send_window`]) while the dump goes on: the
-//! dump and the deletes overlap, and deletes run on every CPU. Deleting while dumping can
-//! make the dump skip entries (ip's flush has the same property): the next round's dump
-//! finds them, and rounds go on until a dump finds nothing.
+//! `sendmsg(2)` of whoever sends it, under the RTNL lock: deletes run one at a time
+//! whichever thread sends them, and they are most of a flush's cost. What can overlap is
+//! the dump (no RTNL) with the deletes: the dumping thread builds the deletes into windows
+//! ([`WINDOW_BYTES`]) and hands them to one helper thread with its own socket, which sends
+//! them ([`RouteSocket::send_window`]) while the dump goes on. Deleting while dumping can
+//! make the dump skip entries (ip's flush, which deletes between the dump's datagrams, has
+//! the same property): the next round's dump finds them, and rounds go on until a dump
+//! finds nothing.
 
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Mutex;
@@ -29,8 +30,8 @@ use crate::show::{plan, Plan};
 /// iproute2's `MAX_ROUNDS` for flush.
 const MAX_ROUNDS: u32 = 10;
 
-/// The most delete threads, whatever the CPU count.
-pub const MAX_WORKERS: usize = 4;
+/// Delete threads: one is enough, the kernel runs deletes one at a time (RTNL).
+const WORKERS: usize = 1;
 
 /// Runs `neigh flush`: rounds of dump-and-delete until a dump finds nothing (at most 10),
 /// printing what `ip -s [-s] neigh flush` prints. Requires an argument, like ip.
@@ -64,7 +65,11 @@ pub fn flush(sock: &mut RouteSocket, g: &Globals, args: &ListArgs) -> Result<(),
         }
         if g.stats > 0 {
             out.buf.extend_from_slice(
-                format!("\n*** Round {}, deleting {deleted} entries ***\n", round + 1).as_bytes(),
+                format!(
+                    "\n*** Round {}, deleting {deleted} entries ***\n",
+                    round + 1
+                )
+                .as_bytes(),
             );
         }
         out.flush().map_err(|e| CliError::from_io(1, "write", &e))?;
@@ -86,7 +91,7 @@ struct DeleteWindow {
 }
 
 /// One round: dumps what `plan` matches and deletes each entry (printing it with -s -s),
-/// the full windows through helper threads as the dump goes on. Returns how many deletes
+/// the full windows through the helper thread as the dump goes on. Returns how many deletes
 /// were sent. Errors: the dump failed ("Flush terminated"); a delete was refused.
 fn delete_round(
     sock: &mut RouteSocket,
@@ -95,10 +100,7 @@ fn delete_round(
     r: &mut Renderer<'_>,
     out: &mut Output,
 ) -> Result<u32, CliError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, MAX_WORKERS);
-    let (tx, rx) = mpsc::sync_channel::<DeleteWindow>(workers);
+    let (tx, rx) = mpsc::sync_channel::<DeleteWindow>(2);
     let rx = Mutex::new(rx);
     let mut req = [0u8; REQUEST_BUF_LEN];
     let dump_seq = sock.next_seq();
@@ -127,7 +129,7 @@ fn delete_round(
                 r.neigh(&mut out.buf, &m, false);
             }
             if window.bytes.len() + REQUEST_BUF_LEN > WINDOW_BYTES {
-                if pool.len() < workers {
+                if pool.len() < WORKERS {
                     pool.push(scope.spawn(|| delete_worker(&rx)));
                 }
                 // Fails only if every worker is gone, which they are not before `tx` is.

@@ -24,7 +24,7 @@ pub fn get(sock: &mut RouteSocket, g: &Globals, args: &GetArgs) -> Result<(), Cl
     let seq = sock.next_seq();
     let n = wire::neigh_get(&mut req, seq, ifindex, args.addr, args.proxy)
         .map_err(|e| CliError::new(1, e.to_string()))?;
-    let mut r = Renderer::new(&links, g.json, g.pretty, g.stats, false);
+    let mut r = Renderer::new(&links, g.json, g.pretty, g.stats, false).styled(g);
     let mut out = Output::new();
     r.begin_list(&mut out.buf);
     sock.request(&req[..n], |msg| {

@@ -5,7 +5,28 @@ use std::io::Write;
 use crate::cli::Topic;
 use crate::error::CliError;
 
-const HEAD: &str = "Usage: neigh [ -4 | -6 ] [ -s [ -s ] ] [ -j [ -p ] ] COMMAND [ ARGS ]\n";
+const HEAD: &str = "\
+Usage: neigh [ OPTIONS ] COMMAND [ ARGS ]
+       neigh [ OPTIONS ] [ -force ] -batch FILE
+OPTIONS := { -4 | -6 | -f[amily] { inet | inet6 | link | mpls | bridge } | -0 | -M | -B |
+             -s[tatistics] | -j[son] | -p[retty] | -br[ief] | -c[olor][={always|auto|never}] |
+             -r[esolve] | -N[umeric] | -n[etns] NAME | -rc[vbuf] SIZE | -t[imestamp] |
+             -ts[hort] | -d[etails] | -o[neline] | -h[uman] | -iec | -a[ll] | -l[oops] N |
+             -echo | -V[ersion] | -he[lp] }
+      Options are ip's, matched in ip's order (-b is -batch, -h is -human, -n is
+      -netns); those that change nothing in ip neigh's output change nothing here.
+      -n NAME runs in the network namespace /run/netns/NAME.
+";
+
+const BATCH: &str = "\
+  neigh [ -force ] -batch { FILE | - }
+      One command per line, as `ip -batch` reads it: `neigh ...` lines (also
+      neighbor, neighbour and abbreviations), # comments, \\ continuations, '' and
+      \"\" quoting. Changes (add, replace, change, del) are sent many per datagram;
+      every refusal is still checked. A kernel refusal or a malformed line ends the
+      batch with ip's exit code; `Command failed FILE:LINE` errors (unknown device,
+      ...) end it too unless -force, and make the exit status 1.
+";
 
 const SHOW: &str = "\
   neigh [ show | list ] [ proxy ] [ to PREFIX ] [ dev DEV ] [ nud STATE ]...
@@ -137,7 +158,7 @@ pub fn usage(topic: Topic) -> Result<(), CliError> {
 /// The usage text for `topic`.
 pub fn text(topic: Topic) -> String {
     let body = match topic {
-        Topic::All => return format!("{HEAD}\n{SHOW}\n{GET}\n{MODIFY}\n{FLUSH}\n{MONITOR}\n{NDP}\n{MIRROR}\n  neigh help [ COMMAND ]\n\n{STATES}"),
+        Topic::All => return format!("{HEAD}\n{SHOW}\n{GET}\n{MODIFY}\n{FLUSH}\n{MONITOR}\n{BATCH}\n{NDP}\n{MIRROR}\n  neigh help [ COMMAND ]\n\n{STATES}"),
         Topic::Show => SHOW,
         Topic::Flush => FLUSH,
         Topic::Get => GET,

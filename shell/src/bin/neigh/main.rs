@@ -32,6 +32,7 @@ mod output;
 mod prometheus;
 mod protocols;
 mod render;
+mod resolve;
 mod service;
 mod show;
 

@@ -221,7 +221,7 @@ mod tests {
         assert!(one(&["-N"]).unwrap().0.numeric);
         assert_eq!(one(&["-h"]).unwrap().2, OptionEffect::None);
         assert_eq!(one(&["-he"]).unwrap().2, OptionEffect::Usage);
-        assert_eq!(one(&["--json"]).unwrap().0.json, true);
+        assert!(one(&["--json"]).unwrap().0.json);
         assert_eq!(one(&["-ts"]).unwrap().0.timestamp, 2);
         assert_eq!(one(&["-0"]).unwrap().0.family, AF_PACKET);
         assert_eq!(one(&["-c"]).unwrap().0.color, ColorOpt::Always);

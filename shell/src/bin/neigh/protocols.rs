@@ -40,6 +40,13 @@ pub struct Protocols {
 }
 
 impl Protocols {
+    /// A table without names: every protocol prints as its number (`-N`).
+    pub fn numeric() -> Self {
+        Self {
+            names: vec![None; 256],
+        }
+    }
+
     /// The built-in names plus the system's configuration files (missing files are fine).
     pub fn load() -> Self {
         let mut names: Vec<Option<String>> = vec![None; 256];

@@ -3,15 +3,18 @@
 //! one entry of the shared map as `neigh map show` prints it.
 
 use std::cell::OnceCell;
+use std::net::IpAddr;
 
 use neigh_core::map::MapEntry;
 use neigh_core::wire::consts::{RTM_DELNEIGH, RTM_GETNEIGH};
 use neigh_core::wire::{NeighMessage, NtfExtFlags, NtfFlags, NudState};
 
 use crate::addr::{self, Prefix};
+use crate::cli::Globals;
 use crate::json::JsonWriter;
 use crate::links::LinkTable;
 use crate::protocols::Protocols;
+use crate::resolve::Resolver;
 
 /// The pseudo-state bit `ip` uses in its state filter for "state 0" (`nud none`).
 pub const STATE_NONE_BIT: u32 = 0x100;
@@ -95,6 +98,72 @@ pub struct Renderer<'a> {
     protocols: OnceCell<Protocols>,
     /// Reused for values that need escaping (interface names): no per-entry allocation.
     scratch: Vec<u8>,
+    /// `-c`: the escape codes of ip's palette, `None` without colour.
+    palette: Option<&'static Palette>,
+    /// `-br`: address, device, MAC in columns.
+    brief: bool,
+    /// `-r`: host names for neighbor addresses.
+    resolver: Option<Resolver>,
+}
+
+/// The escape codes iproute2 colours interface names, MACs and addresses with.
+pub struct Palette {
+    ifname: &'static str,
+    mac: &'static str,
+    inet: &'static str,
+    inet6: &'static str,
+}
+
+/// Colours for a light background (iproute2's default).
+const LIGHT: Palette = Palette {
+    ifname: "\x1b[36m",
+    mac: "\x1b[33m",
+    inet: "\x1b[35m",
+    inet6: "\x1b[34m",
+};
+
+/// Colours for a dark background (`COLORFGBG` ending in 0-6 or 8, as iproute2 reads it).
+const DARK: Palette = Palette {
+    ifname: "\x1b[1;36m",
+    mac: "\x1b[1;33m",
+    inet: "\x1b[1;35m",
+    inet6: "\x1b[1;34m",
+};
+
+const COLOR_CLEAR: &str = "\x1b[0m";
+
+/// iproute2's `set_color_palette`: dark when the last `;`-separated field of
+/// `COLORFGBG` is one character among 0-6 and 8.
+fn palette() -> &'static Palette {
+    let dark = std::env::var("COLORFGBG").ok().is_some_and(|v| {
+        v.rsplit_once(';')
+            .is_some_and(|(_, last)| matches!(last.as_bytes(), [b'0'..=b'6' | b'8']))
+    });
+    if dark {
+        &DARK
+    } else {
+        &LIGHT
+    }
+}
+
+/// Appends what `write` writes, wrapped in `color` and the reset code when colouring.
+fn paint(out: &mut Vec<u8>, color: Option<&str>, write: impl FnOnce(&mut Vec<u8>)) {
+    match color {
+        Some(c) => {
+            out.extend_from_slice(c.as_bytes());
+            write(out);
+            out.extend_from_slice(COLOR_CLEAR.as_bytes());
+        }
+        None => write(out),
+    }
+}
+
+/// Pads what was written since `start` with spaces to `width` bytes (C's `%-Ns`).
+fn pad_from(out: &mut Vec<u8>, start: usize, width: usize) {
+    let len = out.len() - start;
+    if len < width {
+        out.resize(out.len() + width - len, b' ');
+    }
 }
 
 impl<'a> Renderer<'a> {
@@ -109,6 +178,29 @@ impl<'a> Renderer<'a> {
             hz: user_hz(),
             protocols: OnceCell::new(),
             scratch: Vec::with_capacity(64),
+            palette: None,
+            brief: false,
+            resolver: None,
+        }
+    }
+
+    /// Applies the display options of `g`: colours (`-c`, never in JSON), the brief
+    /// columns (`-br`), host names (`-r`), protocol numbers (`-N`).
+    pub fn styled(mut self, g: &Globals) -> Self {
+        self.palette = g.colored().then(palette);
+        self.brief = g.brief;
+        self.resolver = g.resolve.then(Resolver::default);
+        if g.numeric {
+            self.protocols = OnceCell::from(Protocols::numeric());
+        }
+        self
+    }
+
+    /// Appends a neighbor's address: its host name under `-r`.
+    fn push_dst(&self, out: &mut Vec<u8>, dst: &IpAddr) {
+        match &self.resolver {
+            Some(r) => r.push(out, dst),
+            None => addr::push_ip(out, dst),
         }
     }
 
@@ -130,7 +222,9 @@ impl<'a> Renderer<'a> {
     /// Appends one neighbor: a text line, or a JSON object (inside a listing, or on its
     /// own line when `standalone`, as `monitor -j` prints events). No allocation.
     pub fn neigh(&mut self, out: &mut Vec<u8>, m: &NeighMessage<'_>, standalone: bool) {
-        if self.json.is_some() {
+        if self.brief {
+            self.neigh_brief(out, m);
+        } else if self.json.is_some() {
             self.neigh_json(out, m, standalone);
         } else {
             self.neigh_text(out, m);
@@ -200,6 +294,67 @@ impl<'a> Renderer<'a> {
         self.protocols.get_or_init(Protocols::load)
     }
 
+    /// The colour of an address of `dst`'s family.
+    fn addr_color(&self, dst: &IpAddr) -> Option<&'static str> {
+        self.palette.map(|p| match dst {
+            IpAddr::V4(_) => p.inet,
+            IpAddr::V6(_) => p.inet6,
+        })
+    }
+
+    /// `-br`: `%-39s ` address, `%-16s ` device (unless filtered), `%s` MAC; in JSON
+    /// only those keys.
+    fn neigh_brief(&mut self, out: &mut Vec<u8>, m: &NeighMessage<'_>) {
+        let links = self.links;
+        if let Some(j) = self.json.as_mut() {
+            j.start_object(out);
+            if let Some(dst) = &m.dst {
+                j.name(out, "dst");
+                let resolver = &self.resolver;
+                j.string_with(out, |o| match resolver {
+                    Some(r) => r.push(o, dst),
+                    None => addr::push_ip(o, dst),
+                });
+            }
+            if !self.omit_dev && m.ifindex != 0 {
+                j.name(out, "dev");
+                self.scratch.clear();
+                links.push_name(&mut self.scratch, m.ifindex);
+                j.string(out, &self.scratch);
+            }
+            if let Some(ll) = m.lladdr {
+                j.name(out, "lladdr");
+                j.string_with(out, |o| {
+                    addr::push_lladdr(o, ll, links.link_type(m.ifindex))
+                });
+            }
+            j.end_object(out);
+            return;
+        }
+        if let Some(dst) = &m.dst {
+            paint(out, self.addr_color(dst), |o| {
+                let start = o.len();
+                self.push_dst(o, dst);
+                pad_from(o, start, 39);
+                o.push(b' ');
+            });
+        }
+        if !self.omit_dev && m.ifindex != 0 {
+            paint(out, self.palette.map(|p| p.ifname), |o| {
+                let start = o.len();
+                links.push_name(o, m.ifindex);
+                pad_from(o, start, 16);
+                o.push(b' ');
+            });
+        }
+        if let Some(ll) = m.lladdr {
+            paint(out, self.palette.map(|p| p.mac), |o| {
+                addr::push_lladdr(o, ll, links.link_type(m.ifindex))
+            });
+        }
+        out.push(b'\n');
+    }
+
     fn neigh_text(&self, out: &mut Vec<u8>, m: &NeighMessage<'_>) {
         match m.kind {
             RTM_DELNEIGH => out.extend_from_slice(b"Deleted "),
@@ -207,18 +362,24 @@ impl<'a> Renderer<'a> {
             _ => {}
         }
         if let Some(dst) = &m.dst {
-            addr::push_ip(out, dst);
-            out.push(b' ');
+            paint(out, self.addr_color(dst), |o| {
+                self.push_dst(o, dst);
+                o.push(b' ');
+            });
         }
         if !self.omit_dev && m.ifindex != 0 {
             out.extend_from_slice(b"dev ");
-            self.links.push_name(out, m.ifindex);
-            out.push(b' ');
+            paint(out, self.palette.map(|p| p.ifname), |o| {
+                self.links.push_name(o, m.ifindex);
+                o.push(b' ');
+            });
         }
         if let Some(ll) = m.lladdr {
             out.extend_from_slice(b"lladdr ");
-            addr::push_lladdr(out, ll, self.links.link_type(m.ifindex));
-            out.push(b' ');
+            paint(out, self.palette.map(|p| p.mac), |o| {
+                addr::push_lladdr(o, ll, self.links.link_type(m.ifindex));
+                o.push(b' ');
+            });
         }
         for (flag, word) in FLAG_WORDS {
             if m.flags.contains(flag) {
@@ -273,6 +434,8 @@ impl<'a> Renderer<'a> {
             hz,
             protocols,
             scratch,
+            resolver,
+            ..
         } = self;
         let (links, stats, omit_dev, hz) = (*links, *stats, *omit_dev, *hz);
         let Some(j) = json.as_mut() else { return };
@@ -293,7 +456,10 @@ impl<'a> Renderer<'a> {
         }
         if let Some(dst) = &m.dst {
             j.name(out, "dst");
-            j.string_with(out, |o| addr::push_ip(o, dst));
+            j.string_with(out, |o| match resolver {
+                Some(r) => r.push(o, dst),
+                None => addr::push_ip(o, dst),
+            });
         }
         if !omit_dev && m.ifindex != 0 {
             j.name(out, "dev");

@@ -62,7 +62,7 @@ pub fn show(sock: &mut RouteSocket, g: &Globals, args: &ListArgs) -> Result<(), 
     let links =
         LinkTable::load(sock).map_err(|e| CliError::from_io(1, "Cannot send dump request", &e))?;
     let plan = plan(g, args, &links)?;
-    let mut r = Renderer::new(&links, g.json, g.pretty, g.stats, plan.filter.index != 0);
+    let mut r = Renderer::new(&links, g.json, g.pretty, g.stats, plan.filter.index != 0).styled(g);
     let mut out = Output::new();
     let mut req = [0u8; REQUEST_BUF_LEN];
     let seq = sock.next_seq();

@@ -81,21 +81,20 @@ pub fn words(line: &[u8]) -> Result<Vec<String>, WordsError> {
         if out.len() >= MAX_ARGS - 1 {
             return Err(WordsError("Too many arguments to command"));
         }
-        let end;
-        if line[i] == b'\'' || line[i] == b'"' {
+        let end = if line[i] == b'\'' || line[i] == b'"' {
             let quote = line[i];
             i += 1;
             let close = line[i..]
                 .iter()
                 .position(|&b| b == quote)
                 .ok_or(WordsError("Unterminated quoted string"))?;
-            end = i + close;
+            i + close
         } else {
-            end = line[i..]
+            line[i..]
                 .iter()
                 .position(|b| BLANKS.contains(b))
-                .map_or(n, |p| i + p);
-        }
+                .map_or(n, |p| i + p)
+        };
         out.push(String::from_utf8_lossy(&line[i..end]).into_owned());
         // The byte at `end` (blank or quote) separates this word from the next.
         i = end + 1;

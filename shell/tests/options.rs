@@ -1,0 +1,170 @@
+//! The global options and `help`, checked against `ip` on the same table: every option ip
+//! 6.1 accepts for `neigh` prints what ip prints (or nothing different), every option it
+//! refuses is refused with its text and exit code, `-n NS` runs in the named namespace,
+//! and `help` forms print usage on stderr with exit 255.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{code, stderr, stdout, Netns, NEIGH};
+
+fn run(prog: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(prog)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run")
+}
+
+/// ip's texts name ip where neigh's name neigh.
+fn as_neigh(s: &str) -> String {
+    s.replace("try \"ip -help\"", "try \"neigh -help\"")
+}
+
+#[test]
+fn global_options_behave_as_ip() {
+    let Some(ns) = Netns::new("options") else {
+        return;
+    };
+    ns.veth("o0", "o1");
+    for cmd in [
+        "neigh add 10.6.0.1 lladdr 02:00:00:00:00:01 dev o0 nud permanent",
+        "neigh add 10.6.0.2 dev o0 nud incomplete",
+        "neigh add 127.0.0.1 lladdr 02:00:00:00:00:07 dev o0 protocol static",
+        "neigh add 2001:db8::5 lladdr 02:00:00:00:00:05 dev o0 router nud stale",
+        "neigh add proxy 10.6.0.9 dev o0",
+    ] {
+        ns.ip_ok(cmd);
+    }
+    let n = ns.name();
+    let shows: [&[&str]; 3] = [&["show"], &["show", "dev", "o0"], &["show", "proxy"]];
+    let options: [&[&str]; 30] = [
+        &[],
+        &["-4"],
+        &["-6"],
+        &["-0"],
+        &["-M"],
+        &["-B"],
+        &["-f", "link"],
+        &["-f", "inet6"],
+        &["-family", "bridge"],
+        &["-d"],
+        &["-o"],
+        &["-t"],
+        &["-ts"],
+        &["-h"],
+        &["-iec"],
+        &["-a"],
+        &["-N"],
+        &["-l", "3"],
+        &["-rc", "100000"],
+        &["-echo"],
+        &["--json"],
+        &["-s", "-s"],
+        &["-br"],
+        &["-br", "-j"],
+        &["-c"],
+        &["-color=always", "-br"],
+        &["-c", "-j"],
+        &["-r"],
+        &["-r", "-j"],
+        &["-color=never"],
+    ];
+    for opts in options {
+        for show in shows {
+            let mut ip_args = vec!["-n", n];
+            ip_args.extend_from_slice(opts);
+            ip_args.push("neigh");
+            ip_args.extend_from_slice(show);
+            let mut ne_args = vec!["-netns", n];
+            ne_args.extend_from_slice(opts);
+            ne_args.extend_from_slice(show);
+            let theirs = run("ip", &ip_args, &[]);
+            let ours = run(NEIGH, &ne_args, &[]);
+            assert_eq!(
+                (stdout(&ours), stderr(&ours), code(&ours)),
+                (stdout(&theirs), stderr(&theirs), code(&theirs)),
+                "{opts:?} {show:?}"
+            );
+        }
+    }
+    // The dark palette, as COLORFGBG selects it.
+    let env = [("COLORFGBG", "15;0")];
+    let theirs = run("ip", &["-n", n, "-c", "neigh"], &env);
+    let ours = run(NEIGH, &["-n", n, "-c"], &env);
+    assert_eq!(stdout(&ours), stdout(&theirs));
+    assert!(stdout(&ours).contains("\x1b[1;35m10.6.0.1 \x1b[0m"));
+    // -r names 127.0.0.1 from /etc/hosts.
+    assert!(stdout(&run(NEIGH, &["-n", n, "-r", "show", "dev", "o0"], &[])).contains("localhost"));
+
+    // Refused options and bad values: ip's text and exit code.
+    let bad: [&[&str]; 8] = [
+        &["-D"],
+        &["-I"],
+        &["-e"],
+        &["-x"],
+        &["-c=bogus"],
+        &["-f", "bogus"],
+        &["-n", "neigh-no-such-namespace"],
+        &["-rc", "x"],
+    ];
+    for opts in bad {
+        let mut ip_args = opts.to_vec();
+        ip_args.extend_from_slice(&["neigh", "show"]);
+        let mut ne_args = opts.to_vec();
+        ne_args.push("show");
+        let theirs = run("ip", &ip_args, &[]);
+        let ours = run(NEIGH, &ne_args, &[]);
+        assert_eq!(
+            (stdout(&ours), stderr(&ours), code(&ours)),
+            (stdout(&theirs), as_neigh(&stderr(&theirs)), code(&theirs)),
+            "{opts:?}"
+        );
+        assert_ne!(code(&ours), 0, "{opts:?}");
+    }
+}
+
+#[test]
+fn help_is_usage_on_stderr_with_exit_255() {
+    // An option without its value is ip's usage too.
+    for opt in ["-batch", "-family", "-loops", "-rcvbuf"] {
+        let (theirs, ours) = (run("ip", &[opt], &[]), run(NEIGH, &[opt], &[]));
+        assert_eq!((code(&ours), code(&theirs)), (255, 255), "{opt}");
+        assert!(stderr(&ours).starts_with("Usage: neigh"), "{opt}");
+    }
+    for args in [
+        "help",
+        "show help",
+        "add help",
+        "del help",
+        "replace help",
+        "get help",
+        "flush help",
+        "-help",
+        "-f help",
+        "help show",
+    ] {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let ours = run(NEIGH, &words, &[]);
+        let mut ip_args = vec!["neigh"];
+        if args.starts_with('-') {
+            ip_args.clear();
+        }
+        ip_args.extend_from_slice(&words);
+        let theirs = run("ip", &ip_args, &[]);
+        assert_eq!(
+            (stdout(&ours).as_str(), code(&ours)),
+            ("", code(&theirs)),
+            "neigh {args}"
+        );
+        assert_eq!(code(&ours), 255, "neigh {args}");
+        assert!(stderr(&ours).starts_with("Usage: neigh"), "neigh {args}");
+    }
+    let all = stderr(&run(NEIGH, &["help"], &[]));
+    for word in [
+        "-batch", "-force", "-netns", "show", "flush", "monitor", "ndp -s",
+    ] {
+        assert!(all.contains(word), "help lacks {word}");
+    }
+}
