@@ -5,9 +5,11 @@
 //! 100k `neigh add` lines then of 100k `neigh del` lines, the same two files through
 //! `neigh -batch`, and a flush of a 100k table (`flush nud all`) by each tool (the table
 //! reloaded before each). Every run is a fresh process with stdout to /dev/null; the table
-//! is checked after each add and each delete/flush. Prints every round's times and
-//! ratios (neigh / ip), their medians, and the load average before and after: on a shared
-//! machine, read the median of the per-round ratios.
+//! is checked after each add and each delete/flush. Prints every round's wall times and
+//! CPU times (user + system of the child, from `getrusage`), the ratios (neigh / ip),
+//! their medians, and the load average before and after: on a shared machine, read the
+//! median of the per-round ratios, and the CPU ratios, which waiting for a CPU does not
+//! move.
 //!
 //! Needs root (skips with a message otherwise). The `neigh` binary is built (release) on
 //! demand, or taken from `$NEIGH_BIN`. `NEIGH_BENCH_ROUNDS` sets the rounds (default 5).
@@ -41,8 +43,29 @@ fn neigh_bin() -> PathBuf {
     bin
 }
 
-/// Runs `prog args` to completion (stdout to /dev/null), asserting success; its wall time.
-fn timed(prog: &Path, args: &[&str]) -> Duration {
+/// The CPU time (user + system) of this process's finished children so far.
+fn children_cpu() -> Duration {
+    // SAFETY: `ru` is plain data getrusage fills in.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// One run's wall time and CPU time (user + system, its own and the kernel's work on its
+/// behalf).
+#[derive(Clone, Copy, Default)]
+struct Run {
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// Runs `prog args` to completion (stdout to /dev/null), asserting success.
+fn timed(prog: &Path, args: &[&str]) -> Run {
+    let cpu = children_cpu();
     let t = Instant::now();
     let st = Command::new(prog)
         .args(args)
@@ -50,9 +73,12 @@ fn timed(prog: &Path, args: &[&str]) -> Duration {
         .stdout(Stdio::null())
         .status()
         .expect("spawn");
-    let d = t.elapsed();
+    let wall = t.elapsed();
     assert!(st.success(), "{} {args:?} failed", prog.display());
-    d
+    Run {
+        wall,
+        cpu: children_cpu() - cpu,
+    }
 }
 
 fn loadavg() -> String {
@@ -114,7 +140,7 @@ fn main() {
     let load_before = loadavg();
     let mut rows = Vec::new();
     for round in 0..rounds {
-        let mut t = [Duration::ZERO; 6];
+        let mut t = [Run::default(); 6];
         let tools: [(&Path, usize); 2] = [(&ip, 0), (&bin, 1)];
         let order = if round % 2 == 0 {
             tools
@@ -144,54 +170,61 @@ fn main() {
     let _ = fs::remove_dir_all(&dir);
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("batch bench: {ENTRIES} PERMANENT IPv4 entries, {rounds} rounds, wall time in ms");
-    println!(
-        "{:>5} {:>9} {:>9} {:>6} | {:>9} {:>9} {:>6} | {:>9} {:>9} {:>6}",
-        "round",
-        "ip add",
-        "neigh add",
-        "ratio",
-        "ip del",
-        "neigh del",
-        "ratio",
-        "ip flush",
-        "neigh fl.",
-        "ratio"
-    );
-    let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
-    for (i, t) in rows.iter().enumerate() {
-        let r: Vec<f64> = (0..3).map(|k| ms(t[2 * k + 1]) / ms(t[2 * k])).collect();
-        for k in 0..3 {
-            ratios[k].push(r[k]);
-        }
+    println!("batch bench: {ENTRIES} PERMANENT IPv4 entries, {rounds} rounds");
+    for (what, pick) in [
+        ("wall time, ms", (|r: &Run| r.wall) as fn(&Run) -> Duration),
+        ("CPU time (user + system), ms", |r: &Run| r.cpu),
+    ] {
+        println!("{what}:");
         println!(
-            "{:>5} {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2}",
-            i + 1,
-            ms(t[0]),
-            ms(t[1]),
-            r[0],
-            ms(t[2]),
-            ms(t[3]),
-            r[1],
-            ms(t[4]),
-            ms(t[5]),
-            r[2]
+            "{:>5} {:>9} {:>9} {:>6} | {:>9} {:>9} {:>6} | {:>9} {:>9} {:>6}",
+            "round",
+            "ip add",
+            "neigh add",
+            "ratio",
+            "ip del",
+            "neigh del",
+            "ratio",
+            "ip flush",
+            "neigh fl.",
+            "ratio"
+        );
+        let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
+        for (i, t) in rows.iter().enumerate() {
+            let v: Vec<f64> = t.iter().map(|r| ms(pick(r))).collect();
+            let r: Vec<f64> = (0..3).map(|k| v[2 * k + 1] / v[2 * k]).collect();
+            for k in 0..3 {
+                ratios[k].push(r[k]);
+            }
+            println!(
+                "{:>5} {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2}",
+                i + 1,
+                v[0],
+                v[1],
+                r[0],
+                v[2],
+                v[3],
+                r[1],
+                v[4],
+                v[5],
+                r[2]
+            );
+        }
+        let med = |k: usize| median(rows.iter().map(|t| ms(pick(&t[k]))).collect());
+        let [ra, rd, rf] = ratios.map(median);
+        println!(
+            "  med {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2}",
+            med(0),
+            med(1),
+            ra,
+            med(2),
+            med(3),
+            rd,
+            med(4),
+            med(5),
+            rf
         );
     }
-    let med = |k: usize| median(rows.iter().map(|t| ms(t[k])).collect());
-    let [ra, rd, rf] = ratios.map(median);
-    println!(
-        "  med {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} {:>6.2}",
-        med(0),
-        med(1),
-        ra,
-        med(2),
-        med(3),
-        rd,
-        med(4),
-        med(5),
-        rf
-    );
     println!("(ratio medians are of the per-round ratios; targets: add, del <= 0.3, flush <= 0.5)");
     println!(
         "load average before: {load_before}; after: {load_after}; CPUs: {}",

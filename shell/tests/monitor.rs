@@ -299,3 +299,92 @@ fn forged_unicast_to_neighs_port_is_ignored_and_counted() {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `[YYYY-MM-DDTHH:MM:SS.UUUUUU] ` at the start of `l`, as `-ts` prints it.
+fn strip_short_timestamp(l: &str) -> Option<&str> {
+    let (stamp, rest) = l.split_once("] ")?;
+    let b = stamp.strip_prefix('[')?.as_bytes();
+    let shape = b.len() == 26
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            _ => c.is_ascii_digit(),
+        });
+    shape.then_some(rest)
+}
+
+#[test]
+fn timestamps_and_label_as_ip_monitor() {
+    let Some(ns) = Netns::new("monitor-ts") else {
+        return;
+    };
+    ns.veth("va", "vb");
+    let ip_ts = Running::start(&ns, "ip", &["-ts", "monitor", "label", "neigh"]);
+    let ours_ts = Running::start(&ns, common::NEIGH, &["-ts", "monitor", "label"]);
+    let ip_t = Running::start(&ns, "ip", &["-t", "monitor", "neigh"]);
+    let ours_t = Running::start(&ns, common::NEIGH, &["-t", "monitor"]);
+    ours_ts.port_id();
+    ours_t.port_id();
+    // ip prints nothing when ready: add sentinels until both ip monitors show one.
+    for i in 1..100 {
+        ns.ip_ok(&format!(
+            "neigh replace 10.9.9.{i} lladdr 02:00:00:00:09:09 dev va"
+        ));
+        thread::sleep(Duration::from_millis(50));
+        let seen = |r: &Running| r.lines().iter().any(|l| l.contains("10.9.9."));
+        if seen(&ip_ts) && seen(&ip_t) {
+            break;
+        }
+    }
+    ns.ip_ok("neigh add 10.5.5.5 lladdr 02:00:00:00:00:55 dev va");
+    ns.ip_ok("neigh del 10.5.5.5 dev va");
+    ns.ip_ok("neigh add 10.5.5.99 lladdr 02:00:00:00:00:99 dev va");
+    for m in [&ip_ts, &ours_ts, &ip_t, &ours_t] {
+        m.wait_for("10.5.5.99");
+    }
+    let from_first = |lines: Vec<String>| -> Vec<String> {
+        let start = lines
+            .iter()
+            .position(|l| l.contains("10.5.5.5 "))
+            .expect("first event");
+        lines[start..].to_vec()
+    };
+    // -ts label: "[STAMP] [NEIGH]EVENT" on one line.
+    let strip = |lines: Vec<String>| -> Vec<String> {
+        from_first(lines)
+            .iter()
+            .map(|l| strip_short_timestamp(l).expect("-ts stamp").to_owned())
+            .collect()
+    };
+    let theirs = strip(ip_ts.lines());
+    assert!(
+        theirs[0].starts_with("[NEIGH]10.5.5.5 dev va"),
+        "{theirs:?}"
+    );
+    assert_eq!(strip(ours_ts.lines()), theirs);
+    // -t: a "Timestamp: ASCTIME USEC usec" line before each event.
+    let shape = |lines: Vec<String>| -> Vec<String> {
+        let mut v = Vec::new();
+        let start = lines
+            .iter()
+            .position(|l| l.contains("10.5.5.5 "))
+            .expect("first event");
+        for l in &lines[start - 1..] {
+            if let Some(rest) = l.strip_prefix("Timestamp: ") {
+                let words: Vec<&str> = rest.split_whitespace().collect();
+                assert_eq!(words.len(), 7, "{l}");
+                assert_eq!(words[6], "usec", "{l}");
+                assert!(words[3].len() == 8 && words[3].as_bytes()[2] == b':', "{l}");
+                v.push("Timestamp".to_owned());
+            } else {
+                v.push(l.clone());
+            }
+        }
+        v
+    };
+    let theirs = shape(ip_t.lines());
+    assert_eq!(theirs[0], "Timestamp");
+    assert_eq!(shape(ours_t.lines()), theirs);
+}

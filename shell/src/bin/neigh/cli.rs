@@ -84,6 +84,8 @@ pub struct ModifyArgs {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MonitorArgs {
     pub dev: Option<String>,
+    /// `label`: `[NEIGH]` before each event, as `ip monitor label`.
+    pub label: bool,
 }
 
 /// The illumos `ndp(8)` verbs, each an alias of an `ip neigh` command restricted to IPv6.
@@ -570,6 +572,7 @@ fn monitor(w: &mut Words<'_>) -> Result<Command, CliError> {
             "dev" => a.dev = Some(w.value()?.to_string()),
             // `neigh monitor neigh` reads like `ip monitor neigh`.
             "neigh" | "all" => {}
+            "label" => a.label = true,
             _ if matches(word, "help") => return Ok(Command::Help(Topic::Monitor)),
             _ => {
                 return Err(CliError::new(

@@ -15,7 +15,8 @@ OPTIONS := { -4 | -6 | -f[amily] { inet | inet6 | link | mpls | bridge } | -0 | 
              -echo | -V[ersion] | -he[lp] }
       Options are ip's, matched in ip's order (-b is -batch, -h is -human, -n is
       -netns); those that change nothing in ip neigh's output change nothing here.
-      -n NAME runs in the network namespace /run/netns/NAME.
+      -n NAME runs in the network namespace /run/netns/NAME; -c colours, -br prints
+      brief columns, -r host names, -N protocol numbers, as ip.
 ";
 
 const BATCH: &str = "\
@@ -57,9 +58,10 @@ const MODIFY: &str = "\
 ";
 
 const MONITOR: &str = "\
-  neigh monitor [ dev DEV ]
+  neigh monitor [ label ] [ dev DEV ]
       Prints neighbor events as they happen, like `ip monitor neigh`: new and
-      changed entries, `Deleted ...` and `miss ...` (a resolution request). With -j
+      changed entries, `Deleted ...` and `miss ...` (a resolution request); -t or
+      -ts put ip's timestamps before each, label adds [NEIGH]. With -j
       each event is one JSON object per line, with `ip -j neigh` keys plus
       \"deleted\": true or \"miss\": null.
 ";

@@ -35,6 +35,7 @@ mod render;
 mod resolve;
 mod service;
 mod show;
+mod timestamp;
 
 use neigh::netlink::{RouteSocket, SocketOptions};
 

@@ -13,6 +13,7 @@ use crate::error::CliError;
 use crate::links::LinkTable;
 use crate::output::Output;
 use crate::render::{Filter, Renderer};
+use crate::timestamp;
 
 /// Subscribes, then prints every event until killed. The interface table is loaded at
 /// start and re-loaded (over a second socket: the subscribed one carries events) when an
@@ -53,6 +54,7 @@ pub fn monitor(g: &Globals, args: &MonitorArgs) -> Result<(), CliError> {
                 Err(e) => return warn!("skipping a malformed neighbor event: {e}"),
             };
             if pending.is_empty() && links.get(m.ifindex).is_some() {
+                headers(&mut out.buf, g, args);
                 r.neigh(&mut out.buf, &m, true);
             } else {
                 pending.extend_from_slice(msg.bytes());
@@ -64,6 +66,7 @@ pub fn monitor(g: &Globals, args: &MonitorArgs) -> Result<(), CliError> {
             let mut r = Renderer::new(&links, g.json, false, g.stats, filter.index != 0);
             for msg in MessageIter::new(&pending).flatten() {
                 if let Ok(m) = NeighMessage::parse(&msg) {
+                    headers(&mut out.buf, g, args);
                     r.neigh(&mut out.buf, &m, true);
                 }
             }
@@ -82,6 +85,17 @@ pub fn monitor(g: &Globals, args: &MonitorArgs) -> Result<(), CliError> {
             Err(e) => return Err(CliError::from_io(1, "netlink receive error", &e)),
         }
         out.flush().map_err(|e| CliError::from_io(1, "write", &e))?;
+    }
+}
+
+/// What `ip monitor` prints before an event (`print_headers`): the timestamp of `-t` /
+/// `-ts`, then `[NEIGH]` with `label`.
+fn headers(out: &mut Vec<u8>, g: &Globals, args: &MonitorArgs) {
+    if g.timestamp > 0 {
+        timestamp::push(out, g.timestamp > 1);
+    }
+    if args.label {
+        out.extend_from_slice(b"[NEIGH]");
     }
 }
 

@@ -73,7 +73,7 @@ type Shape = (u32, bool, ModifyKind, usize, u16, u8);
 #[derive(Default)]
 pub struct TableModel {
     keys: Option<KeySet>,
-    proven: HashSet<Shape>,
+    proven: HashSet<Shape, BuildHasherDefault<KeyHasher>>,
 }
 
 impl TableModel {
