@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = (d.errno(), d.ext_ack_str());
             }
             Ok(Parsed::Link(l)) => {
-                let _ = l.name_str();
+                let _ = (l.name_str(), l.master, l.info_kind);
             }
             Ok(_) | Err(_) => {}
         }

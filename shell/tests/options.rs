@@ -168,3 +168,116 @@ fn help_is_usage_on_stderr_with_exit_255() {
         assert!(all.contains(word), "help lacks {word}");
     }
 }
+
+#[test]
+fn master_altname_and_type_filters() {
+    let Some(ns) = Netns::new("filters") else {
+        return;
+    };
+    ns.veth("f0", "f1");
+    ns.ip_ok("link property add dev f0 altname f0-alternative");
+    ns.ip_ok("link add br0 type bridge");
+    ns.ip_ok("link set f1 master br0");
+    ns.ip_ok("link set lo up");
+    for cmd in [
+        "neigh add 10.7.0.1 lladdr 02:00:00:00:00:01 dev f0",
+        "neigh add 10.7.0.2 lladdr 02:00:00:00:00:02 dev f1",
+        "neigh add 10.7.0.3 dev lo",
+    ] {
+        ns.ip_ok(cmd);
+    }
+    let n = ns.name();
+    let f0 = ns.ip_ok("link show f0");
+    let f0_index = f0.split(':').next().expect("index");
+    let if_f0 = format!("if{f0_index}");
+    // ip and neigh on the same words: same output, errors, exit code.
+    for words in [
+        vec!["show", "dev", "f0-alternative"],
+        vec!["show", "dev", &if_f0],
+        vec!["show", "dev", "if9999"],
+        vec!["show", "nomaster"],
+        vec!["show", "master", "br0"],
+        vec!["show", "master", "f9"],
+        vec!["show", "vrf", "br0"],
+        vec!["show", "vrf", "no-such-vrf"],
+        vec!["-j", "show", "nomaster", "nud", "all"],
+        vec!["get", "10.7.0.1", "dev", "f0-alternative"],
+        vec!["flush", "vrf", "br0"],
+    ] {
+        let (opts, rest): (Vec<&str>, Vec<&str>) = words.iter().partition(|w| w.starts_with('-'));
+        let mut ip_args = vec!["-n", n];
+        ip_args.extend(&opts);
+        ip_args.push("neigh");
+        ip_args.extend(&rest);
+        let mut ne_args = vec!["-n", n];
+        ne_args.extend(&words);
+        let theirs = run("ip", &ip_args, &[]);
+        let ours = run(NEIGH, &ne_args, &[]);
+        assert_eq!(
+            (stdout(&ours), stderr(&ours), code(&ours)),
+            (stdout(&theirs), stderr(&theirs), code(&theirs)),
+            "{words:?}"
+        );
+    }
+    // Changes through an alternative name.
+    let ours = run(
+        NEIGH,
+        &[
+            "-n",
+            n,
+            "replace",
+            "10.7.0.9",
+            "lladdr",
+            "02:00:00:00:00:09",
+            "dev",
+            "f0-alternative",
+        ],
+        &[],
+    );
+    assert_eq!(code(&ours), 0, "{}", stderr(&ours));
+    assert_eq!(
+        ns.ip_ok("neigh show 10.7.0.9"),
+        "10.7.0.9 dev f0 lladdr 02:00:00:00:00:09 PERMANENT \n"
+    );
+    // `type` (neigh's own): only the interfaces of that ARPHRD type.
+    let ether = stdout(&run(
+        NEIGH,
+        &["-n", n, "show", "type", "ether", "nud", "all"],
+        &[],
+    ));
+    assert!(
+        ether.contains("10.7.0.1 dev f0") && ether.contains("10.7.0.2 dev f1"),
+        "{ether}"
+    );
+    assert!(!ether.contains("dev lo"), "{ether}");
+    let lo = stdout(&run(
+        NEIGH,
+        &["-n", n, "show", "type", "loopback", "nud", "all"],
+        &[],
+    ));
+    assert!(lo.contains("dev lo") && !lo.contains("dev f0"), "{lo}");
+    assert_eq!(
+        lo,
+        stdout(&run(
+            NEIGH,
+            &["-n", n, "show", "type", "772", "nud", "all"],
+            &[]
+        ))
+    );
+    let bad = run(NEIGH, &["-n", n, "show", "type", "bogus"], &[]);
+    assert_eq!(
+        (stderr(&bad).as_str(), code(&bad)),
+        (
+            "Error: argument \"bogus\" is wrong: link type is unknown\n",
+            255
+        )
+    );
+    let flushed = run(
+        NEIGH,
+        &["-n", n, "flush", "type", "loopback", "nud", "all"],
+        &[],
+    );
+    assert_eq!(code(&flushed), 0, "{}", stderr(&flushed));
+    assert_eq!(ns.ip_ok("neigh show dev lo nud all"), "");
+    assert!(ns.ip_ok("neigh show dev f0").contains("10.7.0.1"));
+}

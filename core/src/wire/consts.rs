@@ -125,6 +125,10 @@ pub const IFLA_IFNAME: u16 = 3;
 pub const IFLA_MTU: u16 = 4;
 /// Master interface index (u32).
 pub const IFLA_MASTER: u16 = 10;
+/// Link kind information (nested: IFLA_INFO_*).
+pub const IFLA_LINKINFO: u16 = 18;
+/// Inside IFLA_LINKINFO: the link kind ("vrf", "veth", "bridge", ...; NUL-terminated).
+pub const IFLA_INFO_KIND: u16 = 1;
 /// Request: extended info filter mask (u32, RTEXT_FILTER_*).
 pub const IFLA_EXT_MASK: u16 = 29;
 

@@ -38,7 +38,10 @@ pub enum Topic {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListArgs {
     pub dev: Option<String>,
-    pub master: Option<String>,
+    /// `master DEV`, `vrf NAME` or `nomaster` (the last one given wins, as in ip).
+    pub master: Option<MasterFilter>,
+    /// `type TYPE` (neigh's own): only entries on interfaces of this ARPHRD type.
+    pub link_type: Option<u16>,
     /// NUD state filter bits (`0x100` = state 0).
     pub state: u32,
     pub proxy: bool,
@@ -48,6 +51,17 @@ pub struct ListArgs {
     pub protocol: u8,
     /// True when any argument was given (`ip neigh flush` refuses to run without one).
     pub any_args: bool,
+}
+
+/// Which master device the listed entries' interfaces must have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MasterFilter {
+    /// `master DEV`: enslaved to DEV.
+    Dev(String),
+    /// `vrf NAME`: enslaved to NAME, which must be a VRF.
+    Vrf(String),
+    /// `nomaster`: not enslaved to anything.
+    None,
 }
 
 /// `get` arguments.
@@ -350,6 +364,7 @@ fn list_args(w: &mut Words<'_>, g: &Globals, flush: bool) -> Result<ListArgs, Cl
     let mut a = ListArgs {
         dev: None,
         master: None,
+        link_type: None,
         state: if flush {
             !(u32::from(NudState::PERMANENT.0) | none)
         } else {
@@ -375,7 +390,14 @@ fn list_args(w: &mut Words<'_>, g: &Globals, flush: bool) -> Result<ListArgs, Cl
                 }
                 a.dev = Some(v.to_string());
             }
-            "master" => a.master = Some(w.value()?.to_string()),
+            "master" => a.master = Some(MasterFilter::Dev(w.value()?.to_string())),
+            "vrf" => a.master = Some(MasterFilter::Vrf(w.value()?.to_string())),
+            "nomaster" => a.master = Some(MasterFilter::None),
+            "type" => {
+                let v = w.value()?;
+                a.link_type =
+                    Some(link_type(v).ok_or_else(|| CliError::invarg("link type is unknown", v))?);
+            }
             "unused" => a.unused = true,
             "router" => a.router = true,
             "nud" => {
@@ -410,6 +432,31 @@ fn list_args(w: &mut Words<'_>, g: &Globals, flush: bool) -> Result<ListArgs, Cl
         }
     }
     Ok(a)
+}
+
+/// iproute2's names of `ARPHRD_*` link types (the common ones), or a number.
+fn link_type(word: &str) -> Option<u16> {
+    const TYPES: [(&str, u16); 14] = [
+        ("ether", 1),
+        ("ieee802", 6),
+        ("infiniband", 32),
+        ("can", 280),
+        ("ppp", 512),
+        ("ipip", 768),
+        ("tunnel6", 769),
+        ("loopback", 772),
+        ("sit", 776),
+        ("gre", 778),
+        ("ip6gre", 823),
+        ("rawip", 519),
+        ("none", 65534),
+        ("void", 65535),
+    ];
+    TYPES
+        .iter()
+        .find(|(name, _)| *name == word)
+        .map(|&(_, t)| t)
+        .or_else(|| parse_c_uint(word).and_then(|n| u16::try_from(n).ok()))
 }
 
 /// The state filter bits of `nud WORD` in `show`/`flush`: the state's bit,

@@ -49,7 +49,7 @@ pub fn flush(sock: &mut RouteSocket, g: &Globals, args: &ListArgs) -> Result<(),
     let mut r = Renderer::new(&links, false, false, g.stats, plan.filter.index != 0);
     let mut out = Output::new();
     for round in 0..MAX_ROUNDS {
-        let deleted = delete_round(sock, &plan, g, &mut r, &mut out)?;
+        let deleted = delete_round(sock, &plan, &links, g, &mut r, &mut out)?;
         if deleted == 0 {
             if g.stats > 0 {
                 if round == 0 {
@@ -96,6 +96,7 @@ struct DeleteWindow {
 fn delete_round(
     sock: &mut RouteSocket,
     plan: &Plan,
+    links: &LinkTable,
     g: &Globals,
     r: &mut Renderer<'_>,
     out: &mut Output,
@@ -117,7 +118,7 @@ fn delete_round(
             let Ok(m) = NeighMessage::parse(msg) else {
                 return Ok(());
             };
-            if m.kind != RTM_NEWNEIGH || !plan.filter.accepts(&m) {
+            if m.kind != RTM_NEWNEIGH || !plan.accepts(&m, links) {
                 return Ok(());
             }
             let Some(addr) = m.dst else { return Ok(()) };

@@ -31,15 +31,19 @@ const BATCH: &str = "\
 
 const SHOW: &str = "\
   neigh [ show | list ] [ proxy ] [ to PREFIX ] [ dev DEV ] [ nud STATE ]...
-                        [ router ] [ unused ] [ protocol PROTO ] [ master DEV ]
+                        [ router ] [ unused ] [ protocol PROTO ]
+                        [ master DEV | vrf NAME | nomaster ] [ type TYPE ]
       No arguments: every interface's IPv4 and IPv6 table, as `ip neigh show`
       prints it (NOARP entries need `nud noarp` or `nud all`). `dev` is filtered by
-      the kernel. -s adds ref/used/confirmed/updated and probes; -j prints
+      the kernel, also by an alternative name. type TYPE keeps the interfaces of one
+      link type (ether, loopback, none, gre, ... or a number): `type ether` lists
+      Ethernet tables only. -s adds ref/used/confirmed/updated and probes; -j prints
       `ip -j neigh` JSON, -j -p the pretty form.
 ";
 
 const FLUSH: &str = "\
-  neigh flush { [ to PREFIX ] [ dev DEV ] [ nud STATE ] [ proxy ] | all }
+  neigh flush { [ to PREFIX ] [ dev DEV ] [ nud STATE ] [ proxy ]
+                [ master DEV | vrf NAME | nomaster ] [ type TYPE ] | all }
       Deletes matching entries in rounds, like `ip neigh flush`: PERMANENT and
       NOARP entries are kept unless `nud permanent` / `nud all` asks for them.
       -s reports the rounds, -s -s also lists each entry deleted.

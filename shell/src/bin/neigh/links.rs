@@ -15,6 +15,8 @@ pub struct Link {
     pub link_type: u16,
     /// `IFLA_IFNAME` without NUL (bytes: Linux names need not be UTF-8).
     pub name: Vec<u8>,
+    /// `IFLA_INFO_KIND` ("vrf", "veth", ...), empty when the kernel sends none.
+    pub kind: Vec<u8>,
 }
 
 /// Every interface of the namespace, sorted by index. Lookups are O(log n) with no
@@ -48,6 +50,7 @@ impl LinkTable {
             index: l.ifindex,
             link_type: l.ifi_type,
             name: l.name.unwrap_or_default().to_vec(),
+            kind: l.info_kind.unwrap_or_default().to_vec(),
         }
     }
 
@@ -66,13 +69,30 @@ impl LinkTable {
             .map(|i| &self.links[i])
     }
 
-    /// The index of the interface called `name`, as `ip`'s `ll_name_to_index` finds it.
-    /// O(n) (called once per command line).
+    /// The index of the interface called `name`, as `ip`'s `ll_name_to_index` finds it:
+    /// a name in the table, else the kernel's answer for it (`if_nametoindex`, which also
+    /// knows alternative names, `IFLA_ALT_IFNAME`), else `ifN` read as index N. O(n) plus
+    /// one system call for a name not in the table (called once per command line).
     pub fn index_of(&self, name: &str) -> Option<u32> {
         self.links
             .iter()
             .find(|l| l.name == name.as_bytes())
             .map(|l| l.index)
+            .or_else(|| neigh::sys::interface_index(name))
+            .or_else(|| {
+                name.strip_prefix("if")
+                    .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&i| i != 0)
+            })
+    }
+
+    /// Whether the interface called `name` is a VRF (link kind "vrf"), as iproute2's
+    /// `name_is_vrf` decides.
+    pub fn is_vrf(&self, name: &str) -> bool {
+        self.index_of(name)
+            .and_then(|i| self.get(i))
+            .is_some_and(|l| l.kind == b"vrf")
     }
 
     /// Appends the interface's name, or `ifN` as `ip` prints an unknown index.
@@ -103,15 +123,20 @@ mod tests {
                 index: 7,
                 link_type: 1,
                 name: b"eth1".to_vec(),
+                kind: b"vrf".to_vec(),
             },
             Link {
                 index: 2,
                 link_type: 1,
                 name: b"eth0".to_vec(),
+                kind: Vec::new(),
             },
         ]);
         assert_eq!(t.index_of("eth1"), Some(7));
-        assert_eq!(t.index_of("eth9"), None);
+        assert_eq!(t.index_of("neigh-no-such-if"), None);
+        assert_eq!(t.index_of("if42"), Some(42));
+        assert_eq!(t.index_of("if"), None);
+        assert!(t.is_vrf("eth1") && !t.is_vrf("eth0"));
         let mut out = Vec::new();
         t.push_name(&mut out, 2);
         out.push(b' ');

@@ -103,6 +103,7 @@ fn show_args(dev: Option<String>) -> ListArgs {
         any_args: dev.is_some(),
         dev,
         master: None,
+        link_type: None,
         state: 0xff & !u32::from(NudState::NOARP.0),
         proxy: false,
         prefix: None,

@@ -9,7 +9,7 @@ use neigh_core::wire::consts::AF_UNSPEC;
 use neigh_core::wire::request::REQUEST_BUF_LEN;
 use neigh_core::wire::{self, DumpFilter, NeighMessage};
 
-use crate::cli::{Globals, ListArgs};
+use crate::cli::{Globals, ListArgs, MasterFilter};
 use crate::error::CliError;
 use crate::links::LinkTable;
 use crate::output::Output;
@@ -19,6 +19,18 @@ use crate::render::{Filter, Renderer};
 pub struct Plan {
     pub filter: Filter,
     pub dump: DumpFilter,
+    /// `type TYPE`: the interfaces' ARPHRD type.
+    pub link_type: Option<u16>,
+}
+
+impl Plan {
+    /// Whether `m` is listed: ip's filter, then the link type.
+    pub fn accepts(&self, m: &NeighMessage<'_>, links: &LinkTable) -> bool {
+        self.filter.accepts(m)
+            && self
+                .link_type
+                .is_none_or(|t| links.link_type(m.ifindex) == t)
+    }
 }
 
 pub fn plan(g: &Globals, args: &ListArgs, links: &LinkTable) -> Result<Plan, CliError> {
@@ -31,11 +43,23 @@ pub fn plan(g: &Globals, args: &ListArgs, links: &LinkTable) -> Result<Plan, Cli
         None => 0,
     };
     let master = match &args.master {
-        Some(m) => Some(
+        Some(MasterFilter::Dev(m)) => Some(
             links
                 .index_of(m)
                 .ok_or_else(|| CliError::invarg("Device does not exist\n", m))?,
         ),
+        Some(MasterFilter::Vrf(v)) => {
+            if !links.is_vrf(v) {
+                return Err(CliError::invarg("Not a valid VRF name\n", v));
+            }
+            Some(
+                links
+                    .index_of(v)
+                    .ok_or_else(|| CliError::invarg("Device does not exist\n", v))?,
+            )
+        }
+        // The kernel's "no master" (-1 as NDA_MASTER), as ip sends it.
+        Some(MasterFilter::None) => Some(u32::MAX),
         None => None,
     };
     Ok(Plan {
@@ -53,6 +77,7 @@ pub fn plan(g: &Globals, args: &ListArgs, links: &LinkTable) -> Result<Plan, Cli
             master,
             proxy: args.proxy,
         },
+        link_type: args.link_type,
     })
 }
 
@@ -71,7 +96,7 @@ pub fn show(sock: &mut RouteSocket, g: &Globals, args: &ListArgs) -> Result<(), 
     r.begin_list(&mut out.buf);
     let res = sock.request(&req[..n], |msg| {
         match NeighMessage::parse(msg) {
-            Ok(m) if plan.filter.accepts(&m) => {
+            Ok(m) if plan.accepts(&m, &links) => {
                 r.neigh(&mut out.buf, &m, false);
                 out.maybe_flush()?;
             }
