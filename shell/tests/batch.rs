@@ -82,10 +82,16 @@ fn same_as_ip(a: &Netns, b: &Netns, opts: &[&str], text: &str) -> Output {
     let theirs = batch("ip", a, opts, text, fa.to_str().expect("path"));
     let ours = batch(NEIGH, b, opts, text, fb.to_str().expect("path"));
     let name = |f: &std::path::Path, s: String| s.replace(f.to_str().expect("path"), "FILE");
+    // Listings come in the kernel's hash order, which differs between namespaces.
+    let sorted = |o: &Output| {
+        let mut v: Vec<String> = stdout(o).lines().map(String::from).collect();
+        v.sort();
+        v
+    };
     assert_eq!(
-        (stdout(&ours), name(&fb, stderr(&ours)), code(&ours)),
+        (sorted(&ours), name(&fb, stderr(&ours)), code(&ours)),
         (
-            stdout(&theirs),
+            sorted(&theirs),
             as_neigh(&name(&fa, stderr(&theirs))),
             code(&theirs)
         ),
@@ -253,4 +259,128 @@ fn flush_of_many_windows_matches_ip() {
         assert_eq!(table(&b), table(&a), "after {args}");
     }
     assert!(table(&b).is_empty());
+}
+
+/// A shell script written for `ip`: namespace set-up, add, get, show, batch, a refused
+/// add, flush, help, and a monitor. Prints what an operator would look at.
+const IP_SCRIPT: &str = r#"
+set -u
+NS=$1
+MON=$2
+ip netns add $NS
+ip -n $NS link add w0 type veth peer name w1
+ip -n $NS link set w0 addrgenmode none
+ip -n $NS link set w1 addrgenmode none
+ip -n $NS link set w0 up
+ip -n $NS link set w1 up
+ip -n $NS monitor neigh > $MON &
+MONPID=$!
+i=0
+while ! grep -q 10.8.9. $MON; do
+    i=$((i + 1))
+    ip -n $NS neigh replace 10.8.9.$i lladdr 02:00:00:00:09:09 dev w0
+    sleep 0.05
+done
+ip -n $NS neigh add 10.8.0.1 lladdr 02:00:00:00:00:01 dev w0
+ip -n $NS neigh add 10.8.0.2 lladdr 02:00:00:00:00:02 dev w0 nud stale
+ip -n $NS -6 neigh add 2001:db8::8 lladdr 02:00:00:00:00:08 dev w0 router
+ip -n $NS neigh get 10.8.0.1 dev w0
+# Entries come in the kernel's hash order, which differs between namespaces: sorted.
+ip -n $NS neigh show dev w0 | grep -v 10.8.9. | sort
+ip -n $NS -j neigh show 10.8.0.2
+echo
+printf 'neigh add 10.8.0.3 lladdr 02:00:00:00:00:03 dev w0\nneigh replace 10.8.0.2 lladdr 02:00:00:00:00:22 dev w0\n' | ip -n $NS -batch -
+echo "batch: $?"
+ip -n $NS neigh show to 10.8.0.0/24 | sort
+ip -n $NS neigh add 10.8.0.1 lladdr 02:00:00:00:00:01 dev w0
+echo "add again: $?"
+ip -n $NS neigh del 10.8.0.3 dev w0
+ip -n $NS -s neigh flush to 10.8.0.0/24
+ip -n $NS -s neigh flush nud all to 10.8.0.0/24
+ip -n $NS neigh show nud all dev w0 | grep -v 10.8.9. | sort
+ip -n $NS neigh help 2>/dev/null
+echo "help: $?"
+ip -n $NS neigh add 10.8.0.99 lladdr 02:00:00:00:00:99 dev w0
+while ! grep -q 10.8.0.99 $MON; do sleep 0.05; done
+kill $MONPID
+wait $MONPID 2>/dev/null
+# The flush's events come in hash order: sorted.
+grep -v 10.8.9. $MON | sort
+ip netns del $NS
+"#;
+
+/// `ip` for the script: the neigh object (and `monitor neigh`) goes to neigh, with the
+/// options before it; anything else to the real ip.
+fn ip_wrapper(real_ip: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+opts=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -n|-netns|-b|-batch|-f|-family|-rc|-rcvbuf|-l|-loops) opts="$opts $1 $2"; shift 2;;
+        -*) opts="$opts $1"; shift;;
+        *) break;;
+    esac
+done
+case "$1" in
+    n|ne|nei|neig|neigh|neighbor|neighbour) shift; exec {NEIGH} $opts "$@";;
+    monitor) if [ "$2" = neigh ]; then shift 2; exec {NEIGH} $opts monitor "$@"; fi;;
+esac
+case "$opts" in
+    *-b*) exec {NEIGH} $opts "$@";;
+esac
+exec {real_ip} $opts "$@"
+"#
+    )
+}
+
+#[test]
+fn scripts_for_ip_run_unchanged_through_an_ip_to_neigh_wrapper() {
+    // Namespaces of its own (the script makes and deletes them); skip as Netns does.
+    let Some(probe) = Netns::new("wrapper") else {
+        return;
+    };
+    drop(probe);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("neigh-wrapper-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let real_ip = Command::new("sh")
+        .args(["-c", "command -v ip"])
+        .output()
+        .expect("sh");
+    let real_ip = stdout(&real_ip).trim().to_owned();
+    let wrapper = bin.join("ip");
+    std::fs::write(&wrapper, ip_wrapper(&real_ip)).expect("write wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let script = dir.join("script.sh");
+    std::fs::write(&script, IP_SCRIPT).expect("write script");
+    let run = |tag: &str, path: String| {
+        let ns = format!("neigh-wrapper-{tag}-{}", std::process::id());
+        let mon = dir.join(format!("{tag}.monitor"));
+        let o = Command::new("sh")
+            .arg(&script)
+            .arg(&ns)
+            .arg(&mon)
+            .env("PATH", path)
+            .output()
+            .expect("run script");
+        let _ = Command::new(&real_ip).args(["netns", "del", &ns]).output();
+        o
+    };
+    let path = std::env::var("PATH").unwrap_or_default();
+    let theirs = run("ip", path.clone());
+    let ours = run("neigh", format!("{}:{path}", bin.display()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        stdout(&theirs).contains("Deleted 10.8.0.3 dev w0"),
+        "{}",
+        stdout(&theirs)
+    );
+    assert!(stdout(&theirs).contains("help: 255"), "{}", stdout(&theirs));
+    assert_eq!(
+        (stdout(&ours), stderr(&ours), code(&ours)),
+        (stdout(&theirs), stderr(&theirs), code(&theirs))
+    );
 }
