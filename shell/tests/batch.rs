@@ -174,6 +174,23 @@ fn batch_scripts_behave_as_ip() {
         stdout(&ours),
         "10.9.0.1 dev b0 lladdr 02:00:00:00:00:01 PERMANENT \n"
     );
+    // `help` (as an object or a command) is ip's usage: the batch ends with 255, the
+    // lines before it applied. The usage texts differ (each names its tool).
+    for text in [
+        "neigh add 10.9.0.5 lladdr 02:00:00:00:00:05 dev b0\nhelp\nneigh show\n",
+        "neigh add 10.9.0.5 lladdr 02:00:00:00:00:05 dev b0\nneigh help\nneigh show\n",
+    ] {
+        reset(&a, &b);
+        let theirs = batch("ip", &a, &[], text, "-");
+        let ours = batch(NEIGH, &b, &[], text, "-");
+        assert_eq!(
+            (stdout(&ours), code(&ours)),
+            (stdout(&theirs), code(&theirs))
+        );
+        assert_eq!(code(&ours), 255);
+        assert!(stderr(&ours).starts_with("Usage: neigh"));
+        assert_eq!(table(&b), table(&a));
+    }
     let missing = |prog: &str| {
         Command::new(prog)
             .args(["-batch", "/nonexistent/neigh-batch"])

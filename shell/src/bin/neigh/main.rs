@@ -1,9 +1,11 @@
 //! `neigh`: the Linux neighbor tables (ARP and NDP) in `ip neigh`'s grammar and output.
 //!
 //! `neigh show`, `get`, `add | replace | change | del`, `flush`, `monitor`, the illumos
-//! style `ndp` verbs, `help`, and the shared-memory mirror's `mirror` and `map show|stat`. Text output is byte-identical to iproute2 6.1's
-//! `ip neigh`; `-j` prints the same JSON keys and value types; errors are the one-line
-//! messages and exit codes `ip` uses. Talks to the kernel through
+//! style `ndp` verbs, `help`, and the shared-memory mirror's `mirror` and `map show|stat`;
+//! every global option of `ip` (`options.rs`, `-n NS` in `netns.rs`) and its `-batch`
+//! mode, pipelined (`batch/`). Text output is byte-identical to iproute2 6.1's `ip neigh`;
+//! `-j` prints the same JSON keys and value types; errors are the one-line messages and
+//! exit codes `ip` uses. Talks to the kernel through
 //! [`neigh::netlink::RouteSocket`]: every datagram is checked to come from the kernel.
 //!
 //! Logging: `NEIGH_LOG=debug` or `RUST_LOG=debug` (env_logger syntax); warnings (e.g. a

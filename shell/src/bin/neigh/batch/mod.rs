@@ -29,7 +29,7 @@ use neigh::netlink::{KernelError, RouteSocket, WINDOW_BYTES};
 use neigh_core::wire::nlmsg::align;
 use neigh_core::wire::request::REQUEST_BUF_LEN;
 
-use crate::cli::{self, Command, Globals, Invocation, ModifyArgs, Setup};
+use crate::cli::{self, Command, Globals, Invocation, ModifyArgs, Setup, Topic};
 use crate::error::CliError;
 use crate::links::LinkTable;
 use crate::{execute, modify, open_socket};
@@ -101,6 +101,8 @@ pub fn run(file: &str, inv: &Invocation) -> Result<(), CliError> {
 /// What a line's first word names, matched in ip's order of objects.
 enum Object {
     Neigh,
+    /// `help`: ip's usage, which ends the batch (exit 255).
+    Help,
     /// Another object ip knows, or none: neigh runs only `neigh` lines.
     Unknown,
 }
@@ -145,6 +147,7 @@ const IP_OBJECTS: &[&str] = &[
 fn object(word: &str) -> Object {
     match IP_OBJECTS.iter().find(|o| cli::matches(word, o)) {
         Some(&"neighbor") | Some(&"neighbour") => Object::Neigh,
+        Some(&"help") => Object::Help,
         _ => Object::Unknown,
     }
 }
@@ -190,6 +193,7 @@ impl Session {
                 let (mut g, mut setup) = (self.g, self.setup.clone());
                 cli::command(&words[1..], &mut g, &mut setup).map(|c| (c, g, setup))
             }
+            Object::Help => Ok((Command::Help(Topic::All), self.g, self.setup.clone())),
             Object::Unknown => Err(CliError::new(
                 1,
                 format!("Object \"{}\" is unknown, try \"neigh help\".", words[0]),
