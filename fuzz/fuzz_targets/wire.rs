@@ -53,6 +53,32 @@ fn round_trip(n: &NeighMessage<'_>, seq: u32, flags: u16) {
     assert_eq!(NeighMessage::parse(&m).unwrap().key(), n.key());
 }
 
+/// A neighbor table message that parses: its parameters, re-sent as a change request,
+/// must parse back (the settable ones).
+fn ntable_round_trip(t: &NtableMessage<'_>, seq: u32) {
+    let Some(name) = t.name.filter(|n| n.len() <= 64) else {
+        return;
+    };
+    let change = NtableChange {
+        family: t.family,
+        name,
+        thresh1: t.thresh1,
+        thresh2: t.thresh2,
+        thresh3: t.thresh3,
+        gc_interval: t.gc_interval,
+        parms: t.parms.unwrap_or_default(),
+    };
+    let mut buf = [0u8; 512];
+    let len = ntable::ntable_set(&mut buf, seq, &change).expect("a change fits 512 bytes");
+    buf[4..6].copy_from_slice(&consts::RTM_NEWNEIGHTBL.to_ne_bytes());
+    let m = MessageIter::new(&buf[..len]).next().unwrap().unwrap();
+    let back = NtableMessage::parse(&m).unwrap();
+    assert_eq!((back.name, back.thresh3, back.gc_interval), (Some(name), t.thresh3, t.gc_interval));
+    let p = t.parms.unwrap_or_default();
+    let q = back.parms.unwrap_or_default();
+    assert_eq!((q.ifindex, q.queue, q.locktime), (p.ifindex, p.queue, p.locktime));
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut count = 0usize;
     for m in MessageIter::new(data) {
@@ -66,6 +92,9 @@ fuzz_target!(|data: &[u8]| {
             if let Some(rest) = m.payload().get(skip..) {
                 assert!(AttrIter::new(rest).count() <= rest.len() / 4 + 1);
             }
+        }
+        if let Ok(t) = NtableMessage::parse(&m) {
+            ntable_round_trip(&t, m.seq());
         }
         match m.parse() {
             Ok(Parsed::Neigh(n)) => {

@@ -26,6 +26,12 @@ pub const RTM_NEWNEIGH: u16 = 28;
 pub const RTM_DELNEIGH: u16 = 29;
 /// Request a neighbor dump or a single neighbor.
 pub const RTM_GETNEIGH: u16 = 30;
+/// A neighbor table's parameters and statistics (reply to GETNEIGHTBL).
+pub const RTM_NEWNEIGHTBL: u16 = 64;
+/// Dump the neighbor tables' parameters and statistics.
+pub const RTM_GETNEIGHTBL: u16 = 66;
+/// Change a neighbor table's (or one interface's) parameters.
+pub const RTM_SETNEIGHTBL: u16 = 67;
 
 // --- nlmsg_flags ---
 
@@ -112,6 +118,61 @@ pub const NDA_FLAGS_EXT: u16 = 15;
 pub const NDA_NDM_STATE_MASK: u16 = 16;
 /// Request-only: flag bits to match (u8).
 pub const NDA_NDM_FLAGS_MASK: u16 = 17;
+
+// --- Neighbor table attributes (NDTA_*, NDTPA_*) ---
+
+/// Table name ("arp_cache", "ndisc_cache"; NUL-terminated).
+pub const NDTA_NAME: u16 = 1;
+/// gc_thresh1 (u32).
+pub const NDTA_THRESH1: u16 = 2;
+/// gc_thresh2 (u32).
+pub const NDTA_THRESH2: u16 = 3;
+/// gc_thresh3 (u32).
+pub const NDTA_THRESH3: u16 = 4;
+/// `struct ndt_config`.
+pub const NDTA_CONFIG: u16 = 5;
+/// Nested NDTPA_* parameters (of the table, or of one interface with NDTPA_IFINDEX).
+pub const NDTA_PARMS: u16 = 6;
+/// `struct ndt_stats`.
+pub const NDTA_STATS: u16 = 7;
+/// Garbage collection interval in ms (u64).
+pub const NDTA_GC_INTERVAL: u16 = 8;
+/// Interface the parameters belong to (u32).
+pub const NDTPA_IFINDEX: u16 = 1;
+/// Reference count of the parameter set (u32).
+pub const NDTPA_REFCNT: u16 = 2;
+/// Current (randomised) reachable time, ms (u64).
+pub const NDTPA_REACHABLE_TIME: u16 = 3;
+/// base_reachable_time, ms (u64).
+pub const NDTPA_BASE_REACHABLE_TIME: u16 = 4;
+/// retrans_time, ms (u64).
+pub const NDTPA_RETRANS_TIME: u16 = 5;
+/// gc_stale_time, ms (u64).
+pub const NDTPA_GC_STALETIME: u16 = 6;
+/// delay_first_probe_time, ms (u64).
+pub const NDTPA_DELAY_PROBE_TIME: u16 = 7;
+/// Queue length in packets (u32).
+pub const NDTPA_QUEUE_LEN: u16 = 8;
+/// app_solicit (u32).
+pub const NDTPA_APP_PROBES: u16 = 9;
+/// ucast_solicit (u32).
+pub const NDTPA_UCAST_PROBES: u16 = 10;
+/// mcast_solicit (u32).
+pub const NDTPA_MCAST_PROBES: u16 = 11;
+/// anycast_delay, ms (u64).
+pub const NDTPA_ANYCAST_DELAY: u16 = 12;
+/// proxy_delay, ms (u64).
+pub const NDTPA_PROXY_DELAY: u16 = 13;
+/// proxy_qlen (u32).
+pub const NDTPA_PROXY_QLEN: u16 = 14;
+/// locktime, ms (u64).
+pub const NDTPA_LOCKTIME: u16 = 15;
+/// unres_qlen_bytes (u32).
+pub const NDTPA_QUEUE_LENBYTES: u16 = 16;
+/// mcast_resolicit (u32).
+pub const NDTPA_MCAST_REPROBES: u16 = 17;
+/// interval_probe_time_ms (u64).
+pub const NDTPA_INTERVAL_PROBE_TIME_MS: u16 = 19;
 
 // --- Link attributes (IFLA_*) ---
 

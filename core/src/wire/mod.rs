@@ -10,7 +10,8 @@
 //! caller's buffer and return its length, or a [`BuildError`].
 //!
 //! One file per wire format: [`nlmsg`] (nlmsghdr), [`attr`] (rtattr), [`neigh`] (ndmsg +
-//! NDA_*), [`link`] (ifinfomsg + IFLA_*), [`error`] (nlmsgerr, NLMSG_DONE), [`consts`].
+//! NDA_*), [`link`] (ifinfomsg + IFLA_*), [`ntable`] (ndtmsg + NDTA_*/NDTPA_*: neighbor
+//! table parameters), [`error`] (nlmsgerr, NLMSG_DONE), [`consts`].
 
 pub mod attr;
 pub mod consts;
@@ -19,6 +20,7 @@ mod ingest;
 pub mod link;
 pub mod neigh;
 pub mod nlmsg;
+pub mod ntable;
 mod ntf;
 mod nud;
 mod parsed;
@@ -31,6 +33,7 @@ pub use ingest::ingest;
 pub use link::{IfInfoMsg, LinkMessage};
 pub use neigh::{CacheInfo, NdMsg, NeighMessage};
 pub use nlmsg::{Message, MessageIter, NlMsgHdr};
+pub use ntable::{NtableChange, NtableMessage, NtableParms};
 pub use ntf::{NtfExtFlags, NtfFlags};
 pub use nud::NudState;
 pub use parsed::Parsed;
