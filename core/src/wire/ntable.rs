@@ -429,7 +429,7 @@ mod tests {
         assert_eq!(m.gc_interval, Some(30_000));
         let c = m.config.unwrap();
         assert_eq!((c.key_len.get(), c.entry_size.get()), (4, 336));
-        assert_eq!(c.hash_mask.get(), 0x1ff_ff);
+        assert_eq!(c.hash_mask.get(), 0x0001_ffff);
         assert!(m.stats.is_some());
         let p = m.parms.unwrap();
         assert_eq!((p.ifindex, p.refcnt, p.queue), (None, Some(1), Some(101)));
