@@ -281,3 +281,157 @@ fn master_altname_and_type_filters() {
     assert_eq!(ns.ip_ok("neigh show dev lo nud all"), "");
     assert!(ns.ip_ok("neigh show dev f0").contains("10.7.0.1"));
 }
+
+#[test]
+fn ntable_shows_and_changes_as_ip() {
+    let Some(ns) = Netns::new("ntable") else {
+        return;
+    };
+    ns.veth("t0", "t1");
+    ns.ip_ok("link property add dev t0 altname t0-alternative");
+    let n = ns.name();
+    let same = |words: &[&str]| {
+        let (opts, rest): (Vec<&str>, Vec<&str>) = words.iter().partition(|w| w.starts_with('-'));
+        let mut ip_args = vec!["-n", n];
+        ip_args.extend(&opts);
+        ip_args.push("ntable");
+        ip_args.extend(&rest);
+        let mut ne_args = vec!["-n", n];
+        ne_args.extend(words);
+        ne_args.insert(2 + opts.len(), "ntable");
+        let theirs = run("ip", &ip_args, &[]);
+        let ours = run(NEIGH, &ne_args, &[]);
+        (ours, theirs)
+    };
+    let cases: [&[&str]; 15] = [
+        &[],
+        &["show"],
+        &["list", "name", "arp_cache"],
+        &["show", "dev", "t0"],
+        &["show", "dev", "t0-alternative"],
+        &["show", "dev", "none"],
+        &["-6", "show", "dev", "t1"],
+        &["-o", "show", "name", "ndisc_cache"],
+        &["-j", "show"],
+        &["-j", "-p", "show", "dev", "t0"],
+        &["show", "dev", "no-such-dev"],
+        &["show", "bogus"],
+        &["bogus"],
+        &["change", "name", "arp_cache"],
+        &["change", "name", "arp_cache", "dev", "t0", "queue", "x"],
+    ];
+    for words in cases {
+        // `reachable` is re-randomised by the kernel from time to time: a difference
+        // between the two runs is retried.
+        let mut tries = 0;
+        loop {
+            let (ours, theirs) = same(words);
+            let got = (stdout(&ours), stderr(&ours), code(&ours));
+            let want = (
+                stdout(&theirs),
+                stderr(&theirs).replace("ip ntable help", "neigh ntable help"),
+                code(&theirs),
+            );
+            tries += 1;
+            if got == want || tries == 3 {
+                assert_eq!(got, want, "ntable {words:?}");
+                break;
+            }
+        }
+    }
+    // -s adds config and stats: the same lines (the counters are the host's, they move).
+    let (ours, theirs) = same(&["-s", "show", "name", "arp_cache", "dev", "none"]);
+    let shape = |s: String| -> Vec<String> {
+        s.lines()
+            .map(|l| {
+                l.split(' ')
+                    .filter(|w| w.parse::<u64>().is_err())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    assert_eq!(shape(stdout(&ours)), shape(stdout(&theirs)));
+    assert!(
+        stdout(&ours).contains("    stats allocs "),
+        "{}",
+        stdout(&ours)
+    );
+    assert!(
+        stdout(&ours).contains("        last_flush "),
+        "{}",
+        stdout(&ours)
+    );
+
+    // Every parameter ip knows, on one interface; ip then shows them.
+    let change = [
+        "change",
+        "name",
+        "arp_cache",
+        "dev",
+        "t0-alternative",
+        "base_reachable",
+        "20000",
+        "retrans",
+        "2000",
+        "gc_stale",
+        "30000",
+        "delay_probe",
+        "4000",
+        "queue",
+        "7",
+        "app_probes",
+        "1",
+        "ucast_probes",
+        "4",
+        "mcast_probes",
+        "5",
+        "anycast_delay",
+        "900",
+        "proxy_delay",
+        "700",
+        "proxy_queue",
+        "33",
+        "locktime",
+        "1500",
+    ];
+    let mut args = vec!["-n", n, "ntable"];
+    args.extend(&change[..]);
+    let o = run(NEIGH, &args, &[]);
+    assert_eq!((code(&o), stderr(&o)), (0, String::new()));
+    let shown = ns.ip_ok("ntable show name arp_cache dev t0");
+    for want in [
+        "base_reachable 20000 retrans 2000",
+        "gc_stale 30000 delay_probe 4000 queue 7",
+        "app_probes 1 ucast_probes 4 mcast_probes 5",
+        "anycast_delay 900 proxy_delay 700 proxy_queue 33 locktime 1500",
+    ] {
+        assert!(shown.contains(want), "{want}: {shown}");
+    }
+    // The thresholds are the host's: refused in a namespace, as ip is refused.
+    let (ours, theirs) = same(&["change", "name", "arp_cache", "thresh3", "4096"]);
+    assert_eq!(
+        (stderr(&ours), code(&ours)),
+        (stderr(&theirs), code(&theirs))
+    );
+    assert_ne!(code(&ours), 0);
+    // In a batch, `ntable` lines run too.
+    let mut child = Command::new(NEIGH)
+        .args(["-n", n, "-batch", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"ntable change name arp_cache dev t0 queue 9\nntbl show dev t0 name arp_cache\n",
+        )
+        .expect("write");
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains(" queue 9 "), "{}", stdout(&o));
+}

@@ -273,12 +273,13 @@ pub struct NtableChange<'n> {
 /// The most bytes the nested NDTA_PARMS of a change takes.
 const PARMS_MAX: usize = 160;
 
-/// `RTM_SETNEIGHTBL` with `NLM_F_ACK`: NDTA_NAME, the thresholds and gc interval given,
+/// `RTM_SETNEIGHTBL` with `NLM_F_ACK` (and `NLM_F_REPLACE`, as ip sends it): NDTA_NAME, the thresholds and gc interval given,
 /// and NDTA_PARMS when a parameter (or the interface) is given, as `ip ntable change`
 /// sends them. Errors: [`BuildError::BufferTooSmall`] (256 bytes suffice for a name of
 /// up to 64 bytes). Cost: O(1).
 pub fn ntable_set(buf: &mut [u8], seq: u32, c: &NtableChange<'_>) -> Result<usize, BuildError> {
-    let mut w = MessageWriter::new(buf, RTM_SETNEIGHTBL, NLM_F_REQUEST | NLM_F_ACK, seq)?;
+    let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE;
+    let mut w = MessageWriter::new(buf, RTM_SETNEIGHTBL, flags, seq)?;
     w.family_header(&NdtMsg {
         family: c.family,
         ..Default::default()

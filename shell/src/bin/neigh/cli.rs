@@ -140,6 +140,8 @@ pub enum Command {
     Version,
     /// `-batch FILE` (with `-force` in [`Setup`]): the commands of FILE, one per line.
     Batch(String),
+    /// `ntable ...`: the tables' parameters (`ip ntable`).
+    Ntable(crate::ntable::NtableCommand),
 }
 
 /// A parsed command line.
@@ -291,6 +293,8 @@ pub fn command(argv: &[String], g: &mut Globals, s: &mut Setup) -> Result<Comman
         Command::Help(topic(w.next()))
     } else if matches(verb, "monitor") {
         monitor(&mut w)?
+    } else if verb == "ntable" || verb == "ntbl" {
+        Command::Ntable(crate::ntable::parse(&rest[1..])?)
     } else if verb == "ndp" {
         ndp(&mut w)?
     } else if verb == "mirror" {

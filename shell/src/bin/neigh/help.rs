@@ -19,6 +19,18 @@ OPTIONS := { -4 | -6 | -f[amily] { inet | inet6 | link | mpls | bridge } | -0 | 
       brief columns, -r host names, -N protocol numbers, as ip.
 ";
 
+const NTABLE: &str = "\
+  neigh ntable [ show | list ] [ dev DEV | dev none ] [ name NAME ]
+  neigh ntable change name NAME [ dev DEV ] [ thresh1 VAL ] [ thresh2 VAL ]
+        [ thresh3 VAL ] [ gc_int MSEC ] [ base_reachable MSEC ] [ retrans MSEC ]
+        [ gc_stale MSEC ] [ delay_probe MSEC ] [ queue LEN ] [ app_probes VAL ]
+        [ ucast_probes VAL ] [ mcast_probes VAL ] [ anycast_delay MSEC ]
+        [ proxy_delay MSEC ] [ proxy_queue LEN ] [ locktime MSEC ]
+      The neighbor tables' thresholds (gc_thresh3: \"neighbour table overflow\")
+      and parameters, per table and per interface, as `ip ntable`; -s adds the
+      table's config and statistics, -j JSON. `neigh ntable help`: ip's usage.
+";
+
 const BATCH: &str = "\
   neigh [ -force ] -batch { FILE | - }
       One command per line, as `ip -batch` reads it: `neigh ...` lines (also
@@ -164,7 +176,7 @@ pub fn usage(topic: Topic) -> Result<(), CliError> {
 /// The usage text for `topic`.
 pub fn text(topic: Topic) -> String {
     let body = match topic {
-        Topic::All => return format!("{HEAD}\n{SHOW}\n{GET}\n{MODIFY}\n{FLUSH}\n{MONITOR}\n{BATCH}\n{NDP}\n{MIRROR}\n  neigh help [ COMMAND ]\n\n{STATES}"),
+        Topic::All => return format!("{HEAD}\n{SHOW}\n{GET}\n{MODIFY}\n{FLUSH}\n{MONITOR}\n{NTABLE}\n{BATCH}\n{NDP}\n{MIRROR}\n  neigh help [ COMMAND ]\n\n{STATES}"),
         Topic::Show => SHOW,
         Topic::Flush => FLUSH,
         Topic::Get => GET,

@@ -2,8 +2,8 @@
 //!
 //! `neigh show`, `get`, `add | replace | change | del`, `flush`, `monitor`, the illumos
 //! style `ndp` verbs, `help`, and the shared-memory mirror's `mirror` and `map show|stat`;
-//! every global option of `ip` (`options.rs`, `-n NS` in `netns.rs`) and its `-batch`
-//! mode, pipelined (`batch/`). Text output is byte-identical to iproute2 6.1's `ip neigh`;
+//! `ntable` (`ip ntable`); every global option of `ip` (`options.rs`, `-n NS` in
+//! `netns.rs`) and its `-batch` mode, pipelined (`batch/`). Text output is byte-identical to iproute2 6.1's `ip neigh`;
 //! `-j` prints the same JSON keys and value types; errors are the one-line messages and
 //! exit codes `ip` uses. Talks to the kernel through
 //! [`neigh::netlink::RouteSocket`]: every datagram is checked to come from the kernel.
@@ -29,6 +29,7 @@ mod modify;
 mod monitor;
 mod ndp;
 mod netns;
+mod ntable;
 mod options;
 mod output;
 mod prometheus;
@@ -82,6 +83,7 @@ pub fn execute(cmd: &Command, g: &Globals, setup: &Setup) -> Result<(), CliError
         Command::Ndp(c) => ndp::ndp(&mut open()?, g, c),
         Command::Mirror(cfg, svc) => mirror::mirror(cfg, svc),
         Command::Map(a) => map::map(g, a),
+        Command::Ntable(c) => ntable::run(&mut open()?, g, c),
         Command::Batch(_) => Err(CliError::new(255, "-batch cannot be nested")),
     }
 }

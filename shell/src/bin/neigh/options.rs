@@ -1,7 +1,7 @@
 //! The global options: every option `ip` 6.1 accepts before its object, matched in ip's
 //! order (so an abbreviation means what it means to ip: `-b` is `-batch`, `-h` is
 //! `-human`, `-f` is `-family`, `-n` is `-netns`), with ip's error texts. Options that
-//! change nothing in `ip neigh`'s output (`-d`, `-o`, `-h`, `-iec`, `-a`, `-l N`, ...) are
+//! change nothing in `ip neigh`'s output (`-d`, `-h`, `-iec`, `-a`, `-l N`, ...) are
 //! accepted and change nothing here either.
 
 use neigh_core::wire::consts::{AF_INET, AF_INET6};
@@ -50,6 +50,8 @@ pub struct Globals {
     pub timestamp: u8,
     /// `-N`: protocol numbers instead of names.
     pub numeric: bool,
+    /// `-o`: ip's one-line output (`ntable show` ends its lines with `\`).
+    pub oneline: bool,
 }
 
 impl Globals {
@@ -150,7 +152,7 @@ pub fn apply<'a>(
         }
         _ if matches(o, "-details") => {}
         _ if matches(o, "-resolve") => g.resolve = true,
-        _ if matches(o, "-oneline") => {}
+        _ if matches(o, "-oneline") => g.oneline = true,
         _ if matches(o, "-timestamp") => g.timestamp = g.timestamp.max(1),
         _ if matches(o, "-tshort") => g.timestamp = 2,
         _ if matches(o, "-Version") => return Ok(OptionEffect::Version),

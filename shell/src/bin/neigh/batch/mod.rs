@@ -101,6 +101,7 @@ pub fn run(file: &str, inv: &Invocation) -> Result<(), CliError> {
 /// What a line's first word names, matched in ip's order of objects.
 enum Object {
     Neigh,
+    Ntable,
     /// `help`: ip's usage, which ends the batch (exit 255).
     Help,
     /// Another object ip knows, or none: neigh runs only `neigh` lines.
@@ -147,6 +148,7 @@ const IP_OBJECTS: &[&str] = &[
 fn object(word: &str) -> Object {
     match IP_OBJECTS.iter().find(|o| cli::matches(word, o)) {
         Some(&"neighbor") | Some(&"neighbour") => Object::Neigh,
+        Some(&"ntable") | Some(&"ntbl") => Object::Ntable,
         Some(&"help") => Object::Help,
         _ => Object::Unknown,
     }
@@ -193,6 +195,8 @@ impl Session {
                 let (mut g, mut setup) = (self.g, self.setup.clone());
                 cli::command(&words[1..], &mut g, &mut setup).map(|c| (c, g, setup))
             }
+            Object::Ntable => crate::ntable::parse(&words[1..])
+                .map(|c| (Command::Ntable(c), self.g, self.setup.clone())),
             Object::Help => Ok((Command::Help(Topic::All), self.g, self.setup.clone())),
             Object::Unknown => Err(CliError::new(
                 1,
