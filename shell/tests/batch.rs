@@ -290,7 +290,8 @@ ip -n $NS link set w0 addrgenmode none
 ip -n $NS link set w1 addrgenmode none
 ip -n $NS link set w0 up
 ip -n $NS link set w1 up
-ip -n $NS monitor neigh > $MON &
+: > $MON
+ip -n $NS monitor neigh >> $MON &
 MONPID=$!
 i=0
 while ! grep -q 10.8.9. $MON; do
