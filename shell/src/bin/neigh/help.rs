@@ -227,6 +227,9 @@ mod tests {
             "neigh map show",
             "neigh map stat",
             "neigh map check",
+            "neigh ntable",
+            "-batch",
+            "-netns",
             "neigh help",
         ] {
             assert!(man.contains(cmd), "man page lacks {cmd}");
