@@ -306,11 +306,12 @@ impl Session {
             let i = i as usize;
             if i + 1 < w.lines.len() {
                 message.push_str(&format!(
-                    "\nneigh: line {} failed after lines {}-{} had been sent with it, and those \
-                     were applied: the table changed while the batch ran",
-                    w.lines[i],
+                    "\nneigh: lines {}-{} went to the kernel in one datagram with line {}, which \
+                     failed: the kernel applied those it did not refuse (the table changed \
+                     while the batch ran)",
                     w.lines[i + 1],
-                    w.lines[w.lines.len() - 1]
+                    w.lines[w.lines.len() - 1],
+                    w.lines[i]
                 ));
             }
             return Err(CliError::new(2, message));
