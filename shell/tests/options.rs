@@ -303,8 +303,9 @@ fn ntable_shows_and_changes_as_ip() {
         let ours = run(NEIGH, &ne_args, &[]);
         (ours, theirs)
     };
-    let cases: [&[&str]; 15] = [
+    let cases: [&[&str]; 16] = [
         &[],
+        &["-c", "show", "dev", "t0"],
         &["show"],
         &["list", "name", "arp_cache"],
         &["show", "dev", "t0"],

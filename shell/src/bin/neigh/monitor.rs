@@ -46,7 +46,7 @@ pub fn monitor(g: &Globals, args: &MonitorArgs) -> Result<(), CliError> {
     // 4-byte aligned) to be printed in order once the interface table is re-loaded.
     let mut pending: Vec<u8> = Vec::new();
     loop {
-        let mut r = Renderer::new(&links, g.json, false, g.stats, filter.index != 0);
+        let mut r = Renderer::new(&links, g.json, false, g.stats, filter.index != 0).styled(g);
         let res = sock.recv_events(|msg| {
             let m = match NeighMessage::parse(msg) {
                 Ok(m) if filter.accepts(&m) => m,
@@ -63,7 +63,7 @@ pub fn monitor(g: &Globals, args: &MonitorArgs) -> Result<(), CliError> {
         });
         if !pending.is_empty() {
             reload_links(&mut link_sock, &mut links);
-            let mut r = Renderer::new(&links, g.json, false, g.stats, filter.index != 0);
+            let mut r = Renderer::new(&links, g.json, false, g.stats, filter.index != 0).styled(g);
             for msg in MessageIter::new(&pending).flatten() {
                 if let Ok(m) = NeighMessage::parse(&msg) {
                     headers(&mut out.buf, g, args);

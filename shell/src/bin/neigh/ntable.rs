@@ -234,6 +234,7 @@ fn show(sock: &mut RouteSocket, g: &Globals, a: &ShowArgs) -> Result<(), CliErro
         links: &links,
         stats: g.stats > 0,
         nl: if g.oneline { "\\" } else { "\n" },
+        ifname_color: crate::render::ifname_color(g),
     };
     let res = sock.request(&req[..n], |msg| {
         let Ok(t) = NtableMessage::parse(msg) else {
@@ -335,6 +336,8 @@ struct Printer<'a> {
     stats: bool,
     /// `_SL_`: a newline, or `\` with `-o`.
     nl: &'static str,
+    /// `-c`: the colour of interface names.
+    ifname_color: Option<&'static str>,
 }
 
 impl Printer<'_> {
@@ -397,6 +400,14 @@ impl Printer<'_> {
                     }
                     Value::U(n) => {
                         let _ = write!(s, "{word} {n} ");
+                    }
+                    Value::S(x) if word == "dev" => {
+                        let mut b = Vec::new();
+                        crate::render::paint(&mut b, self.ifname_color, |o| {
+                            o.extend_from_slice(x.as_bytes());
+                            o.push(b' ');
+                        });
+                        let _ = write!(s, "dev {}", String::from_utf8_lossy(&b));
                     }
                     Value::S(x) => {
                         let _ = write!(s, "{word} {x} ");

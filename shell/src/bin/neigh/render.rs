@@ -146,8 +146,13 @@ fn palette() -> &'static Palette {
     }
 }
 
+/// The escape code interface names are coloured with under `g`'s options, if any.
+pub fn ifname_color(g: &Globals) -> Option<&'static str> {
+    g.colored().then(|| palette().ifname)
+}
+
 /// Appends what `write` writes, wrapped in `color` and the reset code when colouring.
-fn paint(out: &mut Vec<u8>, color: Option<&str>, write: impl FnOnce(&mut Vec<u8>)) {
+pub fn paint(out: &mut Vec<u8>, color: Option<&str>, write: impl FnOnce(&mut Vec<u8>)) {
     match color {
         Some(c) => {
             out.extend_from_slice(c.as_bytes());
