@@ -337,13 +337,13 @@ mod tests {
         };
         let mut p = Pipeline::new(ports(), routes(), hops, 32, 1000);
         let mut frames = VecFrames(vec![
-            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 2), 64), // hit
-            v4_frame(OUR, Ipv4Addr::new(10, 9, 0, 1), 64), // hit via 10.1.2.2
-            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 3), 64), // unresolved
-            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 4), 64), // absent
-            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 4), 64), // absent, held
+            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 2), 64),  // hit
+            v4_frame(OUR, Ipv4Addr::new(10, 9, 0, 1), 64),  // hit via 10.1.2.2
+            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 3), 64),  // unresolved
+            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 4), 64),  // absent
+            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 4), 64),  // absent, held
             v4_frame(OUR, Ipv4Addr::new(192, 0, 2, 1), 64), // no route
-            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 2), 1), // ttl
+            v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 2), 1),   // ttl
             v6_frame(OUR, "2001:db8:2::2".parse().unwrap(), 64, 58, 128), // hit
             v6_frame(OUR, "2001:db8:2::2".parse().unwrap(), 255, 58, 136), // NDP
         ]);
@@ -353,7 +353,17 @@ mod tests {
         use Verdict::*;
         assert_eq!(
             verdicts,
-            [Send(1), Send(1), Drop, Drop, Drop, Drop, Drop, Send(1), Drop]
+            [
+                Send(1),
+                Send(1),
+                Drop,
+                Drop,
+                Drop,
+                Drop,
+                Drop,
+                Send(1),
+                Drop
+            ]
         );
         for i in [0, 1, 7] {
             assert_eq!(&frames.0[i][..6], &H2_MAC);

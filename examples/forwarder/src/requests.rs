@@ -49,7 +49,10 @@ impl RequestHold {
                 return false;
             }
         }
-        *s = Some(Asked { key: *key, at_ms: now_ms });
+        *s = Some(Asked {
+            key: *key,
+            at_ms: now_ms,
+        });
         true
     }
 }

@@ -1,0 +1,51 @@
+//! [`Ports`]: what the forwarding loop needs from a way of receiving and sending frames.
+//! Two implementations: AF_XDP ([`crate::xdp::XdpPorts`]) and AF_PACKET
+//! ([`crate::packet::PacketPorts`]); the loop and the lookup path are the same for both.
+
+use std::io;
+
+use crate::counters::Tally;
+use crate::pipeline::{Frames, Verdict};
+
+/// A set of interfaces (numbered as the pipeline's ports) that receive batches of frames
+/// and send frames out.
+pub trait Ports {
+    /// Takes up to `max` received frames of port `port` as the current batch (replacing
+    /// the previous one, which must have been [`send`](Self::send)); returns how many.
+    /// Never blocks.
+    fn recv(&mut self, port: usize, max: usize) -> io::Result<usize>;
+
+    /// The current batch's frames, to read and rewrite in place.
+    fn frames(&mut self) -> impl Frames + '_;
+
+    /// Sends the frames of the current batch whose verdict is [`Verdict::Send`] and gives
+    /// every buffer back; counts what was sent (`Tx`) and what found no room (`TxFull`).
+    fn send(&mut self, verdicts: &[Verdict], tally: &mut Tally) -> io::Result<()>;
+
+    /// Blocks until a port may have frames, a signal arrives, or `timeout_ms` passes.
+    fn wait(&mut self, timeout_ms: i32) -> io::Result<()>;
+
+    /// One line saying how the ports are set up (for the start-up log).
+    fn describe(&self) -> String;
+}
+
+/// `poll(2)` for input on `fds`; an interruption by a signal is not an error.
+pub fn poll_in(fds: &[i32], timeout_ms: i32) -> io::Result<()> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `p` is a valid array of `p.len()` pollfd structures for the whole call.
+    let rc = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
