@@ -1,0 +1,526 @@
+//! End to end, in network namespaces this test makes: `h1 —veth— fw —veth— h2`, the
+//! mirror and the forwarder in `fw`, the kernel of `fw` not forwarding, no static
+//! neighbor entries anywhere. For AF_XDP and for AF_PACKET, for IPv4 and for IPv6:
+//!
+//! 1. h1's first ping to h2 is lost: the forwarder misses h2 in the map and posts a
+//!    request (its counters say so);
+//! 2. the mirror has the kernel resolve h2, the map learns h2's MAC, and pings then go
+//!    through with 0 loss, counted by the forwarder;
+//! 3. h2 changes its MAC (announced by a gratuitous ARP / unsolicited NA): the map holds
+//!    the new MAC within a second, and pings still go through (h2 drops frames sent to
+//!    its old MAC);
+//! 4. the neighbor is deleted in `fw`: the next ping misses again, the forwarder asks
+//!    again, and pings go through again.
+//!
+//! Needs root (namespaces, XDP); skipped with a message otherwise, unless
+//! `NEIGH_REQUIRE_NETNS=1`, which makes that a failure.
+
+use std::fs::File;
+use std::io::Read;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use neigh::mirror::{Mirror, MirrorConfig, MirrorStats, Region, ResolveConfig, StatWord};
+use neigh::workspace::{Access, Workspace};
+use neigh_core::{Mac, NeighKey};
+use neigh_forwarder::counters::{Counter, Counters};
+
+const FORWARDER: &str = env!("CARGO_BIN_EXE_forwarder");
+
+/// A network namespace made for this test, deleted on drop (also when a test panics).
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new(name: String) -> Self {
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let ns = Netns { name };
+        run("ip", &["netns", "add", &ns.name]);
+        ns.ip("link set lo up");
+        ns
+    }
+
+    /// `ip -n NS ARGS` (split on whitespace), asserting success; returns stdout.
+    fn ip(&self, args: &str) -> String {
+        let mut a = vec!["-n", &self.name];
+        a.extend(args.split_whitespace());
+        run("ip", &a)
+    }
+
+    fn sysctl(&self, setting: &str) {
+        run(
+            "ip",
+            &["netns", "exec", &self.name, "sysctl", "-qw", setting],
+        );
+    }
+
+    /// `ip netns exec NS PROG ARGS...`.
+    fn command(&self, prog: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, prog]);
+        c
+    }
+
+    fn mac(&self, dev: &str) -> Mac {
+        let out = self.ip(&format!("-j link show dev {dev}"));
+        let v: serde_json::Value = serde_json::from_str(&out).expect("ip -j link json");
+        neigh_forwarder::args::parse_mac(v[0]["address"].as_str().expect("address")).expect("a MAC")
+    }
+
+    fn ifindex(&self, dev: &str) -> u32 {
+        let out = self.ip(&format!("-j link show dev {dev}"));
+        let v: serde_json::Value = serde_json::from_str(&out).expect("ip -j link json");
+        v[0]["ifindex"].as_u64().expect("ifindex") as u32
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+fn run(prog: &str, args: &[&str]) -> String {
+    let o = Command::new(prog).args(args).output().expect("run a tool");
+    assert!(
+        o.status.success(),
+        "{prog} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Whether kernel tests can run here; panics instead of skipping under
+/// `NEIGH_REQUIRE_NETNS=1`.
+fn can_run(test: &str) -> bool {
+    let why = if unsafe_geteuid() != 0 {
+        Some("needs root for network namespaces and XDP".to_owned())
+    } else {
+        ["ip", "ping"]
+            .iter()
+            .find(|t| Command::new(t).arg("-V").output().is_err())
+            .map(|t| format!("needs `{t}` (iproute2, iputils-ping)"))
+    };
+    let Some(why) = why else { return true };
+    if std::env::var("NEIGH_REQUIRE_NETNS").is_ok_and(|v| v == "1") {
+        panic!("{test}: cannot run ({why}) and NEIGH_REQUIRE_NETNS=1");
+    }
+    eprintln!("SKIPPED {test}: {why} (set NEIGH_REQUIRE_NETNS=1 to make this fatal)");
+    false
+}
+
+fn unsafe_geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// The three namespaces, addressed, with default routes on the hosts through `fw`.
+struct Topology {
+    h1: Netns,
+    fw: Netns,
+    h2: Netns,
+}
+
+const H2_V4: &str = "10.1.2.2";
+const H2_V6: &str = "2001:db8:2::2";
+
+impl Topology {
+    fn new(tag: &str) -> Self {
+        let name = |role: &str| format!("nfw-{tag}-{role}-{}", std::process::id());
+        let t = Topology {
+            h1: Netns::new(name("h1")),
+            fw: Netns::new(name("fw")),
+            h2: Netns::new(name("h2")),
+        };
+        for ns in [&t.h1, &t.fw, &t.h2] {
+            ns.sysctl("net.ipv6.conf.all.accept_dad=0");
+            ns.sysctl("net.ipv6.conf.default.accept_dad=0");
+        }
+        // Only the forwarder forwards.
+        t.fw.sysctl("net.ipv4.ip_forward=0");
+        t.fw.sysctl("net.ipv6.conf.all.forwarding=0");
+        t.h1.ip(&format!(
+            "link add eth0 type veth peer name eth1 netns {}",
+            t.fw.name
+        ));
+        t.h2.ip(&format!(
+            "link add eth0 type veth peer name eth2 netns {}",
+            t.fw.name
+        ));
+        // h2 announces a new MAC (gratuitous ARP, unsolicited NA) when it changes.
+        t.h2.sysctl("net.ipv4.conf.all.arp_notify=1");
+        t.h2.sysctl("net.ipv6.conf.all.ndisc_notify=1");
+        t.h2.sysctl("net.ipv6.conf.eth0.ndisc_notify=1");
+        t.h2.sysctl("net.ipv4.conf.eth0.arp_notify=1");
+        for (ns, dev, v4, v6) in [
+            (&t.h1, "eth0", "10.1.1.2/24", "2001:db8:1::2/64"),
+            (&t.fw, "eth1", "10.1.1.1/24", "2001:db8:1::1/64"),
+            (&t.fw, "eth2", "10.1.2.1/24", "2001:db8:2::1/64"),
+            (&t.h2, "eth0", "10.1.2.2/24", "2001:db8:2::2/64"),
+        ] {
+            ns.ip(&format!("addr add {v4} dev {dev}"));
+            ns.ip(&format!("addr add {v6} dev {dev} nodad"));
+            ns.ip(&format!("link set dev {dev} up"));
+        }
+        t.h1.ip("route add default via 10.1.1.1");
+        t.h1.ip("-6 route add default via 2001:db8:1::1");
+        t.h2.ip("route add default via 10.1.2.1");
+        t.h2.ip("-6 route add default via 2001:db8:2::1");
+        t
+    }
+}
+
+/// The mirror, on a thread inside `fw`; stopped and its map removed on drop.
+struct RunningMirror {
+    name: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningMirror {
+    fn start(ns: &Netns, name: &str) -> Self {
+        let cfg = MirrorConfig {
+            map_name: Some(name.to_owned()),
+            capacity: 1024,
+            resolve: ResolveConfig {
+                ring_cells: 256,
+                hold_down: Duration::from_millis(200),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let path = format!("/run/netns/{}", ns.name);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let file = File::open(&path).expect("open netns");
+            // SAFETY: setns on a valid namespace descriptor; affects this thread only.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let mut m = match Mirror::new(cfg) {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let _ = tx.send(Ok(()));
+            m.run(&flag).expect("mirror runs until stopped");
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("mirror thread answered")
+            .expect("mirror started");
+        RunningMirror {
+            name: name.to_owned(),
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RunningMirror {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = Workspace::unlink_shm(&self.name);
+    }
+}
+
+/// The forwarder process inside `fw`; stopped with SIGTERM on drop.
+struct RunningForwarder {
+    child: Child,
+    counters: String,
+}
+
+impl RunningForwarder {
+    fn start(ns: &Netns, map: &str, counters: &str, io: &str) -> Self {
+        let mut cmd = ns.command(FORWARDER);
+        cmd.args(["--map", map, "--counters", counters, "--io", io]);
+        for r in [
+            "10.1.2.0/24 dev eth2",
+            "10.1.1.0/24 dev eth1",
+            "2001:db8:2::/64 dev eth2",
+            "2001:db8:1::/64 dev eth1",
+        ] {
+            cmd.arg("--route").args(r.split_whitespace());
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the forwarder");
+        let mut f = RunningForwarder {
+            child,
+            counters: counters.to_owned(),
+        };
+        // The counters appear once the ports are open and the programs attached.
+        let start = Instant::now();
+        while Counters::open(counters).is_err() {
+            if let Ok(Some(_)) | Err(_) = f.child.try_wait() {
+                panic!("forwarder exited at start: {}", f.stderr());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "forwarder never ready"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        f
+    }
+
+    fn counters(&self) -> Counters {
+        Counters::open(&self.counters).expect("forwarder counters")
+    }
+
+    fn stderr(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(e) = self.child.stderr.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// SIGTERM, then the exit status and stderr.
+    fn stop(&mut self) -> (std::process::ExitStatus, String) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait for the forwarder");
+        (status, self.stderr())
+    }
+}
+
+impl Drop for RunningForwarder {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            let _ = self.child.wait();
+        }
+        let _ = Workspace::unlink_shm(&self.counters);
+    }
+}
+
+/// `ping -c COUNT -i INTERVAL -W WAIT DST` from `ns`; returns the replies received.
+fn ping(ns: &Netns, dst: &str, count: u32, interval: &str, wait: &str) -> u32 {
+    let out = ns
+        .command("ping")
+        .args([
+            "-n",
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            interval,
+            "-W",
+            wait,
+            dst,
+        ])
+        .output()
+        .expect("run ping");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once(" packets transmitted, ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no ping summary in {text:?}"))
+}
+
+/// Counter values at one moment, to compare with later.
+struct Snapshot(Vec<(Counter, u64)>);
+
+impl Snapshot {
+    fn of(c: &Counters) -> Self {
+        Snapshot(c.read())
+    }
+
+    /// How much `k` grew since this snapshot.
+    fn delta(&self, c: &Counters, k: Counter) -> u64 {
+        let then = self.0.iter().find(|(x, _)| *x == k).expect("counter").1;
+        c.get(k) - then
+    }
+}
+
+/// The map's entry for `key`, if any (None also for unresolved).
+fn map_mac(region: &Region, key: &NeighKey) -> Option<Mac> {
+    let r = region.reader().expect("reader");
+    r.get(key).ok().flatten().and_then(|e| e.mac())
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
+
+/// Steps 1-4 of the module docs for one address of h2.
+fn round(t: &Topology, fwd: &RunningForwarder, region: &Region, dst: &str, new_mac: &str) {
+    let c = fwd.counters();
+    let key = NeighKey {
+        ifindex: t.fw.ifindex("eth2"),
+        addr: dst.parse::<IpAddr>().expect("address"),
+    };
+    let fam = if key.addr.is_ipv4() { "IPv4" } else { "IPv6" };
+    let mirror_served =
+        || MirrorStats::read(&region.reader().expect("reader")).get(StatWord::RequestsServed);
+
+    // 1. The first ping misses.
+    assert_eq!(map_mac(region, &key), None, "{fam}: h2 not in the map yet");
+    let s = Snapshot::of(&c);
+    let served = mirror_served();
+    assert_eq!(
+        ping(&t.h1, dst, 1, "1", "0.5"),
+        0,
+        "{fam}: first ping must miss"
+    );
+    assert!(s.delta(&c, Counter::Miss) >= 1, "{fam}: miss counted");
+    assert!(
+        s.delta(&c, Counter::RequestsPosted) >= 1,
+        "{fam}: request posted"
+    );
+
+    // 2. The kernel resolves, the map learns, pings go through.
+    wait_for(
+        &format!("{fam}: map learns h2"),
+        Duration::from_secs(5),
+        || map_mac(region, &key) == Some(t.h2.mac("eth0")),
+    );
+    assert!(
+        mirror_served() > served,
+        "{fam}: the mirror asked the kernel"
+    );
+    let out = t.fw.ip(&format!("neigh show {dst} dev eth2"));
+    assert!(!out.contains("PERMANENT"), "{fam}: no static entry: {out}");
+    // The reverse path (h2 to h1) may miss once too before h1 is in the map.
+    let mut tries = 0;
+    while ping(&t.h1, dst, 1, "1", "0.5") == 0 {
+        tries += 1;
+        assert!(tries < 5, "{fam}: pings never went through");
+    }
+    let s = Snapshot::of(&c);
+    assert_eq!(
+        ping(&t.h1, dst, 20, "0.01", "1"),
+        20,
+        "{fam}: 0 loss; {c:?}"
+    );
+    assert!(
+        s.delta(&c, Counter::Tx) >= 40,
+        "{fam}: requests and replies both through the forwarder"
+    );
+    assert_eq!(
+        s.delta(&c, Counter::Miss),
+        0,
+        "{fam}: no miss once resolved"
+    );
+
+    // 3. h2's MAC changes; the map follows within a second.
+    let mac = neigh_forwarder::args::parse_mac(new_mac).expect("mac");
+    t.h2.ip(&format!("link set dev eth0 address {new_mac}"));
+    let took = wait_for(
+        &format!("{fam}: map follows the new MAC"),
+        Duration::from_secs(1),
+        || map_mac(region, &key) == Some(mac),
+    );
+    eprintln!("{fam}: the map had the new MAC after {took:?}");
+    let s = Snapshot::of(&c);
+    assert_eq!(
+        ping(&t.h1, dst, 10, "0.01", "1"),
+        10,
+        "{fam}: 0 loss after the MAC change; {c:?}"
+    );
+    assert!(
+        s.delta(&c, Counter::Tx) >= 20,
+        "{fam}: forwarded to the new MAC"
+    );
+
+    // 4. The neighbor is deleted: the forwarder asks again.
+    t.fw.ip(&format!("neigh del {dst} dev eth2"));
+    wait_for(
+        &format!("{fam}: map drops h2"),
+        Duration::from_secs(2),
+        || map_mac(region, &key).is_none(),
+    );
+    let s = Snapshot::of(&c);
+    assert_eq!(
+        ping(&t.h1, dst, 1, "1", "0.5"),
+        0,
+        "{fam}: ping after delete misses"
+    );
+    assert!(s.delta(&c, Counter::Miss) + s.delta(&c, Counter::Unresolved) >= 1);
+    assert!(
+        s.delta(&c, Counter::RequestsPosted) >= 1,
+        "{fam}: asked again"
+    );
+    wait_for(
+        &format!("{fam}: map learns h2 again"),
+        Duration::from_secs(5),
+        || map_mac(region, &key) == Some(mac),
+    );
+    assert_eq!(
+        ping(&t.h1, dst, 10, "0.01", "1"),
+        10,
+        "{fam}: 0 loss again; {c:?}"
+    );
+}
+
+fn scenario(test: &str, io: &str) {
+    if !can_run(test) {
+        return;
+    }
+    let t = Topology::new(io);
+    let map = format!("nfw-{io}-map-{}", std::process::id());
+    let counters = format!("nfw-{io}-counters-{}", std::process::id());
+    let _mirror = RunningMirror::start(&t.fw, &map);
+    let region = Region::open(&map, Access::ReadOnly).expect("join the map");
+    let mut fwd = RunningForwarder::start(&t.fw, &map, &counters, io);
+    round(&t, &fwd, &region, H2_V4, "02:00:00:00:a4:01");
+    round(&t, &fwd, &region, H2_V6, "02:00:00:00:a6:01");
+    let c = fwd.counters();
+    assert_eq!(c.get(Counter::RingFull), 0);
+    assert_eq!(c.get(Counter::Busy), 0);
+    assert_eq!(c.get(Counter::Malformed), 0);
+    let (status, stderr) = fwd.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {stderr}");
+    assert!(stderr.contains("stopped after"), "{stderr}");
+    if io == "xdp" {
+        assert!(
+            stderr.contains("AF_XDP"),
+            "ran on AF_XDP, not a fallback: {stderr}"
+        );
+        let link = t.fw.ip("-d link show dev eth2");
+        assert!(
+            !link.contains("prog/xdp"),
+            "program detached on exit: {link}"
+        );
+    }
+    assert!(
+        Counters::open(&counters).is_err(),
+        "counters removed on exit"
+    );
+}
+
+#[test]
+fn forwards_through_the_map_over_af_xdp() {
+    scenario("forwarder_e2e_xdp", "xdp");
+}
+
+#[test]
+fn forwards_through_the_map_over_af_packet() {
+    scenario("forwarder_e2e_packet", "packet");
+}
