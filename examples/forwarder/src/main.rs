@@ -136,6 +136,7 @@ fn run(a: &RunArgs) -> Result<(), String> {
     let result = match xdp {
         Some(mut p) => serve(&mut p, &mut pipeline, a, &names, &cfg, stop),
         None => {
+            warn_if_kernel_forwards();
             let mut p =
                 PacketPorts::open(&ifindexes, a.batch).map_err(|e| format!("AF_PACKET: {e}"))?;
             serve(&mut p, &mut pipeline, a, &names, &cfg, stop)
@@ -143,6 +144,19 @@ fn run(a: &RunArgs) -> Result<(), String> {
     };
     drop(region);
     result
+}
+
+/// Under AF_PACKET the kernel receives every frame as well: if it forwards too, each
+/// packet leaves twice.
+fn warn_if_kernel_forwards() {
+    for knob in [
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/net/ipv6/conf/all/forwarding",
+    ] {
+        if std::fs::read_to_string(knob).is_ok_and(|v| v.trim() != "0") {
+            eprintln!("forwarder: warning: {knob} is on: the kernel forwards these packets too");
+        }
+    }
 }
 
 /// Publishes the counters (their appearance in /dev/shm means "ready"), forwards until

@@ -79,8 +79,6 @@ struct Xsk {
     tx: Ring<libc::xdp_desc>,
     fill: Ring<u64>,
     comp: Ring<u64>,
-    /// Descriptors pushed on `tx` whose completion has not come back yet.
-    tx_pending: u32,
     steering: Steering,
 }
 
@@ -108,7 +106,6 @@ pub struct XdpPorts {
     umem: Umem,
     free: Vec<u64>,
     batch: Vec<libc::xdp_desc>,
-    batch_port: usize,
 }
 
 fn cvt(rc: libc::c_int, what: &str) -> io::Result<libc::c_int> {
@@ -285,7 +282,6 @@ impl XdpPorts {
                 tx: s.tx,
                 fill: s.fill,
                 comp: s.comp,
-                tx_pending: 0,
                 steering,
             });
         }
@@ -297,7 +293,6 @@ impl XdpPorts {
             umem,
             free,
             batch: Vec::new(),
-            batch_port: 0,
         };
         for s in 0..ports.socks.len() {
             ports.refill(s);
@@ -327,7 +322,6 @@ impl XdpPorts {
             }
             if n > 0 {
                 sock.comp.release();
-                sock.tx_pending -= n;
             }
         }
     }
@@ -398,7 +392,6 @@ impl Ports for XdpPorts {
             };
         }
         self.batch.clear();
-        self.batch_port = port;
         let n = (sock.rx.available() as usize).min(max);
         for _ in 0..n {
             self.batch.push(sock.rx.pop());
@@ -427,7 +420,6 @@ impl Ports for XdpPorts {
                         len: d.len,
                         options: 0,
                     });
-                    sock.tx_pending += 1;
                     touched |= 1 << q;
                     tally.bump(Counter::Tx);
                 }
