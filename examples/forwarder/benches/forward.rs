@@ -189,6 +189,9 @@ struct Sample {
     cpu_ns: f64,
     /// Mean frames per receive batch.
     fill: f64,
+    /// Share of the frames that reached the forwarder's interface that the kernel
+    /// dropped before the forwarder took them (its receive ring was full).
+    dropped: f64,
 }
 
 /// One run of the forwarder.
@@ -222,10 +225,18 @@ fn run_once(fw: &Ns, args: &[String], counters: &str) -> Sample {
     std::thread::sleep(Duration::from_millis(300));
     let pid = child.id();
     let (t0, n0, c0) = (Instant::now(), c.get(Counter::Tx), cpu_ns(pid));
-    let (r0, b0) = (c.get(Counter::Rx), c.get(Counter::Batches));
+    let (r0, b0, d0) = (
+        c.get(Counter::Rx),
+        c.get(Counter::Batches),
+        c.get(Counter::RxDropped),
+    );
     std::thread::sleep(RUN);
     let (t1, n1, c1) = (Instant::now(), c.get(Counter::Tx), cpu_ns(pid));
-    let (r1, b1) = (c.get(Counter::Rx), c.get(Counter::Batches));
+    let (r1, b1, d1) = (
+        c.get(Counter::Rx),
+        c.get(Counter::Batches),
+        c.get(Counter::RxDropped),
+    );
     let missed = c.get(Counter::Miss) + c.get(Counter::Unresolved);
     if std::env::var_os("FORWARD_BENCH_VERBOSE").is_some() {
         eprintln!("{c:?}");
@@ -240,6 +251,7 @@ fn run_once(fw: &Ns, args: &[String], counters: &str) -> Sample {
         pps: sent / (t1 - t0).as_secs_f64(),
         cpu_ns: (c1 - c0) / sent,
         fill: (r1 - r0) as f64 / (b1 - b0).max(1) as f64,
+        dropped: (d1 - d0) as f64 / ((r1 - r0) + (d1 - d0)).max(1) as f64,
     }
 }
 
@@ -372,9 +384,10 @@ fn main() {
     );
     println!(
         "| batch | pps, lookup | pps, constant MAC | CPU ns/pkt, lookup | CPU ns/pkt, constant | \
-         lookup share of CPU/pkt, median of pairs (range) | frames per batch |"
+         lookup share of CPU/pkt, median of pairs (range) | frames per batch | \
+         dropped by the kernel |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for batch in [32usize, 64] {
         // The ports are the routes' interfaces: eth1 receives, eth2 sends.
         let common = [
@@ -424,7 +437,7 @@ fn main() {
             shares.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         );
         println!(
-            "| {batch} | {:.0} | {:.0} | {ca:.0} | {cb:.0} | {:.1}% ({:.1}% to {:.1}%) | {:.1} / {:.1} |",
+            "| {batch} | {:.0} | {:.0} | {ca:.0} | {cb:.0} | {:.1}% ({:.1}% to {:.1}%) | {:.1} / {:.1} | {:.1}% / {:.1}% |",
             med(&a, |s| s.pps),
             med(&b, |s| s.pps),
             100.0 * median(&mut shares),
@@ -432,6 +445,8 @@ fn main() {
             100.0 * hi,
             med(&a, |s| s.fill),
             med(&b, |s| s.fill),
+            100.0 * med(&a, |s| s.dropped),
+            100.0 * med(&b, |s| s.dropped),
         );
     }
     println!("load after: {}", loadavg());

@@ -40,6 +40,9 @@ macro_rules! counters {
 counters! {
     /// Frames received on any port.
     Rx = "rx",
+    /// Frames the kernel dropped before the forwarder got them (receive ring full, no
+    /// free buffer): the forwarder fell behind. Refreshed a few times a second.
+    RxDropped = "rx_dropped",
     /// Frames handed to an output port's transmit path.
     Tx = "tx",
     /// Frames dropped because the output's transmit ring (or socket) was full.
@@ -139,6 +142,11 @@ impl Counters {
         if n != 0 {
             self.words()[HEADER_WORDS + c as usize].fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    /// Sets `c` to `v` (for totals kept by the kernel). Only the forwarder calls it. O(1).
+    pub fn set(&self, c: Counter, v: u64) {
+        self.words()[HEADER_WORDS + c as usize].store(v, Ordering::Relaxed);
     }
 
     /// The value of `c`. O(1).

@@ -5,11 +5,14 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::counters::Counters;
+use crate::counters::{Counter, Counters};
 use crate::pipeline::Pipeline;
 use crate::ports::Ports;
+
+/// How often the kernel's drop counts are read (a system call per port).
+const DROPS_EVERY: Duration = Duration::from_millis(100);
 
 /// How the loop runs.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +37,7 @@ pub fn run(
     let start = Instant::now();
     let n_ports = pipeline.ports().len();
     let mut verdicts = Vec::with_capacity(cfg.batch);
+    let mut drops_read = start;
     while !stop.load(Ordering::Relaxed) {
         let mut got = 0;
         for p in 0..n_ports {
@@ -53,6 +57,11 @@ pub fn run(
         if got == 0 && !cfg.busy_poll {
             ports.wait(cfg.idle_ms)?;
         }
+        if drops_read.elapsed() >= DROPS_EVERY {
+            counters.set(Counter::RxDropped, ports.kernel_drops());
+            drops_read = Instant::now();
+        }
     }
+    counters.set(Counter::RxDropped, ports.kernel_drops());
     Ok(())
 }

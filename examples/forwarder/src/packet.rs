@@ -100,6 +100,8 @@ pub struct PacketPorts {
     ports: Vec<PacketPort>,
     batch: Vec<Slot>,
     batch_port: usize,
+    /// Frames the kernel dropped so far (its statistics reset on each read).
+    drops: u64,
     /// Blocks of the batch's port to give back once the batch is sent.
     done_blocks: Vec<usize>,
     iov: Vec<libc::iovec>,
@@ -219,6 +221,7 @@ impl PacketPorts {
             ports,
             batch: Vec::with_capacity(batch),
             batch_port: 0,
+            drops: 0,
             done_blocks: Vec::with_capacity(BLOCKS),
             iov: Vec::with_capacity(batch),
             msgs: Vec::with_capacity(batch),
@@ -343,6 +346,28 @@ impl Ports for PacketPorts {
     fn wait(&mut self, timeout_ms: i32) -> io::Result<()> {
         let fds: Vec<i32> = self.ports.iter().map(|p| p.fd.as_raw_fd()).collect();
         poll_in(&fds, timeout_ms)
+    }
+
+    fn kernel_drops(&mut self) -> u64 {
+        for p in &self.ports {
+            // SAFETY: all-zero is a valid tpacket_stats_v3 (plain integers).
+            let mut st: libc::tpacket_stats_v3 = unsafe { core::mem::zeroed() };
+            let mut len = core::mem::size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
+            // SAFETY: `st` and `len` are valid for writes of the sizes passed.
+            let rc = unsafe {
+                libc::getsockopt(
+                    p.fd.as_raw_fd(),
+                    libc::SOL_PACKET,
+                    libc::PACKET_STATISTICS,
+                    (&mut st as *mut libc::tpacket_stats_v3).cast(),
+                    &mut len,
+                )
+            };
+            if rc == 0 {
+                self.drops += u64::from(st.tp_drops);
+            }
+        }
+        self.drops
     }
 
     fn describe(&self) -> String {

@@ -25,6 +25,10 @@ pub trait Ports {
     /// Blocks until a port may have frames, a signal arrives, or `timeout_ms` passes.
     fn wait(&mut self, timeout_ms: i32) -> io::Result<()>;
 
+    /// Frames the kernel dropped on all ports before they reached the forwarder, since
+    /// the ports were opened (one system call per port).
+    fn kernel_drops(&mut self) -> u64;
+
     /// One line saying how the ports are set up (for the start-up log).
     fn describe(&self) -> String;
 }

@@ -447,6 +447,33 @@ impl Ports for XdpPorts {
         poll_in(&fds, timeout_ms)
     }
 
+    fn kernel_drops(&mut self) -> u64 {
+        self.socks
+            .iter()
+            .map(|s| {
+                // SAFETY: all-zero is a valid xdp_statistics (plain integers).
+                let mut st: libc::xdp_statistics = unsafe { core::mem::zeroed() };
+                let mut len = core::mem::size_of::<libc::xdp_statistics>() as libc::socklen_t;
+                // SAFETY: `st` and `len` are valid for writes of the sizes passed.
+                let rc = unsafe {
+                    libc::getsockopt(
+                        s.fd.as_raw_fd(),
+                        libc::SOL_XDP,
+                        libc::XDP_STATISTICS,
+                        (&mut st as *mut libc::xdp_statistics).cast(),
+                        &mut len,
+                    )
+                };
+                // Dropped for want of a fill-ring buffer, and for a full RX ring.
+                if rc == 0 {
+                    st.rx_dropped + st.rx_ring_full
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
     fn describe(&self) -> String {
         let modes: Vec<_> = self.socks.iter().map(|s| s.steering.mode).collect();
         format!(
