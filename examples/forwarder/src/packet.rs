@@ -49,9 +49,6 @@ struct PacketPort {
     next: usize,
 }
 
-// SAFETY: the ring is a mapping with no thread affinity, used by one thread.
-unsafe impl Send for PacketPort {}
-
 impl Drop for PacketPort {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the ring mapped in `open_port`; nothing borrows it past

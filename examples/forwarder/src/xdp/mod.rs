@@ -15,7 +15,8 @@
 //!   the driver has it, else generic (SKB) mode.
 //! - **Queues**: one socket per interface, bound to queue 0; frames arriving on other
 //!   queues go to the kernel (the program's fallback verdict). veth has one queue; on a
-//!   multi-queue NIC set `ethtool -L IF combined 1` or run one forwarder per queue.
+//!   multi-queue NIC set `ethtool -L IF combined 1`. More queues would take a socket per
+//!   queue in the XSKMAP, each with its own rings (and a thread each).
 //!
 //! Copy mode on veth: the kernel copies each frame into the UMEM on receive and into a
 //! socket buffer on send (veth has no zero-copy AF_XDP); the user-space side is the same
@@ -87,9 +88,6 @@ struct Umem {
     base: NonNull<u8>,
     len: usize,
 }
-
-// SAFETY: the UMEM is a private mapping with no thread affinity, used by one thread.
-unsafe impl Send for Umem {}
 
 impl Drop for Umem {
     fn drop(&mut self) {

@@ -29,10 +29,6 @@ pub struct Ring<T: Copy> {
     local: u32,
 }
 
-// SAFETY: a Ring is a mapping plus raw pointers into it, with no thread affinity; it is
-// used by one thread at a time (`&mut self` for every access that moves an index).
-unsafe impl<T: Copy> Send for Ring<T> {}
-
 impl<T: Copy> Ring<T> {
     /// Maps the ring of `size` entries at page offset `pgoff` of the socket `fd`, laid out
     /// as `off` says (from `getsockopt(XDP_MMAP_OFFSETS)`).
