@@ -6,7 +6,8 @@
 //! 1. h1's first ping to h2 is lost: the forwarder misses h2 in the map and posts a
 //!    request (its counters say so);
 //! 2. the mirror has the kernel resolve h2, the map learns h2's MAC, and pings then go
-//!    through with 0 loss, counted by the forwarder;
+//!    through with 0 loss, counted by the forwarder; a ping with TTL 1 expires in the
+//!    forwarder (counted, not forwarded);
 //! 3. h2 changes its MAC (announced by a gratuitous ARP / unsolicited NA): the map holds
 //!    the new MAC within a second, and pings go through without a miss (h2 drops frames
 //!    sent to its old MAC);
@@ -316,19 +317,20 @@ impl Drop for RunningForwarder {
 
 /// `ping -c COUNT -i INTERVAL -W WAIT DST` from `ns`; returns the replies received.
 fn ping(ns: &Netns, dst: &str, count: u32, interval: &str, wait: &str) -> u32 {
+    ping_with(
+        ns,
+        dst,
+        &["-c", &count.to_string(), "-i", interval, "-W", wait],
+    )
+}
+
+/// `ping -n -q ARGS DST` from `ns`; returns the replies received.
+fn ping_with(ns: &Netns, dst: &str, args: &[&str]) -> u32 {
     let out = ns
         .command("ping")
-        .args([
-            "-n",
-            "-q",
-            "-c",
-            &count.to_string(),
-            "-i",
-            interval,
-            "-W",
-            wait,
-            dst,
-        ])
+        .args(["-n", "-q"])
+        .args(args)
+        .arg(dst)
         .output()
         .expect("run ping");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -407,7 +409,11 @@ fn round(t: &Topology, fwd: &RunningForwarder, region: &Region, dst: &str, new_m
         "{fam}: the mirror asked the kernel"
     );
     let out = t.fw.ip(&format!("neigh show {dst} dev eth2"));
-    assert!(!out.contains("PERMANENT"), "{fam}: no static entry: {out}");
+    let h2_mac = neigh_forwarder::iface::format_mac(&t.h2.mac("eth0"));
+    assert!(
+        out.contains(&h2_mac) && !out.contains("PERMANENT"),
+        "{fam}: the kernel resolved h2 (no static entry): {out}"
+    );
     // The reverse path (h2 to h1) may miss once too before h1 is in the map.
     let mut tries = 0;
     while ping(&t.h1, dst, 1, "1", "0.5") == 0 {
@@ -429,6 +435,18 @@ fn round(t: &Topology, fwd: &RunningForwarder, region: &Region, dst: &str, new_m
         0,
         "{fam}: no miss once resolved"
     );
+    // A packet that arrives with TTL / hop limit 1 expires here.
+    let s = Snapshot::of(&c);
+    assert_eq!(
+        ping_with(&t.h1, dst, &["-c", "1", "-W", "0.3", "-t", "1"]),
+        0
+    );
+    assert_eq!(
+        s.delta(&c, Counter::TtlExpired),
+        1,
+        "{fam}: TTL expiry counted"
+    );
+    assert_eq!(s.delta(&c, Counter::Tx), 0, "{fam}: and not forwarded");
 
     // 3. h2's MAC changes; the map follows within a second.
     let mac = neigh_forwarder::args::parse_mac(new_mac).expect("mac");
