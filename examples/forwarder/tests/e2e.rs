@@ -320,15 +320,15 @@ fn ping_once(ns: &Netns, dst: &str) -> bool {
     ping_with(ns, dst, &["-c", "1", "-W", "0.5"]) == 1
 }
 
-/// `count` pings 10 ms apart from `ns`; returns the replies received. Late replies count
-/// (`-w`: wait up to 5 s for all of them): under load a reply may take longer than the
-/// two round trips ping waits for by default, which is delay, not loss.
+/// `count` pings from `ns`, one after the other, each waiting up to 2 s for its reply;
+/// returns the replies received. One ping per process: ping's `-W` applies only while no
+/// reply has come, and afterwards it gives a reply two round trips, so with many pings
+/// per process a reply that a loaded machine delays by a few milliseconds would count as
+/// lost; that is delay, not loss.
 fn ping_all(ns: &Netns, dst: &str, count: u32) -> u32 {
-    ping_with(
-        ns,
-        dst,
-        &["-c", &count.to_string(), "-i", "0.01", "-w", "5"],
-    )
+    (0..count)
+        .map(|_| ping_with(ns, dst, &["-c", "1", "-W", "2"]))
+        .sum()
 }
 
 /// `ping -n -q ARGS DST` from `ns`; returns the replies received.
