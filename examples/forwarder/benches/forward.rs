@@ -165,6 +165,15 @@ fn generate(ifindex: i32, frames: Vec<Vec<u8>>, stop: Arc<AtomicBool>) {
     }
 }
 
+/// Removes the named shared-memory region when dropped, also when the bench panics.
+struct UnlinkOnDrop(String);
+
+impl Drop for UnlinkOnDrop {
+    fn drop(&mut self) {
+        let _ = Workspace::unlink_shm(&self.0);
+    }
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -194,6 +203,22 @@ struct Sample {
     dropped: f64,
 }
 
+/// A running forwarder: stopped (SIGTERM), waited for and its counters removed when
+/// dropped, also when the bench panics.
+struct Forwarder {
+    child: Child,
+    counters: String,
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+        let _ = Workspace::unlink_shm(&self.counters);
+    }
+}
+
 /// One run of the forwarder.
 fn run_once(fw: &Ns, args: &[String], counters: &str) -> Sample {
     let mut cmd = Command::new("ip");
@@ -210,11 +235,22 @@ fn run_once(fw: &Ns, args: &[String], counters: &str) -> Sample {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child: Child = cmd.spawn().expect("start the forwarder");
+    let mut fwd = Forwarder {
+        child: cmd.spawn().expect("start the forwarder"),
+        counters: counters.to_owned(),
+    };
     let start = Instant::now();
     let c = loop {
         if let Ok(c) = Counters::open(counters) {
             break c;
+        }
+        if let Ok(Some(_)) = fwd.child.try_wait() {
+            let mut e = String::new();
+            if let Some(mut err) = fwd.child.stderr.take() {
+                use std::io::Read;
+                let _ = err.read_to_string(&mut e);
+            }
+            panic!("forwarder exited: {e}");
         }
         assert!(
             start.elapsed() < Duration::from_secs(10),
@@ -223,7 +259,7 @@ fn run_once(fw: &Ns, args: &[String], counters: &str) -> Sample {
         std::thread::sleep(Duration::from_millis(10));
     };
     std::thread::sleep(Duration::from_millis(300));
-    let pid = child.id();
+    let pid = fwd.child.id();
     let (t0, n0, c0) = (Instant::now(), c.get(Counter::Tx), cpu_ns(pid));
     let (r0, b0, d0) = (
         c.get(Counter::Rx),
@@ -241,10 +277,7 @@ fn run_once(fw: &Ns, args: &[String], counters: &str) -> Sample {
     if std::env::var_os("FORWARD_BENCH_VERBOSE").is_some() {
         eprintln!("{c:?}");
     }
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
-    let _ = Workspace::unlink_shm(counters);
+    drop(fwd);
     assert_eq!(missed, 0, "every next hop is in the map");
     let sent = (n1 - n0) as f64;
     Sample {
@@ -342,6 +375,7 @@ fn main() {
         .expect("sink thread");
 
     let map = format!("nfwb-map-{}", std::process::id());
+    let _unlink = UnlinkOnDrop(map.clone());
     let stop_mirror = Arc::new(AtomicBool::new(false));
     let cfg = MirrorConfig {
         map_name: Some(map.clone()),
@@ -455,5 +489,4 @@ fn main() {
     stop_mirror.store(true, Ordering::Relaxed);
     mirror.join().expect("mirror");
     drop(region);
-    let _ = Workspace::unlink_shm(&map);
 }

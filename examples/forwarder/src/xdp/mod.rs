@@ -203,15 +203,29 @@ fn bind(fd: &OwnedFd, ifindex: u32, flags: u16, shared_with: Option<&OwnedFd>) -
         sxdp_queue_id: 0,
         sxdp_shared_umem_fd: shared_with.map_or(0, |f| f.as_raw_fd() as u32),
     };
-    // SAFETY: `sa` is a valid sockaddr_xdp for the whole call and its size is passed.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sa as *const libc::sockaddr_xdp).cast(),
-            core::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
-        )
-    };
-    cvt(rc, "bind(AF_XDP)").map(|_| ())
+    // The kernel releases a closed socket's hold on its queue a moment after the close
+    // (deferred work): a forwarder started right after another exited finds the queue
+    // busy for that moment, so retry EBUSY for up to a second.
+    let mut tries = 0;
+    loop {
+        // SAFETY: `sa` is a valid sockaddr_xdp for the whole call and its size is passed.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sa as *const libc::sockaddr_xdp).cast(),
+                core::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EBUSY) || tries == 100 {
+            return Err(io::Error::new(e.kind(), format!("bind(AF_XDP): {e}")));
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Loads and attaches the redirect program for `sock` on `ifindex`.
