@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use neigh_core::wire::consts::{AF_INET6, AF_UNSPEC};
+use neigh_core::wire::consts::AF_UNSPEC;
 use neigh_core::wire::{NtfExtFlags, NtfFlags, NudState};
 
 use neigh::mirror::MirrorConfig;
@@ -102,29 +102,6 @@ pub struct MonitorArgs {
     pub label: bool,
 }
 
-/// The illumos `ndp(8)` verbs, each an alias of an `ip neigh` command restricted to IPv6.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NdpCommand {
-    /// `ndp -a` / `ndp show [-i IF]`: `neigh -6 show [dev IF]`.
-    Show { dev: Option<String> },
-    /// `ndp ADDR` / `ndp get ADDR [-i IF]`: `neigh get ADDR dev IF` (every interface's
-    /// entry for ADDR when IF is omitted).
-    Get { addr: IpAddr, dev: Option<String> },
-    /// `ndp -s ADDR LLADDR [temp] [router] [proxy] -i IF`: `neigh replace ADDR lladdr LLADDR
-    /// dev IF nud permanent|reachable [router]`, or a proxy entry with `proxy`.
-    Set {
-        addr: IpAddr,
-        lladdr: Vec<u8>,
-        dev: Option<String>,
-        temp: bool,
-        router: bool,
-        proxy: bool,
-    },
-    /// `ndp -d ADDR [-i IF]`: `neigh del ADDR dev IF` (the only entry for ADDR when IF is
-    /// omitted).
-    Delete { addr: IpAddr, dev: Option<String> },
-}
-
 /// A parsed command line.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -133,7 +110,8 @@ pub enum Command {
     Get(GetArgs),
     Modify(ModifyArgs),
     Monitor(MonitorArgs),
-    Ndp(NdpCommand),
+    /// `ndp ...`: illumos ndp(8) (`ndp_args.rs`).
+    Ndp(crate::ndp_args::NdpArgs),
     Mirror(MirrorConfig, crate::service::ServiceOptions),
     Map(MapArgs),
     Help(Topic),
@@ -296,7 +274,7 @@ pub fn command(argv: &[String], g: &mut Globals, s: &mut Setup) -> Result<Comman
     } else if verb == "ntable" || verb == "ntbl" {
         Command::Ntable(crate::ntable::parse(&rest[1..])?)
     } else if verb == "ndp" {
-        ndp(&mut w)?
+        crate::ndp_args::parse(&rest[1..])?
     } else if verb == "mirror" {
         crate::mirror_args::mirror(&rest[1..], &g)?
     } else if verb == "map" {
@@ -636,79 +614,6 @@ fn monitor(w: &mut Words<'_>) -> Result<Command, CliError> {
     Ok(Command::Monitor(a))
 }
 
-fn ndp(w: &mut Words<'_>) -> Result<Command, CliError> {
-    // Pass 1: pull out `-i IF` / `dev IF`, `-n`, and the verb; keep the positional words.
-    let mut dev = None;
-    let mut verb: Option<&str> = None;
-    let mut pos: Vec<&str> = Vec::new();
-    while let Some(word) = w.next() {
-        match word {
-            "-i" | "dev" => dev = Some(w.value()?.to_string()),
-            "-n" => {}
-            "-a" | "show" | "list" if verb.is_none() && pos.is_empty() => verb = Some("show"),
-            "-s" | "set" if verb.is_none() && pos.is_empty() => verb = Some("set"),
-            "-d" | "delete" | "del" if verb.is_none() && pos.is_empty() => verb = Some("delete"),
-            "get" if verb.is_none() && pos.is_empty() => verb = Some("get"),
-            "help" => return Ok(Command::Help(Topic::Ndp)),
-            _ => pos.push(word),
-        }
-    }
-    let addr_at = |i: usize| -> Result<IpAddr, CliError> {
-        let v = pos.get(i).ok_or_else(CliError::incomplete)?;
-        parse_addr(v, AF_INET6).ok_or_else(|| CliError::bad_addr(AF_INET6, v))
-    };
-    let cmd = match verb.unwrap_or(if pos.is_empty() { "show" } else { "get" }) {
-        "show" => {
-            if let Some(extra) = pos.first() {
-                return Err(CliError::new(
-                    255,
-                    format!("Argument \"{extra}\" is unknown, try \"neigh ndp help\"."),
-                ));
-            }
-            NdpCommand::Show { dev }
-        }
-        "get" => NdpCommand::Get {
-            addr: addr_at(0)?,
-            dev,
-        },
-        "delete" => NdpCommand::Delete {
-            addr: addr_at(0)?,
-            dev,
-        },
-        _ => {
-            let addr = addr_at(0)?;
-            let ll = pos.get(1).ok_or_else(CliError::incomplete)?;
-            let lladdr = parse_lladdr(ll).map_err(|part| {
-                CliError::new(1, format!("\"{part}\" is invalid lladdr.")).recoverable()
-            })?;
-            let (mut temp, mut router, mut proxy) = (false, false, false);
-            for word in &pos[2..] {
-                match *word {
-                    "temp" => temp = true,
-                    "router" => router = true,
-                    "proxy" => proxy = true,
-                    "any" => {}
-                    other => {
-                        return Err(CliError::new(
-                            255,
-                            format!("Argument \"{other}\" is unknown, try \"neigh ndp help\"."),
-                        ));
-                    }
-                }
-            }
-            NdpCommand::Set {
-                addr,
-                lladdr,
-                dev,
-                temp,
-                router,
-                proxy,
-            }
-        }
-    };
-    Ok(Command::Ndp(cmd))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -861,30 +766,11 @@ mod tests {
     }
 
     #[test]
-    fn ndp_verbs() {
-        let (_, c) = p("ndp -a").unwrap();
-        assert_eq!(c, Command::Ndp(NdpCommand::Show { dev: None }));
-        let (_, c) = p("ndp -s fe80::1 02:00:00:00:00:01 temp router -i eth0").unwrap();
-        let Command::Ndp(NdpCommand::Set {
-            temp,
-            router,
-            proxy,
-            dev,
-            ..
-        }) = c
-        else {
-            panic!()
-        };
-        assert!(temp && router && !proxy);
-        assert_eq!(dev.as_deref(), Some("eth0"));
-        let (_, c) = p("ndp fe80::1").unwrap();
-        assert!(matches!(c, Command::Ndp(NdpCommand::Get { dev: None, .. })));
-        let (_, c) = p("ndp delete fe80::1 dev eth0").unwrap();
-        assert!(matches!(c, Command::Ndp(NdpCommand::Delete { .. })));
-        let e = p("ndp get 10.0.0.1").unwrap_err();
-        assert_eq!(
-            e.message,
-            "Error: inet6 address is expected rather than \"10.0.0.1\"."
-        );
+    fn ndp_words_are_ndps() {
+        let (_, c) = p("ndp -n -a").unwrap();
+        assert!(matches!(c, Command::Ndp(a) if a.numeric));
+        // ndp's own -n and -a, not ip's -netns and -all.
+        let (g, _) = p("ndp -a -n").unwrap();
+        assert_eq!(g, Globals::default());
     }
 }

@@ -28,6 +28,9 @@ mod mirror_args;
 mod modify;
 mod monitor;
 mod ndp;
+mod ndp_args;
+mod ndp_host;
+mod ndp_table;
 mod netns;
 mod ntable;
 mod options;
@@ -36,6 +39,7 @@ mod prometheus;
 mod protocols;
 mod render;
 mod resolve;
+mod route_lookup;
 mod service;
 mod show;
 mod timestamp;
@@ -80,7 +84,7 @@ pub fn execute(cmd: &Command, g: &Globals, setup: &Setup) -> Result<(), CliError
         Command::Get(a) => get::get(&mut open()?, g, a),
         Command::Modify(a) => modify::modify(&mut open()?, a),
         Command::Monitor(a) => monitor::monitor(g, a),
-        Command::Ndp(c) => ndp::ndp(&mut open()?, g, c),
+        Command::Ndp(c) => ndp::ndp(&mut open()?, c),
         Command::Mirror(cfg, svc) => mirror::mirror(cfg, svc),
         Command::Map(a) => map::map(g, a),
         Command::Ntable(c) => ntable::run(&mut open()?, g, c),
