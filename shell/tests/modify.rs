@@ -1,4 +1,4 @@
-//! `neigh add | replace | change | del | flush | ndp` checked against what `ip neigh` then
+//! `neigh add | replace | change | del | flush` checked against what `ip neigh` then
 //! shows, and bad input checked for `ip`'s error text and exit code.
 
 mod common;
@@ -384,63 +384,6 @@ fn missing_permission_is_eperm_like_ip() {
     // Reading needs no privilege.
     let show = as_nobody(common::NEIGH, "show");
     assert!(show.status.success(), "{}", stderr(&show));
-}
-
-#[test]
-fn ndp_verbs_map_to_ip_neigh() {
-    let Some(ns) = Netns::new("ndp") else { return };
-    ns.veth("n0", "n1");
-    ns.veth("n2", "n3");
-
-    ok(&ns, "ndp -s 2001:db8::5 02:00:00:00:05:01 -i n0");
-    assert_eq!(
-        ns.ip_ok("neigh get 2001:db8::5 dev n0"),
-        "2001:db8::5 dev n0 lladdr 02:00:00:00:05:01 PERMANENT \n"
-    );
-    ok(
-        &ns,
-        "ndp set 2001:db8::5 02:00:00:00:05:02 dev n0 temp router",
-    );
-    assert_eq!(
-        ns.ip_ok("neigh get 2001:db8::5 dev n0"),
-        "2001:db8::5 dev n0 lladdr 02:00:00:00:05:02 router REACHABLE \n"
-    );
-    ok(&ns, "ndp -s 2001:db8::6 02:00:00:00:05:03 -i n0 proxy");
-    assert_eq!(
-        ns.ip_ok("-6 neigh show proxy"),
-        "2001:db8::6 dev n0 proxy \n"
-    );
-
-    // get with and without -i; -a is `-6 show`.
-    let o = ns.neigh("ndp 2001:db8::5 -i n0");
-    assert_eq!(stdout(&o), ns.ip_ok("neigh get 2001:db8::5 dev n0"));
-    ns.ip_ok("neigh add 2001:db8::5 lladdr 02:00:00:00:05:09 dev n2");
-    let o = ns.neigh("ndp get 2001:db8::5");
-    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
-    assert_eq!(stdout(&ns.neigh("ndp -a")), ns.ip_ok("-6 neigh show"));
-    assert_eq!(
-        stdout(&ns.neigh("ndp show -i n0")),
-        ns.ip_ok("-6 neigh show dev n0")
-    );
-
-    // delete: ambiguous without -i when on two interfaces, then explicit.
-    let o = ns.neigh("ndp -d 2001:db8::5");
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    ok(&ns, "ndp -d 2001:db8::5 -i n2");
-    ok(&ns, "ndp delete 2001:db8::5");
-    assert_eq!(ns.ip_ok("-6 neigh show 2001:db8::5 nud all"), "");
-    fails(
-        &ns,
-        "ndp -d 2001:db8::5",
-        "Error: Neighbour entry not found.\n",
-        2,
-    );
-    fails(
-        &ns,
-        "ndp get 10.0.0.1",
-        "Error: inet6 address is expected rather than \"10.0.0.1\".\n",
-        1,
-    );
 }
 
 #[test]

@@ -83,18 +83,40 @@ const MONITOR: &str = "\
 ";
 
 const NDP: &str = "\
-  neigh ndp -a | show [ -i IF ]                       = neigh -6 show [ dev IF ]
-  neigh ndp [ get ] ADDR [ -i IF ]                    = neigh get ADDR dev IF
-                                                        (every interface without -i)
-  neigh ndp -s | set ADDR LLADDR -i IF [ temp ] [ router ] [ proxy ]
-                                                      = neigh replace ADDR lladdr LLADDR
-                                                        dev IF nud permanent [ router ]
-                                                        (temp: nud reachable;
-                                                         proxy: replace proxy ADDR dev IF)
-  neigh ndp -d | delete ADDR [ -i IF ]                = neigh del ADDR dev IF
-                                                        (the only entry without -i)
-      The illumos ndp(8) verbs for IPv6 neighbor discovery; -n is accepted and
-      ignored. `dev IF` may be written for `-i IF`. Output is `ip neigh` format.
+  neigh ndp -a                       the IPv6 table as illumos ndp prints it
+                                     (netstat -p -f inet6's Net to Media Table)
+  neigh ndp -A PERIOD                the same every PERIOD seconds (0 to 86400)
+  neigh ndp HOST                     ADDR (NAME) at LLADDR [ router ] [ temp ]
+                                     or ADDR (NAME) -- no entry, per address of HOST
+  neigh ndp -s HOST LLADDR [ temp ] [ any ] [ router ]
+                                     = neigh replace ADDR lladdr LLADDR dev IF
+                                       nud permanent (temp: nud reachable) [ router ]
+  neigh ndp -d HOST                  = neigh del ADDR dev IF
+  neigh ndp -f FILE                  -s for each line HOST LLADDR [ temp ] [ any ]
+                                     [ router ]; # lines skipped
+      Options before these: -n (all), -i IF (HOST, -s, -d, -f).
+      illumos ndp(8) for IPv6: its flags, output, messages (ndp: ...) and exit status
+      (1 when anything failed). HOST is a name (getaddrinfo, IPv6; every address
+      of it) or an address, ADDR%IF for a zone. The interface: -i IF, else the
+      zone, else the one the route to ADDR leaves by (RTM_GETROUTE); link-local
+      addresses need -i or a zone. -n prints addresses instead of host names. -i is
+      ignored with -a and -A, as in ndp. Also read: show | list (-a), get HOST,
+      set (-s), delete | del (-d), dev IF (-i IF), a trailing -i IF, and proxy
+      after -s (a proxy entry, NTF_PROXY).
+      SIOCLIF*ND on Linux (RTM_GETNEIGH, RTM_NEWNEIGH replace, RTM_DELNEIGH):
+        ND_INCOMPLETE      INCOMPLETE (no lladdr: HOST prints -- no entry)
+        ND_REACHABLE       REACHABLE; also PERMANENT and NOARP entries
+        ND_STALE, ND_DELAY, ND_PROBE   STALE, DELAY, PROBE
+        ND_UNREACHABLE     FAILED (-- no entry)
+        ND_UNCHANGED, ND_INITIAL       NONE (-a prints UNKNOWN)
+        NDF_STATIC         nud permanent (-a type static); without it: temp,
+                           nud reachable (type dynamic); NOARP: type other
+        NDF_ISROUTER_ON/OFF   router / no router (NTF_ROUTER)
+        NDF_ANYCAST_ON/OFF    no Linux equivalent: `any` is warned about on
+                              stderr and the entry set without it
+        NDF_PROXY_ON/OFF      proxy entries (NTF_PROXY), not listed by -a
+                              (neigh -6 show proxy)
+        local entries      none: Linux keeps no neighbor entry for its own addresses
 ";
 
 const MIRROR: &str = "\
@@ -182,7 +204,8 @@ pub fn text(topic: Topic) -> String {
         Topic::Get => GET,
         Topic::Modify => MODIFY,
         Topic::Monitor => MONITOR,
-        Topic::Ndp => NDP,
+        // ndp's grammar is its own, not ip's: no OPTIONS header.
+        Topic::Ndp => return format!("Usage: {NDP}"),
         // The mirror's commands have their own usage texts.
         Topic::Mirror => return MIRROR_HELP.to_owned(),
         Topic::Map => return MAP_HELP.to_owned(),
@@ -196,13 +219,13 @@ mod tests {
 
     #[test]
     fn every_topic_mentions_its_command() {
-        assert!(text(Topic::All).contains("neigh ndp -d"));
+        assert!(text(Topic::All).contains("neigh ndp -d HOST"));
         assert!(text(Topic::Show).contains("neigh [ show"));
         assert!(text(Topic::Flush).contains("neigh flush"));
         assert!(text(Topic::Get).contains("neigh get"));
         assert!(text(Topic::Modify).contains("replace"));
         assert!(text(Topic::Monitor).contains("neigh monitor"));
-        assert!(text(Topic::Ndp).contains("= neigh get ADDR dev IF"));
+        assert!(text(Topic::Ndp).contains("NDF_ANYCAST_ON"));
         assert!(text(Topic::Mirror).starts_with("Usage: neigh mirror --map NAME"));
         assert!(text(Topic::Map).contains("neigh map stat NAME"));
     }

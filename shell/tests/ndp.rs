@@ -1,0 +1,448 @@
+//! `neigh ndp` against illumos ndp(8): the table `-a`/`-A` print, the lines for a HOST,
+//! `-s`, `-d`, `-f` and their errors, in a namespace whose table is set up and read back
+//! with `ip -6 neigh` (the oracle of the contents). The formats and messages expected are
+//! those of ndp(8)'s text and of illumos's `ndp.c` and netstat's `ndp_report`.
+//! Host names come from a hosts file the namespace alone sees (`ip netns exec` binds
+//! `/etc/netns/NS/*` over `/etc`), looked up in files only, so no test waits on DNS.
+
+mod common;
+
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{code, stderr, stdout, Netns};
+
+/// The namespace's own `/etc/hosts` and `nsswitch.conf`, removed on drop.
+struct EtcFiles(std::path::PathBuf);
+
+impl EtcFiles {
+    fn new(ns: &Netns, hosts: &str) -> Self {
+        let dir = std::path::PathBuf::from(format!("/etc/netns/{}", ns.name()));
+        std::fs::create_dir_all(&dir).expect("mkdir /etc/netns/NS");
+        std::fs::write(dir.join("hosts"), hosts).expect("write hosts");
+        std::fs::write(dir.join("nsswitch.conf"), "hosts: files\n").expect("write nsswitch");
+        Self(dir)
+    }
+}
+
+impl Drop for EtcFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const HOSTS: &str = "\
+127.0.0.1 localhost
+2001:db8:1::5 epicac
+2001:db8:1::9 epicac
+2001:db8:1::6 gw
+";
+
+/// A namespace with `n0`/`n1`, no link-local addresses (no kernel-made entries), slow
+/// NUD timers, a route to 2001:db8:1::/64 by n0, and the hosts file above.
+fn setup(test: &str) -> Option<(Netns, EtcFiles)> {
+    let ns = Netns::new(test)?;
+    let sysctl = |kv: &str| {
+        let o = ns
+            .command("sysctl")
+            .args(["-qw", kv])
+            .output()
+            .expect("run sysctl");
+        assert!(o.status.success(), "sysctl {kv}: {}", stderr(&o));
+    };
+    sysctl("net.ipv6.conf.default.addr_gen_mode=1");
+    ns.veth("n0", "n1");
+    for knob in ["retrans_time_ms", "base_reachable_time_ms"] {
+        sysctl(&format!("net.ipv6.neigh.n0.{knob}=600000"));
+    }
+    ns.ip_ok("-6 route add 2001:db8:1::/64 dev n0");
+    let etc = EtcFiles::new(&ns, HOSTS);
+    Some((ns, etc))
+}
+
+/// netstat's header (`ndp_report`), as `ndp -a` prints it.
+const HEADER: &str = "\nNet to Media Table: IPv6\n \
+If   Physical Address    Type      State      Destination/Mask\n\
+----- -----------------  ------- ------------ ---------------------------\n";
+
+/// The table `ndp -n -a` should print for what `ip -6 neigh show nud all` lists, in the
+/// same (dump) order: netstat's `%-5s %-17s  %-7s %-12s %-27s` rows.
+fn expected_table(ip_lines: &str) -> String {
+    let mut out = String::new();
+    for line in ip_lines.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let (addr, dev, state) = (w[0], w[2], *w.last().unwrap());
+        let mac = w
+            .iter()
+            .position(|&x| x == "lladdr")
+            .map_or("", |i| w[i + 1]);
+        let (kind, st) = match state {
+            "PERMANENT" => ("static", "REACHABLE"),
+            "NOARP" => ("other", "REACHABLE"),
+            "FAILED" => ("dynamic", "UNREACHABLE"),
+            s => ("dynamic", s),
+        };
+        out.push_str(&format!(
+            "{dev:<5} {mac:<17}  {kind:<7} {st:<12} {addr:<27}\n"
+        ));
+    }
+    if out.is_empty() {
+        "\n".to_string()
+    } else {
+        format!("{HEADER}{out}\n")
+    }
+}
+
+/// The lines of `s`, sorted (the kernel dumps in hash order).
+fn sorted(s: &str) -> String {
+    let mut v: Vec<&str> = s.lines().collect();
+    v.sort_unstable();
+    v.iter().map(|l| format!("{l}\n")).collect()
+}
+
+fn ok(ns: &Netns, args: &str) -> String {
+    let o = ns.neigh(args);
+    assert!(
+        o.status.success(),
+        "neigh {args}: exit {} {}",
+        code(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs `neigh ARGS`, expecting exactly `out` on stdout, `err` on stderr, exit `rc`.
+fn expect(ns: &Netns, args: &str, out: &str, err: &str, rc: i32) {
+    let o = ns.neigh(args);
+    assert_eq!(
+        (stdout(&o).as_str(), stderr(&o).as_str(), code(&o)),
+        (out, err, rc),
+        "neigh {args}"
+    );
+}
+
+#[test]
+fn table_and_host_lines_as_ndp_prints_them() {
+    let Some((ns, _etc)) = setup("ndp-show") else {
+        return;
+    };
+    // An empty table: only netstat's closing blank line.
+    assert_eq!(ok(&ns, "ndp -n -a"), "\n");
+    for add in [
+        "2001:db8:1::5 lladdr 02:00:00:00:00:05 dev n0 nud permanent",
+        "2001:db8:1::6 lladdr 0a:00:00:00:00:06 dev n0 nud stale router",
+        "2001:db8:1::7 lladdr 02:00:00:00:00:07 dev n1 nud reachable",
+        "2001:db8:1::8 dev n0 nud incomplete",
+        "ff02::99 lladdr 33:33:00:00:00:99 dev n0 nud noarp",
+        "fe80::1 lladdr 02:00:00:00:00:11 dev n0 nud stale",
+    ] {
+        ns.ip_ok(&format!("-6 neigh add {add}"));
+    }
+    let oracle = ns.ip_ok("-6 neigh show nud all");
+    assert_eq!(oracle.lines().count(), 6, "{oracle}");
+    let table = expected_table(&oracle);
+    assert_eq!(ok(&ns, "ndp -n -a"), table);
+    assert!(table.contains("n0    0a:00:00:00:00:06  dynamic STALE        2001:db8:1::6  "));
+    // Without -n, the Destination column has the names the hosts file gives.
+    let named = ok(&ns, "ndp -a");
+    assert_eq!(
+        named,
+        table
+            .replace(
+                &format!("{:<27}", "2001:db8:1::5"),
+                &format!("{:<27}", "epicac")
+            )
+            .replace(
+                &format!("{:<27}", "2001:db8:1::6"),
+                &format!("{:<27}", "gw")
+            )
+    );
+    // The earlier `show` verb is -a.
+    assert_eq!(ok(&ns, "ndp show"), named);
+
+    // HOST: ndp(8)'s EXAMPLES, every address of a name, a missing one is no failure.
+    expect(
+        &ns,
+        "ndp epicac",
+        "2001:db8:1::5 (epicac) at 2:0:0:0:0:5\n2001:db8:1::9 (epicac) -- no entry\n",
+        "",
+        0,
+    );
+    expect(
+        &ns,
+        "ndp -n epicac",
+        "2001:db8:1::5 (2001:db8:1::5) at 2:0:0:0:0:5\n\
+         2001:db8:1::9 (2001:db8:1::9) -- no entry\n",
+        "",
+        0,
+    );
+    expect(
+        &ns,
+        "ndp 2001:db8:1::6",
+        "2001:db8:1::6 (gw) at a:0:0:0:0:6 router temp\n",
+        "",
+        0,
+    );
+    // No link-layer address yet: illumos's SIOCLIFGETND says ESRCH.
+    expect(
+        &ns,
+        "ndp -n 2001:db8:1::8",
+        "2001:db8:1::8 (2001:db8:1::8) -- no entry\n",
+        "",
+        0,
+    );
+    // -i picks the interface (the entry is on n1, the route goes by n0).
+    expect(
+        &ns,
+        "ndp -n 2001:db8:1::7",
+        "2001:db8:1::7 (2001:db8:1::7) -- no entry\n",
+        "",
+        0,
+    );
+    expect(
+        &ns,
+        "ndp -n -i n1 2001:db8:1::7",
+        "2001:db8:1::7 (2001:db8:1::7) at 2:0:0:0:0:7 temp\n",
+        "",
+        0,
+    );
+    // Zones.
+    expect(
+        &ns,
+        "ndp -n fe80::1%n0",
+        "fe80::1 (fe80::1%n0) at 2:0:0:0:0:11 temp\n",
+        "",
+        0,
+    );
+    expect(
+        &ns,
+        "ndp -n fe80::1%n1",
+        "fe80::1 (fe80::1%n1) -- no entry\n",
+        "",
+        0,
+    );
+
+    // Errors: ndp's messages, exit 1.
+    expect(
+        &ns,
+        "ndp nosuch",
+        "",
+        "ndp: Unable to lookup nosuch: Name or service not known\n",
+        1,
+    );
+    expect(
+        &ns,
+        "ndp fe80::1",
+        "",
+        "ndp: Link-scope addresses should specify an interface with a zone ID, or with -i.\n",
+        1,
+    );
+    expect(
+        &ns,
+        "ndp fe80::1%99",
+        "",
+        "ndp: Invalid zone identifier: 99\n",
+        1,
+    );
+    expect(
+        &ns,
+        "ndp 2001:db9::1",
+        "",
+        "ndp: An appropriate interface for the address 2001:db9::1 is not in the routing \
+         table; use -i to force an interface\n",
+        1,
+    );
+    expect(
+        &ns,
+        "ndp -i nope 2001:db8:1::5",
+        "",
+        "ndp: Couldn't lookup 2001:db8:1::5: No such device or address\n",
+        1,
+    );
+    let o = ns.neigh("ndp -a extra");
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).starts_with(
+        "ndp: Extra arguments leftover after parsing flags\nUsage: neigh ndp [-n] [-i iface] hostname\n"
+    ));
+}
+
+#[test]
+fn set_delete_and_file_as_ndp_does() {
+    let Some((ns, _etc)) = setup("ndp-set") else {
+        return;
+    };
+    // -s without -i: the route to the address names n0.
+    expect(&ns, "ndp -s 2001:db8:1::5 2:0:0:0:0:5", "", "", 0);
+    assert_eq!(
+        ns.ip_ok("-6 neigh show 2001:db8:1::5"),
+        "2001:db8:1::5 dev n0 lladdr 02:00:00:00:00:05 PERMANENT \n"
+    );
+    // The flags are the whole set: temp and router replace permanent.
+    expect(
+        &ns,
+        "ndp -s 2001:db8:1::5 2:0:0:0:0:a temp router",
+        "",
+        "",
+        0,
+    );
+    assert_eq!(
+        ns.ip_ok("-6 neigh show 2001:db8:1::5"),
+        "2001:db8:1::5 dev n0 lladdr 02:00:00:00:00:0a router REACHABLE \n"
+    );
+    // A name sets every address; -i places them.
+    expect(&ns, "ndp -i n1 -s epicac 90:b8:d0:4b:c7:3b", "", "", 0);
+    assert_eq!(
+        sorted(&ns.ip_ok("-6 neigh show dev n1")),
+        "2001:db8:1::5 lladdr 90:b8:d0:4b:c7:3b PERMANENT \n\
+         2001:db8:1::9 lladdr 90:b8:d0:4b:c7:3b PERMANENT \n"
+    );
+    // any: warned about, never dropped silently; the rest is set.
+    expect(
+        &ns,
+        "ndp -s 2001:db8:1::6 2:0:0:0:0:6 any",
+        "",
+        "ndp: warning: \"any\" (anycast) has no Linux equivalent; 2001:db8:1::6 is set \
+         without it\n",
+        0,
+    );
+    assert_eq!(
+        ns.ip_ok("-6 neigh show 2001:db8:1::6"),
+        "2001:db8:1::6 dev n0 lladdr 02:00:00:00:00:06 PERMANENT \n"
+    );
+    // Bad input: nothing set.
+    expect(
+        &ns,
+        "ndp -s 2001:db8:1::7 02:00:zz:00:00:07",
+        "",
+        "ndp: Unable to parse link-layer address \"02:00:zz:00:00:07\"\n",
+        1,
+    );
+    expect(
+        &ns,
+        "ndp -s 2001:db8:1::7 2:0:0:0:0:7 static",
+        "",
+        "ndp: Unrecognized option \"static\"\n",
+        1,
+    );
+    expect(
+        &ns,
+        "ndp -i nope -s 2001:db8:1::7 2:0:0:0:0:7",
+        "",
+        "ndp: Failed to set mapping for 2001:db8:1::7: No such device or address\n",
+        1,
+    );
+    expect(
+        &ns,
+        "ndp -s nosuch 2:0:0:0:0:7",
+        "",
+        "ndp: Unable to lookup nosuch: Name or service not known\n",
+        1,
+    );
+    assert_eq!(ns.ip_ok("-6 neigh show 2001:db8:1::7 nud all"), "");
+
+    // -d, then again (ndp(8)'s EXAMPLES: "ndp: No entry for fd00::1").
+    expect(&ns, "ndp -d 2001:db8:1::6", "", "", 0);
+    assert_eq!(ns.ip_ok("-6 neigh show 2001:db8:1::6 nud all"), "");
+    expect(
+        &ns,
+        "ndp -d 2001:db8:1::6",
+        "",
+        "ndp: No entry for 2001:db8:1::6\n",
+        1,
+    );
+
+    // -f: comments skipped, every good line applied, each bad one reported (incomplete
+    // ones with their number), exit 1.
+    let file = std::env::temp_dir().join(format!("neigh-ndp-{}.txt", std::process::id()));
+    std::fs::write(
+        &file,
+        "# ndp -f\n\
+         2001:db8:1::a 2:0:0:0:0:a temp\n\
+         \n\
+         2001:db8:1::b\n\
+         2001:db8:1::c 2:0:0:0:0:c router\n\
+         2001:db8:1::d 2:0:0:0:0:zz\n",
+    )
+    .unwrap();
+    expect(
+        &ns,
+        &format!("ndp -f {}", file.display()),
+        "",
+        "ndp: Line 3 incomplete, skipping: missing host identifier\n\
+         ndp: Line 4 incomplete, skipping: missing link-layer address\n\
+         ndp: Unable to parse link-layer address \"2:0:0:0:0:zz\"\n",
+        1,
+    );
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(
+        sorted(&ns.ip_ok("-6 neigh show dev n0 to 2001:db8:1::8/125")),
+        "2001:db8:1::a lladdr 02:00:00:00:00:0a REACHABLE \n\
+         2001:db8:1::c lladdr 02:00:00:00:00:0c router PERMANENT \n"
+    );
+    expect(
+        &ns,
+        "ndp -f /nonexistent/ndp",
+        "",
+        "ndp: Error while opening file /nonexistent/ndp: No such file or directory\n",
+        1,
+    );
+
+    // neigh's earlier verbs, and -i after the operands, still work.
+    expect(
+        &ns,
+        "ndp set 2001:db8:1::e 2:0:0:0:0:e dev n1 temp",
+        "",
+        "",
+        0,
+    );
+    expect(&ns, "ndp -s 2001:db8:1::f 2:0:0:0:0:f -i n1", "", "", 0);
+    assert_eq!(
+        sorted(&ns.ip_ok("-6 neigh show dev n1 to 2001:db8:1::e/127")),
+        "2001:db8:1::e lladdr 02:00:00:00:00:0e REACHABLE \n\
+         2001:db8:1::f lladdr 02:00:00:00:00:0f PERMANENT \n"
+    );
+    expect(&ns, "ndp delete 2001:db8:1::e dev n1", "", "", 0);
+    expect(&ns, "ndp -d 2001:db8:1::f -i n1", "", "", 0);
+    assert_eq!(ns.ip_ok("-6 neigh show dev n1 to 2001:db8:1::e/127"), "");
+}
+
+#[test]
+fn repeat_prints_the_table_every_period() {
+    let Some((ns, _etc)) = setup("ndp-repeat") else {
+        return;
+    };
+    ns.ip_ok("-6 neigh add 2001:db8:1::5 lladdr 02:00:00:00:00:05 dev n0");
+    let table = ok(&ns, "ndp -n -a");
+    let mut child = ns
+        .command(common::NEIGH)
+        .args(["ndp", "-n", "-A", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn neigh");
+    let mut out = child.stdout.take().unwrap();
+    let start = Instant::now();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = out.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        buf
+    });
+    std::thread::sleep(Duration::from_millis(2300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let printed = String::from_utf8(reader.join().unwrap()).unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    // At 0 s, 1 s and 2 s: three tables, each the same as -a's.
+    assert_eq!(printed, table.repeat(3), "after {elapsed:.1} s");
+    let o = ns.neigh("ndp -A 86401");
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o)
+        .starts_with("ndp: Given period should be shorter than a day; given \"86401\" seconds\n"));
+}
