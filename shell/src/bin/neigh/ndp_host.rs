@@ -14,7 +14,7 @@ use crate::links::LinkTable;
 use crate::route_lookup;
 
 /// One address of a host, as `getaddrinfo` gave it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct HostAddr {
     pub addr: Ipv6Addr,
     /// The zone (`sin6_scope_id`): an interface index, 0 for none.
