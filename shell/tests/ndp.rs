@@ -421,26 +421,40 @@ fn repeat_prints_the_table_every_period() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn neigh");
+    // Each chunk read, with when it came.
     let mut out = child.stdout.take().unwrap();
-    let start = Instant::now();
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut chunk = [0u8; 4096];
         while let Ok(n) = out.read(&mut chunk) {
-            if n == 0 {
+            if n == 0 || tx.send((Instant::now(), chunk[..n].to_vec())).is_err() {
                 break;
             }
-            buf.extend_from_slice(&chunk[..n]);
         }
-        buf
     });
-    std::thread::sleep(Duration::from_millis(2300));
+    // Three tables: when each was complete.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let mut printed = Vec::new();
+    let mut done_at = Vec::new();
+    while done_at.len() < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok((at, bytes)) = rx.recv_timeout(left) else {
+            break;
+        };
+        printed.extend_from_slice(&bytes);
+        while done_at.len() < 3 && printed.len() >= table.len() * (done_at.len() + 1) {
+            done_at.push(at);
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
-    let printed = String::from_utf8(reader.join().unwrap()).unwrap();
-    let elapsed = start.elapsed().as_secs_f64();
-    // At 0 s, 1 s and 2 s: three tables, each the same as -a's.
-    assert_eq!(printed, table.repeat(3), "after {elapsed:.1} s");
+    // Each the same as -a's, a period apart (fixed schedule: none early, none late).
+    assert_eq!(String::from_utf8_lossy(&printed), table.repeat(3));
+    let span = done_at[2] - done_at[0];
+    assert!(
+        span >= Duration::from_millis(1900) && span < Duration::from_millis(3000),
+        "{span:?}"
+    );
     let o = ns.neigh("ndp -A 86401");
     assert_eq!(code(&o), 1);
     assert!(stderr(&o)

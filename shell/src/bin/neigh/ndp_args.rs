@@ -6,7 +6,8 @@
 //!
 //! Kept from neigh's earlier ndp verbs, which ndp(8) reads as host names: a first word
 //! `show`/`list` (`-a`), `get` (dropped), `set` (`-s`), `delete`/`del` (`-d`), `dev IF`
-//! (`-i IF`), and `-i IF` or `dev IF` as the last two words. `neigh ndp help` is the help.
+//! (`-i IF`), and `-i IF` or `dev IF` among `-s`'s option words or as the last two
+//! words. `neigh ndp help` is the help.
 
 use crate::cli::{Command, Topic};
 use crate::error::CliError;
@@ -125,33 +126,39 @@ fn legacy(argv: &[String]) -> Vec<String> {
         Some("delete" | "del") => Some("-d"),
         _ => None,
     };
-    if let Some(flag) = verb {
+    let from = if let Some(flag) = verb {
         if flag.is_empty() {
             v.remove(0);
         } else {
             v[0] = flag.to_string();
         }
-        // `dev IF` anywhere in the old verbs' lines: `-i IF` up front.
-        let mut i = 0;
-        while i + 1 < v.len() {
-            if v[i] == "dev" || v[i] == "-i" {
-                let dev = v.remove(i + 1);
-                v.remove(i);
-                v.splice(0..0, ["-i".to_string(), dev]);
-                i += 2;
-            } else {
-                i += 1;
-            }
+        // `dev IF` anywhere in the old verbs' lines.
+        1
+    } else {
+        // `-i IF` / `dev IF` among `-s`'s option words, or as the last two words: ndp
+        // refuses both (`Encountered "-i" after flag parsing is done`, extra arguments).
+        match v.iter().position(|w| w == "-s") {
+            Some(k) => k + 3,
+            None => v.len().saturating_sub(2).max(1),
         }
-    } else if v.len() >= 3 {
-        let n = v.len();
-        if v[n - 2] == "-i" || v[n - 2] == "dev" {
-            let dev = v.pop().unwrap_or_default();
-            v.pop();
+    };
+    hoist_interface(&mut v, from);
+    v
+}
+
+/// Moves each `-i IF` or `dev IF` at or after `from` to the front as `-i IF`.
+fn hoist_interface(v: &mut Vec<String>, from: usize) {
+    let mut i = from;
+    while i + 1 < v.len() {
+        if v[i] == "-i" || v[i] == "dev" {
+            let dev = v.remove(i + 1);
+            v.remove(i);
             v.splice(0..0, ["-i".to_string(), dev]);
+            i += 2;
+        } else {
+            i += 1;
         }
     }
-    v
 }
 
 /// Parses the words after `ndp`. Errors: ndp's usage errors (exit 1).
@@ -319,6 +326,19 @@ mod tests {
         );
         let a = p("-s fd00::1 2:0:0:0:0:1 temp -i eth0").unwrap();
         assert_eq!(a.iface.as_deref(), Some("eth0"));
+        let a = p("-s fd00::1 2:0:0:0:0:1 -i eth0 temp router").unwrap();
+        assert_eq!(a.iface.as_deref(), Some("eth0"));
+        let NdpAction::Set { opts, .. } = a.action else {
+            panic!()
+        };
+        assert_eq!(opts, ["temp", "router"]);
+        let a = p("-d fd00::1 -i eth0").unwrap();
+        assert_eq!(a.iface.as_deref(), Some("eth0"));
+        // A host named like a flag's value stays a host.
+        assert_eq!(
+            p("-i eth0 dev").unwrap().action,
+            NdpAction::Get { host: "dev".into() }
+        );
         let a = p("delete fd00::1").unwrap();
         assert!(matches!(a.action, NdpAction::Delete { .. }));
         let v = vec!["help".to_string()];
