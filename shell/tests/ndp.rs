@@ -158,7 +158,7 @@ fn table_and_host_lines_as_ndp_prints_them() {
                 &format!("{:<27}", "gw")
             )
     );
-    // The earlier `show` verb is -a.
+    // neigh's `show` is -a.
     assert_eq!(ok(&ns, "ndp show"), named);
 
     // HOST: ndp(8)'s EXAMPLES, every address of a name, a missing one is no failure.
@@ -388,7 +388,7 @@ fn set_delete_and_file_as_ndp_does() {
         1,
     );
 
-    // neigh's earlier verbs, and -i after the operands, still work.
+    // neigh's own words, and -i after the operands.
     expect(
         &ns,
         "ndp set 2001:db8:1::e 2:0:0:0:0:e dev n1 temp",

@@ -4,10 +4,10 @@
 //! exit 1). Source: illumos-gate `usr/src/cmd/cmd-inet/usr.sbin/ndp.c` (`main`,
 //! `ndp_badflag`, `ndp_missingarg`, `ndp_usage`).
 //!
-//! Kept from neigh's earlier ndp verbs, which ndp(8) reads as host names: a first word
-//! `show`/`list` (`-a`), `get` (dropped), `set` (`-s`), `delete`/`del` (`-d`), `dev IF`
-//! (`-i IF`), and `-i IF` or `dev IF` among `-s`'s option words or as the last two
-//! words. `neigh ndp help` is the help.
+//! neigh also reads its own words, which ndp(8) would take as host names or refuse: a
+//! first word `show`/`list` (`-a`), `get` (dropped), `set` (`-s`), `delete`/`del`
+//! (`-d`), `dev IF` (`-i IF`), and `-i IF` or `dev IF` among `-s`'s option words or as
+//! the last two words. `neigh ndp help` is the help.
 
 use crate::cli::{Command, Topic};
 use crate::error::CliError;
@@ -116,7 +116,7 @@ fn period(arg: &str) -> Result<u64, CliError> {
     Ok(value)
 }
 
-/// Rewrites neigh's earlier ndp verbs into ndp's flags (see the module doc).
+/// Rewrites neigh's own words into ndp's flags (see the module doc).
 fn legacy(argv: &[String]) -> Vec<String> {
     let mut v: Vec<String> = argv.to_vec();
     let verb = match v.first().map(String::as_str) {
@@ -132,7 +132,7 @@ fn legacy(argv: &[String]) -> Vec<String> {
         } else {
             v[0] = flag.to_string();
         }
-        // `dev IF` anywhere in the old verbs' lines.
+        // `dev IF` anywhere on such a line.
         1
     } else {
         // `-i IF` / `dev IF` among `-s`'s option words, or as the last two words: ndp
@@ -314,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn earlier_verbs_still_read() {
+    fn neighs_own_words() {
         assert_eq!(p("show").unwrap().action, NdpAction::Table);
         let a = p("get fd00::1 dev eth0").unwrap();
         assert_eq!(a.iface.as_deref(), Some("eth0"));
