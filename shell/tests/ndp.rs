@@ -341,6 +341,36 @@ fn set_delete_and_file_as_ndp_does() {
     );
     assert_eq!(ns.ip_ok("-6 neigh show 2001:db8:1::7 nud all"), "");
 
+    // Without the privilege: ndp's own words for EPERM.
+    let as_nobody = |args: &str| {
+        ns.command("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                common::NEIGH,
+            ])
+            .args(args.split_whitespace())
+            .output()
+            .expect("run setpriv")
+    };
+    for (args, err) in [
+        (
+            "ndp -s 2001:db8:1::7 2:0:0:0:0:7",
+            "ndp: Permission denied, could not set entry for 2001:db8:1::7\n",
+        ),
+        (
+            "ndp -d 2001:db8:1::6",
+            "ndp: Permission denied, could not delete entry for 2001:db8:1::6\n",
+        ),
+    ] {
+        let o = as_nobody(args);
+        assert_eq!((stderr(&o).as_str(), code(&o)), (err, 1), "{args}");
+    }
+    assert_eq!(ns.ip_ok("-6 neigh show 2001:db8:1::7 nud all"), "");
+
     // -d, then again (ndp(8)'s EXAMPLES: "ndp: No entry for fd00::1").
     expect(&ns, "ndp -d 2001:db8:1::6", "", "", 0);
     assert_eq!(ns.ip_ok("-6 neigh show 2001:db8:1::6 nud all"), "");
