@@ -56,10 +56,9 @@ fn usage(reason: &str) -> CliError {
     CliError::new(1, format!("ndp: {reason}\n{USAGE}"))
 }
 
-/// The action chosen so far; a second one is `ndp_badflag`'s error.
-fn set_action(current: &mut Option<NdpAction>, flag: char, new: NdpAction) -> Result<(), CliError> {
+/// `ndp_badflag`: a second action flag is refused, naming the first.
+fn no_action_yet(current: &Option<NdpAction>, flag: char) -> Result<(), CliError> {
     let Some(old) = current else {
-        *current = Some(new);
         return Ok(());
     };
     let what = match old {
@@ -161,6 +160,98 @@ fn hoist_interface(v: &mut Vec<String>, from: usize) {
     }
 }
 
+/// getopt's walk over the words, and what the flags have set so far.
+struct Getopt {
+    argv: Vec<String>,
+    /// The next word to read (getopt's `optind`).
+    next: usize,
+    numeric: bool,
+    iface: Option<String>,
+    action: Option<NdpAction>,
+}
+
+impl Getopt {
+    /// Reads the option words up to the first operand or `--`.
+    fn options(&mut self) -> Result<(), CliError> {
+        while let Some(word) = self.argv.get(self.next).cloned() {
+            if word == "--" {
+                self.next += 1;
+                return Ok(());
+            }
+            if word.len() < 2 || !word.starts_with('-') {
+                return Ok(());
+            }
+            self.next += 1;
+            self.word(&word)?;
+        }
+        Ok(())
+    }
+
+    /// One option word (`-n`, `-na`, `-ieth0`, `-i` with its value next): each flag in
+    /// it, in order.
+    fn word(&mut self, word: &str) -> Result<(), CliError> {
+        let chars: Vec<char> = word.chars().skip(1).collect();
+        for (j, &flag) in chars.iter().enumerate() {
+            match flag {
+                'n' => self.numeric = true,
+                'a' => {
+                    no_action_yet(&self.action, flag)?;
+                    self.action = Some(NdpAction::Table);
+                }
+                'A' | 'd' | 'f' | 'i' | 's' => {
+                    // The value: the rest of this word, else the next word.
+                    let value = if j + 1 < chars.len() {
+                        chars[j + 1..].iter().collect()
+                    } else {
+                        let v = self.argv.get(self.next).cloned();
+                        self.next += 1;
+                        v.ok_or_else(|| missing(flag))?
+                    };
+                    return self.with_value(flag, value);
+                }
+                _ => return Err(usage(&format!("Unrecognized flag \"-{flag}\""))),
+            }
+        }
+        Ok(())
+    }
+
+    /// A flag that takes a value.
+    fn with_value(&mut self, flag: char, value: String) -> Result<(), CliError> {
+        if flag == 'i' {
+            self.iface = Some(value);
+            return Ok(());
+        }
+        no_action_yet(&self.action, flag)?;
+        self.action = Some(match flag {
+            'A' => NdpAction::Repeat {
+                period: period(&value)?,
+            },
+            'd' => NdpAction::Delete { host: value },
+            'f' => NdpAction::File { path: value },
+            _ => self.set(value)?,
+        });
+        Ok(())
+    }
+
+    /// `-s HOST`: the lladdr after it, then every word to the end as its options (ndp
+    /// takes no flag after them).
+    fn set(&mut self, host: String) -> Result<NdpAction, CliError> {
+        let lladdr = self.argv.get(self.next).cloned().ok_or_else(|| {
+            usage(&format!(
+                "Missing link-layer address after the node address, \"{host}\""
+            ))
+        })?;
+        let opts = self.argv[self.next + 1..].to_vec();
+        if let Some(dash) = opts.iter().find(|w| w.starts_with('-')) {
+            return Err(usage(&format!(
+                "Encountered \"{dash}\" after flag parsing is done"
+            )));
+        }
+        self.next = self.argv.len();
+        Ok(NdpAction::Set { host, lladdr, opts })
+    }
+}
+
 /// Parses the words after `ndp`. Errors: ndp's usage errors (exit 1).
 pub fn parse(argv: &[String]) -> Result<Command, CliError> {
     if argv.is_empty() {
@@ -169,79 +260,16 @@ pub fn parse(argv: &[String]) -> Result<Command, CliError> {
     if argv.len() == 1 && argv[0] == "help" {
         return Ok(Command::Help(Topic::Ndp));
     }
-    let argv = legacy(argv);
-    let mut numeric = false;
-    let mut iface = None;
-    let mut action: Option<NdpAction> = None;
-    let mut i = 0;
-    while let Some(word) = argv.get(i) {
-        if word == "--" {
-            i += 1;
-            break;
-        }
-        if word.len() < 2 || !word.starts_with('-') {
-            break;
-        }
-        i += 1;
-        let chars: Vec<char> = word.chars().skip(1).collect();
-        let mut j = 0;
-        while j < chars.len() {
-            let flag = chars[j];
-            j += 1;
-            if flag == 'n' {
-                numeric = true;
-                continue;
-            }
-            if flag == 'a' {
-                set_action(&mut action, flag, NdpAction::Table)?;
-                continue;
-            }
-            if !matches!(flag, 'A' | 'd' | 'f' | 'i' | 's') {
-                return Err(usage(&format!("Unrecognized flag \"-{flag}\"")));
-            }
-            // An option with a value: the rest of this word, else the next word.
-            let value = if j < chars.len() {
-                let v: String = chars[j..].iter().collect();
-                j = chars.len();
-                v
-            } else {
-                let v = argv.get(i).cloned().ok_or_else(|| missing(flag))?;
-                i += 1;
-                v
-            };
-            match flag {
-                'i' => iface = Some(value),
-                'A' => set_action(&mut action, flag, NdpAction::Repeat { period: 0 })
-                    .and_then(|()| period(&value))
-                    .map(|period| action = Some(NdpAction::Repeat { period }))?,
-                'd' => set_action(&mut action, flag, NdpAction::Delete { host: value })?,
-                'f' => set_action(&mut action, flag, NdpAction::File { path: value })?,
-                _ => {
-                    set_action(&mut action, flag, NdpAction::Table)?;
-                    let lladdr = argv.get(i).cloned().ok_or_else(|| {
-                        usage(&format!(
-                            "Missing link-layer address after the node address, \"{value}\""
-                        ))
-                    })?;
-                    i += 1;
-                    let rest = &argv[i..];
-                    if let Some(dash) = rest.iter().find(|w| w.starts_with('-')) {
-                        return Err(usage(&format!(
-                            "Encountered \"{dash}\" after flag parsing is done"
-                        )));
-                    }
-                    i = argv.len();
-                    action = Some(NdpAction::Set {
-                        host: value,
-                        lladdr,
-                        opts: rest.to_vec(),
-                    });
-                }
-            }
-        }
-    }
-    let left = &argv[i..];
-    let action = match action {
+    let mut g = Getopt {
+        argv: legacy(argv),
+        next: 0,
+        numeric: false,
+        iface: None,
+        action: None,
+    };
+    g.options()?;
+    let left = &g.argv[g.next.min(g.argv.len())..];
+    let action = match g.action {
         Some(_) if !left.is_empty() => {
             return Err(usage("Extra arguments leftover after parsing flags"))
         }
@@ -252,8 +280,8 @@ pub fn parse(argv: &[String]) -> Result<Command, CliError> {
         },
     };
     Ok(Command::Ndp(NdpArgs {
-        numeric,
-        iface,
+        numeric: g.numeric,
+        iface: g.iface,
         action,
     }))
 }
