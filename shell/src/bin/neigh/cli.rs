@@ -1,7 +1,7 @@
 //! The command grammar: `ip neigh`'s words, parsed the way iproute2 parses them
 //! (abbreviations via `matches`, `NEXT_ARG`, `duparg`, the same error texts), plus neigh's
-//! own `monitor` and illumos-style `ndp` verbs, and the mirror's `mirror` and `map`
-//! (parsed in `mirror_args.rs`).
+//! own `monitor`, illumos ndp(8)'s grammar after `ndp` (parsed in `ndp_args.rs`), and the
+//! mirror's `mirror` and `map` (parsed in `mirror_args.rs`).
 
 use std::borrow::Cow;
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! `neigh`: the Linux neighbor tables (ARP and NDP) in `ip neigh`'s grammar and output.
 //!
-//! `neigh show`, `get`, `add | replace | change | del`, `flush`, `monitor`, the illumos
-//! style `ndp` verbs, `help`, and the shared-memory mirror's `mirror` and `map show|stat`;
+//! `neigh show`, `get`, `add | replace | change | del`, `flush`, `monitor`, illumos
+//! `ndp` (`ndp.rs`), `help`, and the shared-memory mirror's `mirror` and `map show|stat`;
 //! `ntable` (`ip ntable`); every global option of `ip` (`options.rs`, `-n NS` in
 //! `netns.rs`) and its `-batch` mode, pipelined (`batch/`). Text output is byte-identical to iproute2 6.1's `ip neigh`;
 //! `-j` prints the same JSON keys and value types; errors are the one-line messages and
