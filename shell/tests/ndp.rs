@@ -267,6 +267,45 @@ fn table_and_host_lines_as_ndp_prints_them() {
     ));
 }
 
+/// ndp(8)'s EXAMPLES, run as written there, print what the page shows.
+#[test]
+fn ndp8_examples_verbatim() {
+    let Some((ns, etc)) = setup("ndp-examples") else {
+        return;
+    };
+    ns.ip_ok("-6 route add fd00::/64 dev n0");
+    let hosts = etc.0.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    // Example 1: Setting a mapping.
+    expect(&ns, "ndp -s fd00::1 90:b8:d0:4b:c7:3b temp", "", "", 0);
+    assert_eq!(
+        ns.ip_ok("-6 neigh show fd00::1"),
+        "fd00::1 dev n0 lladdr 90:b8:d0:4b:c7:3b REACHABLE \n"
+    );
+    // Example 2: Getting a mapping, by address, then by a name with two addresses.
+    expect(
+        &ns,
+        "ndp fd00::1",
+        "fd00::1 (fd00::1) at 90:b8:d0:4b:c7:3b temp\n",
+        "",
+        0,
+    );
+    // echo fd00::1 epicac >> /etc/hosts; echo fd00::2 epicac >> /etc/hosts
+    let mut text = std::fs::read_to_string(&hosts).unwrap();
+    text.push_str("fd00::1 epicac\nfd00::2 epicac\n");
+    std::fs::write(&hosts, text).unwrap();
+    expect(
+        &ns,
+        "ndp epicac",
+        "fd00::1 (epicac) at 90:b8:d0:4b:c7:3b temp\nfd00::2 (epicac) -- no entry\n",
+        "",
+        0,
+    );
+    // Example 3: Deleting a mapping, twice.
+    expect(&ns, "ndp -d fd00::1", "", "", 0);
+    expect(&ns, "ndp -d fd00::1", "", "ndp: No entry for fd00::1\n", 1);
+}
+
 #[test]
 fn set_delete_and_file_as_ndp_does() {
     let Some((ns, _etc)) = setup("ndp-set") else {
