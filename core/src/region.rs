@@ -158,7 +158,27 @@ impl<'a> RegionView<'a> {
     /// [`Access::ReadOnly`] the view never stores. Errors: [`RegionError::Map`] for the
     /// map's checks, [`RegionError::Ring`] for a ring header that does not fit. O(1).
     pub fn join_words(words: &'a [AtomicU64], access: Access) -> Result<Self, RegionError> {
-        let reader = MapReader::join(words)?;
+        Self::join_inner(words, access, false)
+    }
+
+    /// Joins a region, read-write, for a writer that takes it over from writers gone for
+    /// good and repairs it first ([`NeighMap::repair`]): as
+    /// [`join_words`](Self::join_words) with [`Access::ReadWrite`], but a poisoned map is
+    /// accepted. O(1).
+    pub fn join_words_to_repair(words: &'a [AtomicU64]) -> Result<Self, RegionError> {
+        Self::join_inner(words, Access::ReadWrite, true)
+    }
+
+    fn join_inner(
+        words: &'a [AtomicU64],
+        access: Access,
+        poisoned_ok: bool,
+    ) -> Result<Self, RegionError> {
+        let reader = if poisoned_ok {
+            NeighMap::join_to_repair(words)?.reader()
+        } else {
+            MapReader::join(words)?
+        };
         let map_bytes = footprint(&MapParams::from_stats(&reader.stats())?)?;
         let map_words = map_bytes / 8;
         // The map's join checked `words` against its total size; `get` keeps this
@@ -170,11 +190,11 @@ impl<'a> RegionView<'a> {
             }
             _ => None,
         };
+        let map_words = words.get(..map_words).unwrap_or(words);
         let writer = match access {
             Access::ReadOnly => None,
-            Access::ReadWrite => Some(NeighMap::join_words(
-                words.get(..map_words).unwrap_or(words),
-            )?),
+            Access::ReadWrite if poisoned_ok => Some(NeighMap::join_to_repair(map_words)?),
+            Access::ReadWrite => Some(NeighMap::join_words(map_words)?),
         };
         Ok(RegionView {
             reader,
@@ -222,6 +242,17 @@ impl<'a> RegionView<'a> {
         // SAFETY: forwarded from this function's contract.
         let words = unsafe { words_of(ptr, len)? };
         Self::join_words(words, access)
+    }
+
+    /// [`join_words_to_repair`](Self::join_words_to_repair) over shared memory; see
+    /// [`join_raw`](Self::join_raw) for the checks and errors. O(1).
+    ///
+    /// # Safety
+    /// As for [`join_raw`](Self::join_raw) with [`Access::ReadWrite`].
+    pub unsafe fn join_raw_to_repair(ptr: *mut u8, len: usize) -> Result<Self, RegionError> {
+        // SAFETY: forwarded from this function's contract.
+        let words = unsafe { words_of(ptr, len)? };
+        Self::join_words_to_repair(words)
     }
 
     /// A lock-free reader of the map. O(1).

@@ -12,7 +12,9 @@
 //! | 15    | current generation (last `sweep` or `set_generation`) | writers |
 //! | 16-17 | owner id, heartbeat (opaque to the map; crash detection) | the owner |
 //! | 18    | bytes per lock group (checked against 3-4 on join) | format |
-//! | 19-31 | reserved, zero | - |
+//! | 19    | superseded: non-zero once a writer replaced the region by another one (readers re-join by name) | the next owner |
+//! | 20    | claims: how many writers have claimed the region, bumped by compare-and-swap | each owner |
+//! | 21-31 | reserved, zero | - |
 //! | 32-47 | general-purpose statistics words 0-15 | the owner |
 //! | 48    | poisoned: non-zero once a writer unwound in the middle of a move | writers |
 //! | 49-50 | general-purpose statistics words 16-17 (zero in regions of older builds) | the owner |
@@ -25,7 +27,7 @@
 /// The first word of every formatted region: `"NEIGHMAP"` in big-endian ASCII.
 pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
 /// The layout this build formats and joins; any other version is refused on join.
-pub const LAYOUT_VERSION: u64 = 5;
+pub const LAYOUT_VERSION: u64 = 6;
 /// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`):
 /// words 32-47 hold the first 16, words 49-50 the rest.
 pub const STAT_WORDS: usize = 18;
@@ -52,6 +54,8 @@ pub(crate) const H_GENERATION: usize = 15;
 pub(crate) const H_OWNER: usize = 16;
 pub(crate) const H_HEARTBEAT: usize = 17;
 pub(crate) const H_GROUP_BYTES: usize = 18;
+pub(crate) const H_SUPERSEDED: usize = 19;
+pub(crate) const H_CLAIMS: usize = 20;
 pub(crate) const H_STATS: usize = 32;
 pub(crate) const H_POISONED: usize = 48;
 pub(crate) const H_STATS_HIGH: usize = 49;
@@ -100,4 +104,13 @@ pub struct MapStats {
     pub owner: u64,
     /// Last heartbeat the owner stored (e.g. a monotonic timestamp).
     pub heartbeat: u64,
+    /// How many writers have claimed the region ([`NeighMap::claim`](super::NeighMap::claim)):
+    /// it grows by one at each takeover.
+    pub claims: u64,
+    /// The region was replaced by another one ([`NeighMap::supersede`](super::NeighMap::supersede)):
+    /// its writer is gone for good, and readers should join the name again.
+    pub superseded: bool,
+    /// A writer unwound in the middle of a move (see
+    /// [`MapReader::is_poisoned`](super::MapReader::is_poisoned)).
+    pub poisoned: bool,
 }

@@ -141,6 +141,22 @@ impl<'m, 'a> LockSet<'m, 'a> {
         self.moving = true;
     }
 
+    /// Starts a move that repairs what writers gone for good left: as
+    /// [`begin_move`](Self::begin_move), but a lock whose version such a writer left odd
+    /// (it died moving keys there) stays as it is, so that [`end_move`](Self::end_move)
+    /// makes every held lock's version even. Readers of those ranges go on retrying
+    /// until then, and never see the run half repaired either.
+    pub fn begin_repair(&mut self) {
+        self.held().for_each(|l| {
+            let v = self.map.lock(l);
+            if v.begin_read().is_stable() {
+                v.begin_move();
+            }
+        });
+        fence_moving();
+        self.moving = true;
+    }
+
     /// Ends the move: every held lock's version is even again, 2 higher (readers that
     /// overlapped the move fail their validation and retry). The locks stay held until
     /// the drop.

@@ -108,6 +108,7 @@ mod lock_set;
 mod map_entry;
 mod params;
 mod reader;
+mod repair;
 mod seqlock;
 mod slot;
 mod tags;
@@ -126,6 +127,7 @@ pub use params::{
     MIN_SLOTS_PER_LOCK,
 };
 pub use reader::MapReader;
+pub use repair::Repaired;
 pub use writer::{Applied, Marked, NeighMap, Upserted};
 
 #[cfg(doc)]

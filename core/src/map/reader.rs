@@ -83,6 +83,16 @@ impl<'a> MapReader<'a> {
     ///
     /// Errors: [`MapError`] naming the first check that failed; never a panic.
     pub fn join(words: &'a [AtomicU64]) -> Result<Self, MapError> {
+        let r = Self::join_even_poisoned(words)?;
+        if r.is_poisoned() {
+            return Err(MapError::Poisoned);
+        }
+        Ok(r)
+    }
+
+    /// [`join`](Self::join) without the poisoned check: for a writer about to repair the
+    /// region ([`NeighMap::join_to_repair`](super::NeighMap::join_to_repair)).
+    pub(crate) fn join_even_poisoned(words: &'a [AtomicU64]) -> Result<Self, MapError> {
         let len_bytes = words.len().saturating_mul(8);
         if words.len() < HEADER_WORDS {
             return Err(MapError::RegionTooSmall {
@@ -117,9 +127,6 @@ impl<'a> MapReader<'a> {
                     expected: expected as u64,
                 });
             }
-        }
-        if h(H_POISONED) != 0 {
-            return Err(MapError::Poisoned);
         }
         Self::from_layout(words, &layout, h(H_SEED))
     }
@@ -390,6 +397,20 @@ impl<'a> MapReader<'a> {
         self.header[H_POISONED].load(Ordering::Acquire) != 0
     }
 
+    /// True once the region was replaced by another one
+    /// ([`NeighMap::supersede`](super::NeighMap::supersede)): no writer will ever update it
+    /// again, and the name it was joined by now leads to its successor. Lookups still
+    /// answer from the frozen entries; join the name again. O(1), one load.
+    pub fn is_superseded(&self) -> bool {
+        self.header[H_SUPERSEDED].load(Ordering::Acquire) != 0
+    }
+
+    /// How many writers have claimed the region ([`NeighMap::claim`](super::NeighMap::claim)).
+    /// O(1), one load.
+    pub fn claims(&self) -> u64 {
+        self.header[H_CLAIMS].load(Ordering::Acquire)
+    }
+
     /// The header's shape and counters. O(1).
     pub fn stats(&self) -> MapStats {
         let h = |i: usize| self.header[i].load(Ordering::Relaxed);
@@ -406,6 +427,9 @@ impl<'a> MapReader<'a> {
             generation: h(H_GENERATION),
             owner: h(H_OWNER),
             heartbeat: h(H_HEARTBEAT),
+            claims: h(H_CLAIMS),
+            superseded: self.is_superseded(),
+            poisoned: self.is_poisoned(),
         }
     }
 

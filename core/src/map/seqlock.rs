@@ -138,6 +138,12 @@ impl<'a> WriterLock<'a> {
         }
     }
 
+    /// Whether a writer holds the lock (for a writer taking over from writers gone for
+    /// good: what they held, it now holds).
+    pub fn is_held(self) -> bool {
+        self.0.load(Ordering::Acquire) != 0
+    }
+
     /// Releases the lock, publishing the holder's writes to the next writer (Release).
     pub fn unlock(self) {
         self.0.fetch_and(0, Ordering::Release);

@@ -1032,3 +1032,151 @@ fn stress_default_shape() {
     };
     stress(p, 100, 200, STRESS_READS);
 }
+
+std::thread_local! {
+    /// Steps left before [`fault_at_countdown`] panics.
+    static COUNTDOWN: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// A fault hook: panics (a writer stopping there for good) when [`COUNTDOWN`] runs out.
+fn fault_at_countdown() {
+    let left = COUNTDOWN.get();
+    if left == 0 {
+        panic!("fault injected");
+    }
+    COUNTDOWN.set(left - 1);
+}
+
+/// A writer that stops for good in the middle of a move, at every step of it (after any
+/// slot it shifted, or between clearing a slot and writing it), on maps loaded enough
+/// for runs to cross locks and wrap: `repair` releases its locks, rebuilds the run, and
+/// afterwards the map holds every other entry exactly, with the Robin Hood invariants,
+/// every version even, no lock held, and no poisoned mark; the key being inserted or
+/// removed is absent or whole. The map then takes writes again.
+#[test]
+fn repair_rebuilds_what_a_writer_that_died_mid_move_left() {
+    let p = MapParams {
+        capacity: 256,
+        lock_count: 16,
+        probe_max: 32,
+        seed: 11,
+    };
+    let mut rng = Rng::new(0x4e16);
+    let rounds = if cfg!(miri) { 6 } else { 400 };
+    let mut interrupted = 0;
+    for round in 0..rounds {
+        let w = words(&p);
+        let map = NeighMap::format_words(&w, &p).unwrap();
+        let mut model = Model::new();
+        let fill = 110 + rng.below(60);
+        for i in 0..fill {
+            let k = key(rng.below(800) + 1000 * (round as u64 % 3));
+            let e = entry(k, (i % 7) as u8, i % 5 != 0);
+            if map.upsert(&e, (i % 7) as u8).is_ok() {
+                model.insert(k, map.get(&k).unwrap().unwrap());
+            }
+        }
+        let remove = rng.below(2) == 0;
+        let victim = if remove {
+            *model.keys().nth(rng.below(model.len() as u64) as usize).unwrap()
+        } else {
+            (0..).map(|i| key(5000 + i)).find(|k| !model.contains_key(k)).unwrap()
+        };
+        let hook: fn() = fault_at_countdown;
+        COUNTDOWN.set(rng.below(3) as usize);
+        let on_clear = rng.below(2) == 0;
+        let unwound = std::panic::catch_unwind(|| {
+            if on_clear {
+                writer::fault::SLOT_CLEARED.set(Some(hook));
+            } else {
+                writer::fault::MOVED_ONE.set(Some(hook));
+            }
+            if remove {
+                map.remove(&victim);
+            } else {
+                let _ = map.upsert(&entry(victim, 9, true), 9);
+            }
+        });
+        writer::fault::SLOT_CLEARED.set(None);
+        writer::fault::MOVED_ONE.set(None);
+        let map = NeighMap::join_to_repair(&w).unwrap();
+        let rep = map.repair();
+        if unwound.is_err() {
+            interrupted += 1;
+            assert!(rep.was_poisoned && rep.interrupted_moves == 1, "{rep:?}");
+        } else {
+            assert!(rep.was_clean(), "{rep:?}");
+            if remove {
+                model.remove(&victim);
+            } else if let Ok(Some(e)) = map.get(&victim) {
+                model.insert(victim, e);
+            }
+        }
+        check_invariants(&map);
+        let r = map.reader();
+        assert!(!r.is_poisoned());
+        for l in 0..p.lock_count {
+            assert!(r.lock(l).begin_read().is_stable(), "lock {l} left odd");
+            assert!(!r.writer_lock(l).is_held(), "lock {l} left held");
+        }
+        assert_eq!(rep.len, map.len());
+        for (k, want) in &model {
+            if *k != victim {
+                assert_eq!(map.get(k), Ok(Some(*want)), "round {round}: {rep:?}");
+            }
+        }
+        match map.get(&victim).unwrap() {
+            None => {}
+            Some(e) if remove => assert_eq!(Some(e), model.get(&victim).copied()),
+            Some(e) => assert_eq!(value_generation(&victim, &e), Some(9), "{e:?}"),
+        }
+        let others = model.keys().filter(|k| **k != victim).count();
+        let victim_there = usize::from(map.get(&victim).unwrap().is_some());
+        assert_eq!(map.len(), others + victim_there);
+        map.upsert(&entry(key(9999), 1, true), 1).unwrap();
+        assert!(map.remove(&key(9999)));
+        check_invariants(&map);
+    }
+    assert!(interrupted > rounds / 3, "{interrupted} of {rounds} moves interrupted");
+}
+
+/// Writer locks a killed writer held outside any move (in a value update, or walking a
+/// run) are released by `repair`, which changes nothing else; before it, a writer of
+/// those ranges would wait forever.
+#[test]
+fn repair_releases_the_locks_of_a_writer_killed_outside_a_move() {
+    let w = words(&SMALL);
+    let (map, k) = small_map_with_key_at(&w, 2);
+    std::mem::forget(lock_set::LockSet::acquire(&map.reader(), 0, 2));
+    assert!(map.reader().writer_lock(1).is_held());
+    let before: Vec<[u64; 4]> = (0..SMALL.capacity).map(|s| map.reader().load_slot(s)).collect();
+    let rep = map.repair();
+    assert_eq!(
+        rep,
+        Repaired {
+            held_locks: 2,
+            len: 1,
+            ..Repaired::default()
+        }
+    );
+    let after: Vec<[u64; 4]> = (0..SMALL.capacity).map(|s| map.reader().load_slot(s)).collect();
+    assert_eq!(before, after);
+    assert_eq!(map.upsert(&entry(k, 3, true), 3), Ok(Upserted::Updated));
+    assert!(map.repair().was_clean());
+}
+
+/// A writer that died in `clear`, which holds every lock: the map is cleared.
+#[test]
+fn repair_of_an_interrupted_clear_clears_the_map() {
+    let w = words(&SMALL);
+    let (map, k) = small_map_with_key_at(&w, 2);
+    let r = map.reader();
+    let mut all = lock_set::LockSet::acquire(&r, 0, SMALL.lock_count);
+    all.begin_move();
+    std::mem::forget(all);
+    assert_eq!(map.get(&k), Err(Busy));
+    let rep = map.repair();
+    assert_eq!((rep.interrupted_moves, rep.dropped, rep.len), (1, 1, 0));
+    assert_eq!(map.get(&k), Ok(None));
+    check_invariants(&map);
+}

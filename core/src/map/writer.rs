@@ -1,7 +1,7 @@
 //! [`NeighMap`]: the writer (and reader) of a map region.
 
 use crate::entry::{IgnoreReason, Ingest, NeighEntry, NeighKey};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{fence, AtomicU64, Ordering};
 
 use super::error::{Busy, Full, MapError};
 use super::header::*;
@@ -169,6 +169,15 @@ impl<'a> NeighMap<'a> {
     pub fn join_words(words: &'a [AtomicU64]) -> Result<Self, MapError> {
         Ok(NeighMap {
             r: MapReader::join(words)?,
+        })
+    }
+
+    /// Joins a formatted region for a writer that takes it over from writers gone for
+    /// good and will [`repair`](Self::repair) it first: as
+    /// [`join_words`](Self::join_words), but a poisoned region is accepted. O(1).
+    pub fn join_to_repair(words: &'a [AtomicU64]) -> Result<Self, MapError> {
+        Ok(NeighMap {
+            r: MapReader::join_even_poisoned(words)?,
         })
     }
 
@@ -462,6 +471,25 @@ impl<'a> NeighMap<'a> {
         self.r.header()[H_OWNER].store(owner, Ordering::Relaxed);
     }
 
+    /// Claims the region for a new owner: bumps the header's claim count from `seen` (what
+    /// [`MapReader::claims`] returned when the caller decided to take the region) to
+    /// `seen + 1`, by compare-and-swap, so of several writers deciding on the same
+    /// `seen` exactly one wins. Returns the new count (the winner's token: an owner that
+    /// later finds another count was replaced), or `Err(current)` when another writer
+    /// claimed it first. O(1).
+    pub fn claim(&self, seen: u64) -> Result<u64, u64> {
+        let next = seen.wrapping_add(1);
+        self.r.header()[H_CLAIMS]
+            .compare_exchange(seen, next, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| next)
+    }
+
+    /// Marks the region superseded (see [`MapReader::is_superseded`]): a writer replacing
+    /// it by another region does it before the replacement takes its name. Release. O(1).
+    pub fn supersede(&self) {
+        self.r.header()[H_SUPERSEDED].store(1, Ordering::Release);
+    }
+
     /// Stores a heartbeat (opaque; e.g. a monotonic time in ms), so readers can tell a
     /// live writer from a crashed one. Release, pairing with nothing in the map: a reader
     /// only compares it with its own clock. O(1).
@@ -528,7 +556,7 @@ impl<'a> NeighMap<'a> {
     /// be passed). The caller holds the locks covering both (see `LockSet::covers`), so a
     /// reader sees the tag and the words of one write or retries.
     #[inline]
-    fn store_slot(&self, s: usize, w: [u64; 4], fp: u8) {
+    pub(super) fn store_slot(&self, s: usize, w: [u64; 4], fp: u8) {
         self.store_words(s, w);
         let tag = if slot::is_occupied(w[2]) {
             slot::tag(fp, slot::dist(w[2]))
@@ -539,12 +567,24 @@ impl<'a> NeighMap<'a> {
     }
 
     /// Writes slot `s`'s words (inside a move). The caller holds its locks.
+    ///
+    /// Word 2, which holds the occupied bit, is cleared first and written last: a writer
+    /// that stops in between for good (killed, or unwinding) leaves a slot that reads as
+    /// empty, never one entry's key beside another's value. Every slot a move overwrites
+    /// has been copied elsewhere first (or holds the key being removed), so what such a
+    /// writer leaves is whole entries, some twice in adjacent slots, which
+    /// [`repair`](Self::repair) can rebuild from. Readers are not concerned: they
+    /// validate the versions the move made odd.
     #[inline]
     fn store_words(&self, s: usize, w: [u64; 4]) {
         let slot = &self.r.slots()[4 * s..4 * s + 4];
-        for (a, v) in slot.iter().zip(w) {
-            a.store(v, Ordering::Relaxed);
-        }
+        slot[2].store(0, Ordering::Relaxed);
+        fault::slot_cleared();
+        fence(Ordering::Release);
+        slot[0].store(w[0], Ordering::Relaxed);
+        slot[1].store(w[1], Ordering::Relaxed);
+        slot[3].store(w[3], Ordering::Relaxed);
+        slot[2].store(w[2], Ordering::Release);
     }
 
     /// A value update of the key at slot `at` (whose lock, and those from its home's on,
@@ -613,6 +653,16 @@ pub(crate) mod fault {
         pub static MOVED_ONE: core::cell::Cell<Option<fn()>> = const { core::cell::Cell::new(None) };
         /// Called between a value update's value store and its generation store.
         pub static VALUE_STORED: core::cell::Cell<Option<fn()>> = const { core::cell::Cell::new(None) };
+        /// Called after a move cleared a slot's word 2, before it writes the slot's words.
+        pub static SLOT_CLEARED: core::cell::Cell<Option<fn()>> = const { core::cell::Cell::new(None) };
+    }
+
+    #[inline(always)]
+    pub(crate) fn slot_cleared() {
+        #[cfg(all(test, not(loom)))]
+        if let Some(f) = SLOT_CLEARED.get() {
+            f();
+        }
     }
 
     #[inline(always)]
