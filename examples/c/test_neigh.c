@@ -20,6 +20,19 @@
  *       steps it once with neigh_mirror_poll, checks a neigh_mirror_map handle, prints
  *       "ready", then neigh_mirror_run until SIGTERM/SIGINT, and destroys it.
  *
+ *   test_neigh watch MAP_NAME IFINDEX < commands
+ *       Joins the named map read-only once and keeps that handle for its whole run, as a
+ *       data plane does across mirror restarts, answering one command per stdin line:
+ *         churn ADDR...             IPv4 addresses (on IFINDEX) whose entries, when found
+ *                                   with a MAC 02:xx:A:B:C:D, must carry their own
+ *                                   address in A:B:C:D: looked up at every round, a
+ *                                   mismatch is a torn read
+ *         expect ADDR MAC TIMEOUT_MS  looks ADDR up (and the churn set) until it has MAC;
+ *                                   prints "seen ADDR MS" or "timeout ADDR (map's view)"
+ *         status                    prints neigh_map_status on one line
+ *       At the end of input prints "watch: R rounds, T torn, B busy, F failures"; exit
+ *       status 0 when nothing was torn and every expectation was met.
+ *
  *   test_neigh request MAP_NAME IFINDEX ADDR TIMEOUT_MS
  *       Joins the map read-write, expects ADDR to be absent, posts a resolution request,
  *       and waits until the mirror has the kernel create the entry (any state).
@@ -317,6 +330,115 @@ static int serve(const char *name)
     return failures != 0;
 }
 
+#define MAX_CHURN 4096
+static uint32_t churn[MAX_CHURN];
+static size_t n_churn;
+static long rounds, torn, busy;
+
+/* One lookup of every churn address: counts torn reads (a MAC of another address). */
+static void churn_round(const neigh_map *map, unsigned ifindex)
+{
+    for (size_t i = 0; i < n_churn; i++) {
+        neigh_entry e;
+        int rc = neigh_map_lookup4(map, ifindex, churn[i], &e);
+        if (rc == NEIGH_EBUSY)
+            busy++;
+        if (rc != NEIGH_FOUND || !e.resolved || e.mac[0] != 2)
+            continue;
+        if (memcmp(&e.mac[2], &churn[i], 4) != 0) {
+            char text[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &churn[i], text, sizeof text);
+            fprintf(stderr, "torn: %s has %02x:%02x:%02x:%02x:%02x:%02x\n", text, e.mac[0],
+                    e.mac[1], e.mac[2], e.mac[3], e.mac[4], e.mac[5]);
+            torn++;
+        }
+    }
+    rounds++;
+}
+
+static void print_status(const neigh_map *map)
+{
+    neigh_status st;
+    int rc = neigh_map_status(map, &st);
+    if (rc != NEIGH_OK) {
+        printf("status error %s\n", neigh_strerror(rc));
+        failures++;
+        return;
+    }
+    printf("status state=%u stale=%u superseded=%u poisoned=%u pid=%llu claims=%llu "
+           "generation=%llu entries=%llu capacity=%llu resyncs=%llu\n",
+           st.state, st.stale, st.superseded, st.poisoned, (unsigned long long)st.writer_pid,
+           (unsigned long long)st.claims, (unsigned long long)st.generation,
+           (unsigned long long)st.entries, (unsigned long long)st.capacity,
+           (unsigned long long)st.resyncs);
+}
+
+static int watch(const char *name, unsigned ifindex)
+{
+    neigh_map *map = NULL;
+    int rc = neigh_map_join_shm(name, NEIGH_READ_ONLY, &map);
+    if (rc != NEIGH_OK) {
+        fprintf(stderr, "join %s: %s (%s)\n", name, neigh_strerror(rc), neigh_last_error());
+        return 1;
+    }
+    CHECK_RC(neigh_map_status(map, NULL), NEIGH_EFAULT);
+    CHECK_RC(neigh_map_status(NULL, NULL), NEIGH_EFAULT);
+    char line[65536];
+    while (fgets(line, sizeof line, stdin)) {
+        char *save = NULL;
+        char *cmd = strtok_r(line, " \n", &save);
+        if (!cmd)
+            continue;
+        if (strcmp(cmd, "churn") == 0) {
+            for (char *a; (a = strtok_r(NULL, " \n", &save)) && n_churn < MAX_CHURN;)
+                if (inet_pton(AF_INET, a, &churn[n_churn]) == 1)
+                    n_churn++;
+        } else if (strcmp(cmd, "status") == 0) {
+            print_status(map);
+        } else if (strcmp(cmd, "expect") == 0) {
+            char *addr = strtok_r(NULL, " \n", &save);
+            char *mac = strtok_r(NULL, " \n", &save);
+            char *ms = strtok_r(NULL, " \n", &save);
+            uint32_t a;
+            uint8_t want[6];
+            if (!addr || !mac || !ms || inet_pton(AF_INET, addr, &a) != 1 ||
+                parse_mac(mac, want) != 0) {
+                printf("bad expect\n");
+                failures++;
+            } else {
+                double start = now_ms(), limit = atof(ms);
+                for (;;) {
+                    churn_round(map, ifindex);
+                    neigh_entry e;
+                    memset(&e, 0, sizeof e);
+                    int got = neigh_map_lookup4(map, ifindex, a, &e);
+                    if (got == NEIGH_FOUND && e.resolved && memcmp(e.mac, want, 6) == 0) {
+                        printf("seen %s %.0f\n", addr, now_ms() - start);
+                        break;
+                    }
+                    if (now_ms() - start > limit) {
+                        printf("timeout %s (%s, mac %02x:%02x:%02x:%02x:%02x:%02x)\n", addr,
+                               neigh_strerror(got), e.mac[0], e.mac[1], e.mac[2], e.mac[3],
+                               e.mac[4], e.mac[5]);
+                        failures++;
+                        break;
+                    }
+                    struct timespec ts = {0, 1000 * 1000};
+                    nanosleep(&ts, NULL);
+                }
+            }
+        } else {
+            printf("unknown command %s\n", cmd);
+            failures++;
+        }
+        churn_round(map, ifindex);
+        fflush(stdout);
+    }
+    neigh_map_leave(map);
+    printf("watch: %ld rounds, %ld torn, %ld busy, %d failures\n", rounds, torn, busy, failures);
+    return failures != 0 || torn != 0;
+}
+
 static int request(const char *name, unsigned ifindex, const char *addr, double timeout_ms)
 {
     neigh_map *map = NULL;
@@ -357,9 +479,11 @@ int main(int argc, char **argv)
         return check(argv[2], atof(argv[3]));
     if (argc == 3 && strcmp(argv[1], "serve") == 0)
         return serve(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "watch") == 0)
+        return watch(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
     if (argc == 6 && strcmp(argv[1], "request") == 0)
         return request(argv[2], (unsigned)strtoul(argv[3], NULL, 10), argv[4], atof(argv[5]));
     fprintf(stderr, "usage: test_neigh self | check MAP_NAME TIMEOUT_MS | serve MAP_NAME | "
-                    "request MAP_NAME IFINDEX ADDR TIMEOUT_MS\n");
+                    "watch MAP_NAME IFINDEX | request MAP_NAME IFINDEX ADDR TIMEOUT_MS\n");
     return 2;
 }

@@ -218,6 +218,34 @@
 #define NEIGH_READ_WRITE 1
 
 /**
+ * `state` of `neigh_map_status`: the mirror formatted or took over the map and its first
+ * dump is not done yet (entries may be missing or out of date).
+ */
+#define NEIGH_MIRROR_STARTING 0
+
+/**
+ * `state`: in sync with the kernel, applying its events.
+ */
+#define NEIGH_MIRROR_SYNCED 1
+
+/**
+ * `state`: re-dumping after a lost sync; entries stay readable meanwhile.
+ */
+#define NEIGH_MIRROR_RESYNCING 2
+
+/**
+ * `state`: the mirror stopped cleanly (SIGTERM, `neigh_mirror_destroy`); the map is frozen
+ * until a mirror starts on its name again, which takes it over in place.
+ */
+#define NEIGH_MIRROR_STOPPED 3
+
+/**
+ * `state`: a value this library does not know (a newer writer, or a map written by
+ * something else than a mirror).
+ */
+#define NEIGH_MIRROR_UNKNOWN 255
+
+/**
  * An opaque handle on a joined map: created by `neigh_map_format`, `neigh_map_join` or
  * `neigh_map_join_shm`, destroyed by `neigh_map_leave`. Any number of threads may look up
  * through one handle at once; see each function for writes.
@@ -263,6 +291,81 @@ typedef struct neigh_entry {
      */
     uint8_t reserved;
 } neigh_entry;
+
+/**
+ * The status of a map, as `neigh_map_status` reads it from the map's header. Each field
+ * is read once, on its own: exact, but not one snapshot of one instant.
+ */
+typedef struct neigh_status {
+    /**
+     * `NEIGH_MIRROR_STARTING`, `_SYNCED`, `_RESYNCING`, `_STOPPED` or `_UNKNOWN`.
+     */
+    uint32_t state;
+    /**
+     * 1 when the writer has not stopped cleanly and its heartbeat is older than three
+     * periods (at least 3 s): it was killed or hangs, and the map no longer follows the
+     * kernel. A mirror started on the name takes it over, in place.
+     */
+    uint8_t stale;
+    /**
+     * 1 when the region was replaced by another one (a mirror started with another
+     * capacity, or replaced a mirror that hung): no writer will update it again. Join
+     * the name again (`neigh_map_join_shm`) and move to the new handle.
+     */
+    uint8_t superseded;
+    /**
+     * 1 when a writer unwound in the middle of moving entries: lookups of the keys
+     * there return `NEIGH_EBUSY` until a mirror takes the map over and repairs it.
+     */
+    uint8_t poisoned;
+    /**
+     * Always 0.
+     */
+    uint8_t reserved;
+    /**
+     * The pid of the mirror that owns (or last owned) the map.
+     */
+    uint64_t writer_pid;
+    /**
+     * Milliseconds since the writer's last heartbeat (`CLOCK_MONOTONIC`, this host).
+     */
+    uint64_t heartbeat_age_ms;
+    /**
+     * The writer's heartbeat period in milliseconds.
+     */
+    uint64_t heartbeat_period_ms;
+    /**
+     * The generation of the writer's last resync (mark and sweep), modulo 256.
+     */
+    uint64_t generation;
+    /**
+     * How many mirrors have owned the map: it grows by one at each restart, which a
+     * reader otherwise does not notice.
+     */
+    uint64_t claims;
+    /**
+     * When the current writer started, in ms since the Unix epoch.
+     */
+    uint64_t started_ms;
+    /**
+     * Entries in the map.
+     */
+    uint64_t entries;
+    /**
+     * Slots of the map.
+     */
+    uint64_t capacity;
+    /**
+     * Inserts the map refused because it was full, since the writer started (non-zero:
+     * the map is too small for the kernel's tables; restart the mirror with a larger
+     * capacity, which supersedes this region).
+     */
+    uint64_t inserts_refused_full;
+    /**
+     * Full dumps the writer has done since it started (1 after its start).
+     */
+    uint64_t resyncs;
+} neigh_status;
 
 #ifdef __cplusplus
 extern "C" {
@@ -364,8 +467,12 @@ int neigh_map_join(void *region, size_t len, int mode, struct neigh_map **out);
  * `NEIGH_READ_WRITE`. The region must be owned by this user and not writable by others.
  * The mapping is released by `neigh_map_leave`. Any thread may call it.
  *
- * If the mirror restarts it creates a new region under the same name; a handle keeps
- * the old (stale, still valid) memory: re-join when the map's heartbeat stops.
+ * A mirror that restarts on the same name takes the same region over in place, so the
+ * handle stays valid across restarts (after a crash, a SIGKILL or a clean stop) and
+ * converges to the kernel's table within the new mirror's first dump. Only a mirror
+ * started with another capacity or ring, or replacing a mirror that hangs, creates a
+ * new region, and it marks the old one superseded first: check `neigh_map_status` from
+ * a housekeeping loop and join again when it says `superseded`.
  *
  * Returns `NEIGH_OK`, or: `NEIGH_EFAULT` (NULL `name`/`out`), `NEIGH_EINVAL` (bad `mode`;
  * a name that is empty, not UTF-8, contains '/', or is "." or ".."), `NEIGH_ENOENT` (no
@@ -486,16 +593,18 @@ int neigh_map_lookup6_burst(const struct neigh_map *map,
 
 /**
  * Starts a mirror of the kernel's neighbor tables (IPv4 and IPv6, all interfaces) in the
- * calling thread's network namespace: creates the region `/dev/shm/MAP_NAME` (mode 0600,
- * replacing an old one of this user; or private memory when `map_name` is NULL) with a
- * map sized for `capacity` entries (0: 65536) and a 1024-cell resolution request ring,
+ * calling thread's network namespace in the region `/dev/shm/MAP_NAME` (or private memory
+ * when `map_name` is NULL) with a map sized for `capacity` entries (0: 65536) and a
+ * 1024-cell resolution request ring: the region of a mirror of that name that is gone
+ * (destroyed, or its process dead) is taken over in place when its shape is the same
+ * (readers keep their handles), else created (mode 0600), marking an old one superseded,
  * subscribes to neighbor and link events, and does the first full dump. Readers in other
  * processes join it with `neigh_map_join_shm(MAP_NAME, ...)`; in this process use
  * `neigh_mirror_map`. The map then follows the kernel only while the mirror is driven by
  * `neigh_mirror_poll` or `neigh_mirror_run`.
  *
  * Returns `NEIGH_OK` and the mirror in `*out`, or: `NEIGH_EFAULT` (NULL `out`),
- * `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/' or a control character, starting
+ * `NEIGH_EBUSY` (a live mirror keeps the map), `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/' or a control character, starting
  * with '-'; the name taken by a FIFO or socket; `capacity` above 2^29), `NEIGH_EISDIR` /
  * `NEIGH_ELOOP` (the name taken by a directory / a symbolic link), `NEIGH_EACCES` (a
  * region of that name owned by another user), `NEIGH_ENOSPC` (no room for the region on
@@ -509,7 +618,9 @@ int neigh_map_lookup6_burst(const struct neigh_map *map,
  * `map_name` is NULL or a NUL-terminated string; `out` is NULL or valid for a pointer
  * write.
  */
-int neigh_mirror_create(const char *map_name, size_t capacity, struct neigh_mirror **out);
+int neigh_mirror_create(const char *map_name,
+                        size_t capacity,
+                        struct neigh_mirror **out);
 
 /**
  * One step of the mirror: waits up to `timeout_ms` milliseconds (0: do not wait) for
@@ -605,6 +716,38 @@ int neigh_map_request_resolve4(const struct neigh_map *map, uint32_t ifindex, ui
  * `map` is NULL or a live handle; `ipv6` NULL or valid for reading 16 bytes.
  */
 int neigh_map_request_resolve6(const struct neigh_map *map, uint32_t ifindex, const uint8_t *ipv6);
+
+/**
+ * Fills `*out` with the status of the map behind `map` (see `neigh_status` for each
+ * field), for a data plane's housekeeping loop, not its packet path:
+ *
+ * ```c
+ * // every second or so, beside the packet threads
+ * neigh_status st;
+ * if (neigh_map_status(map, &st) == NEIGH_OK) {
+ *     if (st.superseded) {
+ *         // The region was replaced: join the name again, hand the new handle to the
+ *         // packet threads, and leave the old one once none of them uses it.
+ *     } else if (st.stale) {
+ *         // The mirror is not running: entries no longer follow the kernel. Alert;
+ *         // keep using the map (a restarted mirror takes it over in place).
+ *     }
+ * }
+ * ```
+ *
+ * A mirror that restarts on the same name (after SIGKILL, a crash or a clean stop) takes
+ * the same region over in place: the handle stays valid and converges to the kernel's
+ * table within the new mirror's first dump; only `writer_pid`, `claims`, `started_ms`
+ * and `state` tell it happened.
+ *
+ * Returns `NEIGH_OK`, or `NEIGH_EFAULT` (NULL `map` or `out`), `NEIGH_EINVAL`
+ * (misaligned `map` or `out`). Any thread, any handle (read-only too). Cost: O(1), about
+ * 40 loads of the map's header and one `clock_gettime`; no allocation, no lock.
+ *
+ * # Safety
+ * `map` is NULL or a live handle; `out` is NULL or valid for writing a `neigh_status`.
+ */
+int neigh_map_status(const struct neigh_map *map, struct neigh_status *out);
 
 /**
  * Inserts or overwrites the IPv4 neighbor `ipv4_be` (network byte order) on `ifindex`

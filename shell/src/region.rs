@@ -176,6 +176,35 @@ impl Region {
         (s.state != MirrorState::Stopped && !s.stale, s.map.heartbeat)
     }
 
+    /// Joins the region in the file at `path` read-write for a mirror that may take it
+    /// over: validates it as [`open`](Self::open) does, but accepts a poisoned map (the
+    /// new owner repairs it first; see [`view_to_repair`](Self::view_to_repair)).
+    ///
+    /// Errors: as [`open`](Self::open). O(1).
+    pub fn open_to_take_over(path: &std::path::Path) -> Result<Self, RegionError> {
+        let region = Region {
+            ws: Workspace::open_file(path, Access::ReadWrite)?,
+        };
+        region.view_to_repair()?;
+        Ok(region)
+    }
+
+    /// The view of a region joined by [`open_to_take_over`](Self::open_to_take_over), for
+    /// the new owner's repair: as [`view`](Self::view), poisoned or not. O(1).
+    ///
+    /// Errors: the region is read-only or its header does not describe a map.
+    pub fn view_to_repair(&self) -> Result<RegionView<'_>, RegionError> {
+        if self.ws.access() != Access::ReadWrite {
+            return Err(RegionError::Workspace(WorkspaceError::Io {
+                path: self.workspace_path().into(),
+                op: "repair",
+                err: std::io::Error::from_raw_os_error(libc::EROFS),
+            }));
+        }
+        // SAFETY: as in `view`; the mapping is read-write (checked above).
+        Ok(unsafe { RegionView::join_raw_to_repair(self.ws.as_mut_ptr(), self.ws.len())? })
+    }
+
     /// The map and ring, validated again (the header is re-read: O(1), a few loads). The
     /// view borrows `self`, so it cannot outlive the mapping.
     ///

@@ -13,7 +13,7 @@
 //! | 16-17 | owner id, heartbeat (opaque to the map; crash detection) | the owner |
 //! | 18    | bytes per lock group (checked against 3-4 on join) | format |
 //! | 19    | superseded: non-zero once a writer replaced the region by another one (readers re-join by name) | the next owner |
-//! | 20    | claims: how many writers have claimed the region, bumped by compare-and-swap | each owner |
+//! | 20    | claim: how many writers have claimed the region (high 32 bits) and the id of the one holding the claim, 0 once released (low 32 bits); changed by compare-and-swap only | each owner |
 //! | 21-31 | reserved, zero | - |
 //! | 32-47 | general-purpose statistics words 0-15 | the owner |
 //! | 48    | poisoned: non-zero once a writer unwound in the middle of a move | writers |
@@ -55,7 +55,7 @@ pub(crate) const H_OWNER: usize = 16;
 pub(crate) const H_HEARTBEAT: usize = 17;
 pub(crate) const H_GROUP_BYTES: usize = 18;
 pub(crate) const H_SUPERSEDED: usize = 19;
-pub(crate) const H_CLAIMS: usize = 20;
+pub(crate) const H_CLAIM: usize = 20;
 pub(crate) const H_STATS: usize = 32;
 pub(crate) const H_POISONED: usize = 48;
 pub(crate) const H_STATS_HIGH: usize = 49;
@@ -105,8 +105,11 @@ pub struct MapStats {
     /// Last heartbeat the owner stored (e.g. a monotonic timestamp).
     pub heartbeat: u64,
     /// How many writers have claimed the region ([`NeighMap::claim`](super::NeighMap::claim)):
-    /// it grows by one at each takeover.
+    /// it grows by one with each new owner.
     pub claims: u64,
+    /// The id of the writer holding the claim (e.g. the mirror's pid), 0 when it released
+    /// it ([`NeighMap::release_claim`](super::NeighMap::release_claim)) or nobody claimed.
+    pub claim_holder: u32,
     /// The region was replaced by another one ([`NeighMap::supersede`](super::NeighMap::supersede)):
     /// its writer is gone for good, and readers should join the name again.
     pub superseded: bool,

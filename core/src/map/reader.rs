@@ -405,10 +405,12 @@ impl<'a> MapReader<'a> {
         self.header[H_SUPERSEDED].load(Ordering::Acquire) != 0
     }
 
-    /// How many writers have claimed the region ([`NeighMap::claim`](super::NeighMap::claim)).
-    /// O(1), one load.
-    pub fn claims(&self) -> u64 {
-        self.header[H_CLAIMS].load(Ordering::Acquire)
+    /// The claim word: the number of claims (high 32 bits) and the id of the writer
+    /// holding the claim, 0 when released (low 32 bits); see
+    /// [`NeighMap::claim`](super::NeighMap::claim). Acquire: a reader that sees a claim
+    /// released sees everything its holder wrote before. O(1), one load.
+    pub fn claim_word(&self) -> u64 {
+        self.header[H_CLAIM].load(Ordering::Acquire)
     }
 
     /// The header's shape and counters. O(1).
@@ -427,7 +429,8 @@ impl<'a> MapReader<'a> {
             generation: h(H_GENERATION),
             owner: h(H_OWNER),
             heartbeat: h(H_HEARTBEAT),
-            claims: h(H_CLAIMS),
+            claims: self.claim_word() >> 32,
+            claim_holder: self.claim_word() as u32,
             superseded: self.is_superseded(),
             poisoned: self.is_poisoned(),
         }

@@ -1078,9 +1078,15 @@ fn repair_rebuilds_what_a_writer_that_died_mid_move_left() {
         }
         let remove = rng.below(2) == 0;
         let victim = if remove {
-            *model.keys().nth(rng.below(model.len() as u64) as usize).unwrap()
+            *model
+                .keys()
+                .nth(rng.below(model.len() as u64) as usize)
+                .unwrap()
         } else {
-            (0..).map(|i| key(5000 + i)).find(|k| !model.contains_key(k)).unwrap()
+            (0..)
+                .map(|i| key(5000 + i))
+                .find(|k| !model.contains_key(k))
+                .unwrap()
         };
         let hook: fn() = fault_at_countdown;
         COUNTDOWN.set(rng.below(3) as usize);
@@ -1137,7 +1143,10 @@ fn repair_rebuilds_what_a_writer_that_died_mid_move_left() {
         assert!(map.remove(&key(9999)));
         check_invariants(&map);
     }
-    assert!(interrupted > rounds / 3, "{interrupted} of {rounds} moves interrupted");
+    assert!(
+        interrupted > rounds / 3,
+        "{interrupted} of {rounds} moves interrupted"
+    );
 }
 
 /// Writer locks a killed writer held outside any move (in a value update, or walking a
@@ -1149,7 +1158,9 @@ fn repair_releases_the_locks_of_a_writer_killed_outside_a_move() {
     let (map, k) = small_map_with_key_at(&w, 2);
     std::mem::forget(lock_set::LockSet::acquire(&map.reader(), 0, 2));
     assert!(map.reader().writer_lock(1).is_held());
-    let before: Vec<[u64; 4]> = (0..SMALL.capacity).map(|s| map.reader().load_slot(s)).collect();
+    let before: Vec<[u64; 4]> = (0..SMALL.capacity)
+        .map(|s| map.reader().load_slot(s))
+        .collect();
     let rep = map.repair();
     assert_eq!(
         rep,
@@ -1159,7 +1170,9 @@ fn repair_releases_the_locks_of_a_writer_killed_outside_a_move() {
             ..Repaired::default()
         }
     );
-    let after: Vec<[u64; 4]> = (0..SMALL.capacity).map(|s| map.reader().load_slot(s)).collect();
+    let after: Vec<[u64; 4]> = (0..SMALL.capacity)
+        .map(|s| map.reader().load_slot(s))
+        .collect();
     assert_eq!(before, after);
     assert_eq!(map.upsert(&entry(k, 3, true), 3), Ok(Upserted::Updated));
     assert!(map.repair().was_clean());

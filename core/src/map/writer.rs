@@ -471,17 +471,32 @@ impl<'a> NeighMap<'a> {
         self.r.header()[H_OWNER].store(owner, Ordering::Relaxed);
     }
 
-    /// Claims the region for a new owner: bumps the header's claim count from `seen` (what
-    /// [`MapReader::claims`] returned when the caller decided to take the region) to
-    /// `seen + 1`, by compare-and-swap, so of several writers deciding on the same
-    /// `seen` exactly one wins. Returns the new count (the winner's token: an owner that
-    /// later finds another count was replaced), or `Err(current)` when another writer
-    /// claimed it first. O(1).
-    pub fn claim(&self, seen: u64) -> Result<u64, u64> {
-        let next = seen.wrapping_add(1);
-        self.r.header()[H_CLAIMS]
+    /// Claims the region for the writer `id` (non-zero; e.g. its pid): replaces the claim
+    /// word `seen` (what [`MapReader::claim_word`] returned when the caller decided to
+    /// take the region) with one more claim held by `id`, by compare-and-swap, so that of
+    /// several writers deciding on the same `seen` exactly one wins. Returns the new word,
+    /// the winner's token (an owner that later finds another word was replaced), or
+    /// `Err(current)` when the word was not `seen` any more. O(1).
+    pub fn claim(&self, seen: u64, id: u32) -> Result<u64, u64> {
+        let next = ((seen >> 32).wrapping_add(1) << 32) | u64::from(id);
+        self.r.header()[H_CLAIM]
             .compare_exchange(seen, next, Ordering::AcqRel, Ordering::Acquire)
             .map(|_| next)
+    }
+
+    /// Releases the claim `token` (from [`claim`](Self::claim)): the holder's id becomes 0,
+    /// saying it will never write again, so that the next writer may take the region
+    /// over. Release: that writer sees everything this one wrote. False when the word is
+    /// not `token` (another writer claimed the region). O(1).
+    pub fn release_claim(&self, token: u64) -> bool {
+        self.r.header()[H_CLAIM]
+            .compare_exchange(
+                token,
+                token & !0xffff_ffff,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
     }
 
     /// Marks the region superseded (see [`MapReader::is_superseded`]): a writer replacing

@@ -187,8 +187,12 @@ pub(crate) unsafe fn join_region(
 /// `NEIGH_READ_WRITE`. The region must be owned by this user and not writable by others.
 /// The mapping is released by `neigh_map_leave`. Any thread may call it.
 ///
-/// If the mirror restarts it creates a new region under the same name; a handle keeps
-/// the old (stale, still valid) memory: re-join when the map's heartbeat stops.
+/// A mirror that restarts on the same name takes the same region over in place, so the
+/// handle stays valid across restarts (after a crash, a SIGKILL or a clean stop) and
+/// converges to the kernel's table within the new mirror's first dump. Only a mirror
+/// started with another capacity or ring, or replacing a mirror that hangs, creates a
+/// new region, and it marks the old one superseded first: check `neigh_map_status` from
+/// a housekeeping loop and join again when it says `superseded`.
 ///
 /// Returns `NEIGH_OK`, or: `NEIGH_EFAULT` (NULL `name`/`out`), `NEIGH_EINVAL` (bad `mode`;
 /// a name that is empty, not UTF-8, contains '/', or is "." or ".."), `NEIGH_ENOENT` (no

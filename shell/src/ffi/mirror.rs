@@ -10,7 +10,8 @@ use std::time::Duration;
 use crate::mirror::{Mirror, MirrorConfig, MirrorError};
 
 use super::error::{
-    fail, io_code, region_error_code, Origin, NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_ENODEV, NEIGH_OK,
+    fail, io_code, region_error_code, Origin, NEIGH_EBUSY, NEIGH_EFAULT, NEIGH_EINVAL,
+    NEIGH_ENODEV, NEIGH_OK,
 };
 use super::guard;
 use super::handle::{join_region, neigh_map, out_slot};
@@ -24,16 +25,18 @@ pub struct neigh_mirror {
 }
 
 /// Starts a mirror of the kernel's neighbor tables (IPv4 and IPv6, all interfaces) in the
-/// calling thread's network namespace: creates the region `/dev/shm/MAP_NAME` (mode 0600,
-/// replacing an old one of this user; or private memory when `map_name` is NULL) with a
-/// map sized for `capacity` entries (0: 65536) and a 1024-cell resolution request ring,
+/// calling thread's network namespace in the region `/dev/shm/MAP_NAME` (or private memory
+/// when `map_name` is NULL) with a map sized for `capacity` entries (0: 65536) and a
+/// 1024-cell resolution request ring: the region of a mirror of that name that is gone
+/// (destroyed, or its process dead) is taken over in place when its shape is the same
+/// (readers keep their handles), else created (mode 0600), marking an old one superseded,
 /// subscribes to neighbor and link events, and does the first full dump. Readers in other
 /// processes join it with `neigh_map_join_shm(MAP_NAME, ...)`; in this process use
 /// `neigh_mirror_map`. The map then follows the kernel only while the mirror is driven by
 /// `neigh_mirror_poll` or `neigh_mirror_run`.
 ///
 /// Returns `NEIGH_OK` and the mirror in `*out`, or: `NEIGH_EFAULT` (NULL `out`),
-/// `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/' or a control character, starting
+/// `NEIGH_EBUSY` (a live mirror keeps the map), `NEIGH_EINVAL` (bad name: empty, not UTF-8, with '/' or a control character, starting
 /// with '-'; the name taken by a FIFO or socket; `capacity` above 2^29), `NEIGH_EISDIR` /
 /// `NEIGH_ELOOP` (the name taken by a directory / a symbolic link), `NEIGH_EACCES` (a
 /// region of that name owned by another user), `NEIGH_ENOSPC` (no room for the region on
@@ -253,5 +256,6 @@ fn mirror_error_code(e: &MirrorError) -> c_int {
         MirrorError::NoSuchDevice(_) => NEIGH_ENODEV,
         MirrorError::Config(_) => NEIGH_EINVAL,
         MirrorError::Io(_, e) => io_code(e),
+        MirrorError::Replaced(_) => NEIGH_EBUSY,
     }
 }

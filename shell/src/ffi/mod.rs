@@ -12,6 +12,7 @@
 //!   [`neigh_map_lookup6_burst`] (many keys per call);
 //! - writes (`write.rs`): [`neigh_map_upsert4`]/`6`, [`neigh_map_remove4`]/`6`;
 //! - resolution requests to the mirror (`resolve.rs`): [`neigh_map_request_resolve4`]/`6`;
+//! - the map's status for a housekeeping loop (`status.rs`): [`neigh_map_status`];
 //! - the mirror itself (`mirror.rs`): [`neigh_mirror_create`], [`neigh_mirror_poll`],
 //!   [`neigh_mirror_run`], [`neigh_mirror_map`], [`neigh_mirror_destroy`];
 //! - errors (`error.rs`): negative errno-style codes, [`neigh_strerror`],
@@ -37,6 +38,7 @@ mod key;
 mod lookup;
 mod mirror;
 mod resolve;
+mod status;
 mod write;
 
 #[cfg(test)]
@@ -57,6 +59,10 @@ pub use mirror::{
     neigh_mirror_run,
 };
 pub use resolve::{neigh_map_request_resolve4, neigh_map_request_resolve6};
+pub use status::{
+    neigh_map_status, neigh_status, NEIGH_MIRROR_RESYNCING, NEIGH_MIRROR_STARTING,
+    NEIGH_MIRROR_STOPPED, NEIGH_MIRROR_SYNCED, NEIGH_MIRROR_UNKNOWN,
+};
 pub use write::{neigh_map_remove4, neigh_map_remove6, neigh_map_upsert4, neigh_map_upsert6};
 
 use std::ffi::c_int;

@@ -17,6 +17,9 @@ pub enum MirrorError {
     NoSuchDevice(String),
     /// A socket operation failed (what, and the error).
     Io(&'static str, io::Error),
+    /// This mirror no longer owns its map: another mirror took it over or replaced it
+    /// (see `owner.rs`), or this mirror was stopped. It writes nothing more.
+    Replaced(String),
 }
 
 impl MirrorError {
@@ -36,6 +39,7 @@ impl fmt::Display for MirrorError {
             Self::Config(what) => f.write_str(what),
             Self::NoSuchDevice(d) => write!(f, "Cannot find device \"{d}\""),
             Self::Io(what, e) => write!(f, "{what}: {e}"),
+            Self::Replaced(why) => f.write_str(why),
         }
     }
 }
@@ -45,7 +49,7 @@ impl std::error::Error for MirrorError {
         match self {
             Self::Region(e) => Some(e),
             Self::Io(_, e) => Some(e),
-            Self::NoSuchDevice(_) | Self::Config(_) => None,
+            Self::NoSuchDevice(_) | Self::Config(_) | Self::Replaced(_) => None,
         }
     }
 }

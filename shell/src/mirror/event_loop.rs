@@ -46,7 +46,6 @@ use super::stats::{monotonic_ms, unix_ms, MirrorStats, StatWord};
 use crate::netlink::{RouteSocket, SocketOptions};
 use crate::region::{Region, RegionError};
 use crate::sys::interface_index;
-use crate::workspace::ShmOptions;
 
 /// Datagrams read per [`Mirror::poll_once`] before the ring gets a turn (forged ones
 /// count too, so a flood of them cannot hold the loop).
@@ -75,6 +74,10 @@ pub struct PollReport {
 pub struct Mirror {
     region: Region,
     engine: Engine,
+    /// The region's claim word as this mirror stored it (see `owner.rs`).
+    token: u64,
+    /// Set by [`stop`](Mirror::stop): the claim is released, nothing is written any more.
+    stopped: bool,
 }
 
 /// Everything of the mirror but its region: each step borrows the map (and ring) views
@@ -205,42 +208,26 @@ impl Mirror {
     pub fn new(cfg: MirrorConfig) -> Result<Self, MirrorError> {
         cfg.check().map_err(MirrorError::Config)?;
         let watched = watch(&cfg.devs)?;
-        if let Some(name) = &cfg.map_name {
-            if let Some(pid) = owner::live_owner(name) {
-                return Err(MirrorError::Io(
-                    "map in use",
-                    io::Error::new(
-                        io::ErrorKind::ResourceBusy,
-                        format!(
-                            "map {name} is kept by a running mirror (pid {pid}); stop it first"
-                        ),
-                    ),
-                ));
-            }
-        }
         let params = MapParams {
             seed: random_seed(),
             ..MapParams::for_entries(cfg.capacity)
         };
-        let shm = ShmOptions {
-            hugetlb: cfg.hugetlb.clone(),
+        let owned = owner::acquire(&cfg, &params)?;
+        let generation = match &owned.took_over {
+            Some(t) => t.generation,
+            None => {
+                owner::start(&views(&owned.region)?.0, &cfg);
+                0
+            }
         };
-        let region = Region::create(
-            cfg.map_name.as_deref(),
-            &params,
-            cfg.resolve.ring_cells,
-            &shm,
-        )?;
-        let (map, _) = views(&region)?;
-        owner::claim(&map, &cfg);
         let (events, dumps) = open_sockets(&cfg)?;
         let now = Instant::now();
-        let mut engine = Engine {
+        let engine = Engine {
             resolver: Resolver::new(cfg.resolve, now),
             cfg,
             events,
             dumps,
-            generation: 0,
+            generation,
             watched,
             need_resync: true,
             refused: RefusedInserts::default(),
@@ -249,10 +236,19 @@ impl Mirror {
             last_resync: now,
             failures: Failures::default(),
         };
-        engine
+        // Built before the first dump, so that a failed start releases the claim (drop).
+        let mut mirror = Mirror {
+            region: owned.region,
+            engine,
+            token: owned.token,
+            stopped: false,
+        };
+        let (map, _) = views(&mirror.region)?;
+        mirror
+            .engine
             .resync(&map)
             .map_err(|e| MirrorError::Io("initial dump", e))?;
-        Ok(Mirror { region, engine })
+        Ok(mirror)
     }
 
     /// A lock-free reader of the mirrored map, for threads of this process.
@@ -317,10 +313,18 @@ impl Mirror {
         result
     }
 
-    /// Marks the map stopped (readers then know it is frozen, not crashed). Idempotent.
+    /// Marks the map stopped (readers then know it is frozen, not crashed) and releases
+    /// its claim, so that the next mirror started on the name takes the region over in
+    /// place. The mirror writes nothing afterwards: [`poll_once`](Self::poll_once)
+    /// returns [`MirrorError::Replaced`]. Writes nothing when another mirror has taken the
+    /// map. Idempotent; dropping the mirror stops it too.
     pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
         if let Ok((map, _)) = views(&self.region) {
-            owner::release(&map);
+            owner::release(&map, self.token);
         }
         info!("mirror stopped");
     }
@@ -331,12 +335,27 @@ impl Mirror {
     /// ring (up to 256 requests); stores the heartbeat whenever it is due, also between
     /// datagrams, so it keeps its period whatever arrives.
     ///
-    /// Socket failures are not errors: they are counted ([`failures`](Self::failures)),
-    /// logged, and answered with a resync. Errors: [`MirrorError::Region`] when the
+    /// Before writing anything it checks that this mirror still owns the region (see
+    /// `owner.rs`). Socket failures are not errors: they are counted
+    /// ([`failures`](Self::failures)), logged, and answered with a resync. Errors:
+    /// [`MirrorError::Replaced`] when another mirror took the map over or replaced it, or
+    /// this mirror was stopped (nothing is written); [`MirrorError::Region`] when the
     /// region's header was overwritten.
     pub fn poll_once(&mut self, timeout: Duration) -> Result<PollReport, MirrorError> {
+        if self.stopped {
+            return Err(MirrorError::Replaced(
+                "the mirror was stopped: it no longer writes its map".to_owned(),
+            ));
+        }
         let (map, ring) = views(&self.region)?;
+        owner::check_owner(&map, self.token, self.engine.cfg.map_name.as_deref())?;
         Ok(self.engine.poll_once(&map, ring.as_ref(), timeout))
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
