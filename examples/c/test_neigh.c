@@ -33,6 +33,11 @@
  *       At the end of input prints "watch: R rounds, T torn, B busy, F failures"; exit
  *       status 0 when nothing was torn and every expectation was met.
  *
+ *   test_neigh hammer MAP_NAME IFINDEX
+ *       Joins the named map read-write, prints "hammering", then inserts and removes
+ *       entries for 10.8.X.Y on IFINDEX (MAC 02:00:0a:08:X:Y) as fast as it can until
+ *       killed: a writer to kill in the middle of a write.
+ *
  *   test_neigh request MAP_NAME IFINDEX ADDR TIMEOUT_MS
  *       Joins the map read-write, expects ADDR to be absent, posts a resolution request,
  *       and waits until the mirror has the kernel create the entry (any state).
@@ -439,6 +444,28 @@ static int watch(const char *name, unsigned ifindex)
     return failures != 0 || torn != 0;
 }
 
+static int hammer(const char *name, unsigned ifindex)
+{
+    neigh_map *map = NULL;
+    int rc = neigh_map_join_shm(name, NEIGH_READ_WRITE, &map);
+    if (rc != NEIGH_OK) {
+        fprintf(stderr, "join %s: %s (%s)\n", name, neigh_strerror(rc), neigh_last_error());
+        return 1;
+    }
+    printf("hammering\n");
+    fflush(stdout);
+    for (uint32_t x = 1;; x = x * 1103515245u + 12345u) {
+        uint32_t low = (x >> 8) & 0x3ff;
+        uint32_t addr = htonl(0x0a080000u | low);
+        neigh_entry e = {.mac = {2, 0, 10, 8, (uint8_t)(low >> 8), (uint8_t)low},
+                         .state = 0x80, .resolved = 1};
+        if (x & 0x100000)
+            neigh_map_upsert4(map, ifindex, addr, &e);
+        else
+            neigh_map_remove4(map, ifindex, addr);
+    }
+}
+
 static int request(const char *name, unsigned ifindex, const char *addr, double timeout_ms)
 {
     neigh_map *map = NULL;
@@ -481,9 +508,12 @@ int main(int argc, char **argv)
         return serve(argv[2]);
     if (argc == 4 && strcmp(argv[1], "watch") == 0)
         return watch(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
+    if (argc == 4 && strcmp(argv[1], "hammer") == 0)
+        return hammer(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
     if (argc == 6 && strcmp(argv[1], "request") == 0)
         return request(argv[2], (unsigned)strtoul(argv[3], NULL, 10), argv[4], atof(argv[5]));
     fprintf(stderr, "usage: test_neigh self | check MAP_NAME TIMEOUT_MS | serve MAP_NAME | "
-                    "watch MAP_NAME IFINDEX | request MAP_NAME IFINDEX ADDR TIMEOUT_MS\n");
+                    "watch MAP_NAME IFINDEX | hammer MAP_NAME IFINDEX | "
+                    "request MAP_NAME IFINDEX ADDR TIMEOUT_MS\n");
     return 2;
 }

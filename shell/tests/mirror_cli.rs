@@ -1,6 +1,6 @@
 //! The `neigh mirror` process and the `neigh map` readers: start, read from another
-//! process, clean stop on SIGTERM, restart re-formats, and a killed mirror is noticed by
-//! readers through its stale heartbeat.
+//! process, clean stop on SIGTERM, restart takes the region over, and a killed mirror is
+//! noticed by readers through its stale heartbeat.
 
 mod common;
 mod mirror_support;
@@ -140,10 +140,13 @@ fn mirror_process_stop_restart_and_crash() {
     let (code, v) = stat_json(&name).expect("stat json");
     assert_eq!((code, v["state"].as_str()), (0, Some("stopped")), "{v}");
 
-    // Restart: a fresh region (re-formatted), rebuilt from a dump.
+    // Restart: the new mirror takes the stopped one's region over in place (a second
+    // owner) and resyncs it from a dump, with counters of its own.
     let mut child = spawn_mirror(&ns, &name);
     let (_, v) = stat_json(&name).expect("stat json");
     assert!(v["started_ms"].as_u64() > Some(first_start), "{v}");
+    assert_eq!(v["claims"].as_u64(), Some(2), "{v}");
+    assert_eq!(v["superseded"].as_bool(), Some(false), "{v}");
     assert_eq!(v["resyncs"].as_u64(), Some(1), "{v}");
     assert_eq!(v["entries"].as_u64(), Some(2), "{v}");
 

@@ -11,7 +11,9 @@
 //! versions of every lock it holds odd, then even again). A set dropped in the middle of
 //! a move (the writer unwound from a panic) keeps its locks held and their versions odd,
 //! and marks the region poisoned: readers of those ranges get `Busy` (bounded), never a
-//! half-moved run, and no new join accepts the region.
+//! half-moved run, and no new join accepts the region until a writer taking it over
+//! repairs it (`repair.rs`, which brackets its own move with
+//! [`LockSet::begin_repair`]).
 
 use crate::sync::{AtomicU64, Ordering};
 

@@ -75,7 +75,10 @@
 //! moves. A changed version means retry; after [`READ_RETRIES`] tries the read returns
 //! [`Busy`]: possible only while keys move (or after a writer died in a move). A writer
 //! that unwinds in a move leaves its locks held and their versions odd, and marks the
-//! region poisoned ([`MapReader::is_poisoned`]; joins refuse it). Every group and slot
+//! region poisoned ([`MapReader::is_poisoned`]; joins refuse it). A writer that takes a
+//! region over from writers gone for good (killed, or unwound) first runs
+//! [`NeighMap::repair`] (`repair.rs`): it releases their locks and rebuilds the run a move
+//! left half done under its still-odd versions, then publishes it. Every group and slot
 //! word is an atomic, and the only index derived from speculative data is the position of
 //! a matching tag within its window, masked to the capacity (always in bounds), so a
 //! racing read is never UB. Under `cfg(loom)` the same code runs over loom's atomics
@@ -98,6 +101,10 @@
 //!   [`NeighMap::remove`], [`NeighMap::sweep`],
 //!   [`NeighMap::clear`], [`NeighMap::apply`]; [`NeighMap::home_slot_addr`] for a
 //!   writer that prefetches ahead of a batch of writes.
+//! - Ownership: [`NeighMap::claim`] / [`NeighMap::release_claim`] (the claim word, by
+//!   compare-and-swap), [`NeighMap::supersede`], [`NeighMap::join_to_repair`] and
+//!   [`NeighMap::repair`] for a writer taking a region over;
+//!   [`MapReader::claim_word`], [`MapReader::is_superseded`].
 
 mod burst;
 mod error;

@@ -392,7 +392,8 @@ impl<'a> MapReader<'a> {
 
     /// True when a writer unwound (panicked) in the middle of moving keys: it left the
     /// locks of that move held, so lookups of the keys there return `Busy`, and no new
-    /// [`join`](Self::join) accepts the region. Re-format it. O(1).
+    /// [`join`](Self::join) accepts the region until a writer taking it over repairs it
+    /// ([`NeighMap::repair`](super::NeighMap::repair)). O(1).
     pub fn is_poisoned(&self) -> bool {
         self.header[H_POISONED].load(Ordering::Acquire) != 0
     }

@@ -388,6 +388,15 @@ impl<'a> RequestRing<'a> {
         while out.taken < max {
             let cell = self.cell(pos);
             let seq = cell[0].load(Ordering::Acquire);
+            if seq == pos.wrapping_add(self.mask + 1) {
+                // Taken and freed for the next lap, but the position not advanced: a
+                // consumer died between the two stores. No producer can claim the next
+                // lap's position while this one is the consumer's, so nothing else
+                // leaves this value here.
+                pos = pos.wrapping_add(1);
+                deq.store(pos, Ordering::Release);
+                continue;
+            }
             if seq != pos.wrapping_add(1) {
                 let enq = self.header[R_ENQUEUE].load(Ordering::Relaxed);
                 if enq != pos {

@@ -238,3 +238,24 @@ fn the_enqueue_position_counts_claims_published_or_not() {
     assert!(r.abandon(0));
     assert_eq!(r.enqueue_position(), 2, "abandoning claims nothing");
 }
+
+/// A consumer that died between freeing a cell and advancing its position (simulated by
+/// putting the position back): the next consumer goes on from the next request instead
+/// of stalling on a cell it reads as neither published nor claimable.
+#[test]
+fn a_consumer_killed_between_its_two_stores_does_not_stall_the_next() {
+    let w = words(8);
+    let r = RequestRing::format(&w, 8, 4096).unwrap();
+    for i in 0..3 {
+        r.post(&v4(i)).unwrap();
+    }
+    let mut got = Vec::new();
+    r.drain(1, |q| got.push(q));
+    w[R_DEQUEUE].store(0, Ordering::Relaxed);
+    let d = r.drain(8, |q| got.push(q));
+    assert_eq!(got, vec![v4(0), v4(1), v4(2)]);
+    assert_eq!(d.blocked_at, None);
+    r.post(&v4(3)).unwrap();
+    r.drain(8, |q| got.push(q));
+    assert_eq!(got.last(), Some(&v4(3)));
+}

@@ -195,7 +195,9 @@ fn open_sockets(cfg: &MirrorConfig) -> Result<(RouteSocket, RouteSocket), Mirror
 }
 
 impl Mirror {
-    /// Creates (re-creating if it exists) and formats the region, opens the event socket
+    /// Gets the region (see `owner.rs`: takes the named region of a mirror that is gone
+    /// over in place, repairing it, or creates and formats one, superseding an old one of
+    /// another shape or whose mirror hangs), opens the event socket
     /// (nonblocking, `cfg.rcvbuf` forced with `SO_RCVBUFFORCE` when permitted, subscribed
     /// to neighbor and link events) and the dump socket, then does the first full sync.
     /// Sockets belong to the calling thread's network namespace.
@@ -203,8 +205,9 @@ impl Mirror {
     /// Errors: [`MirrorError::Config`] (a field out of range, see [`MirrorConfig::check`]),
     /// [`MirrorError::Region`] (bad name, someone else's region, no room, no memory),
     /// [`MirrorError::NoSuchDevice`], [`MirrorError::Io`] (socket, membership, first dump;
-    /// `ResourceBusy` when a live mirror in another process keeps the named map).
-    /// Cost: O(map size) to format plus one dump.
+    /// `ResourceBusy` when a live mirror in another process keeps the named map, or another
+    /// mirror starting on the name claimed it first).
+    /// Cost: O(map size) to format or repair, plus one dump.
     pub fn new(cfg: MirrorConfig) -> Result<Self, MirrorError> {
         cfg.check().map_err(MirrorError::Config)?;
         let watched = watch(&cfg.devs)?;

@@ -7,7 +7,8 @@
 //! - `apply.rs`: neighbor and link messages to the map, the filters, the counters.
 //! - `requests.rs` and `resolver.rs`: the request ring drained, deduplicated,
 //!   rate-limited and asked of the kernel.
-//! - `owner.rs`: the owner pid and heartbeat; refusing to replace a live mirror's map.
+//! - `owner.rs`: who owns a map: the claim, taking a gone mirror's region over in place
+//!   (repair, then resync), superseding one that cannot be, refusing a live mirror's.
 //! - [`MirrorError`] (`error.rs`): every failure of this API.
 //! - [`MirrorConfig`] (`config.rs`): map name, capacity, dev and family filters, buffer.
 //! - [`Region`] (`crate::region`): the map + request ring region, created or joined.
@@ -21,7 +22,7 @@
 //! use neigh::mirror::{Mirror, MirrorConfig};
 //!
 //! let cfg = MirrorConfig { map_name: Some("neigh0".into()), ..Default::default() };
-//! let mut mirror = Mirror::new(cfg)?;        // create + format /dev/shm/neigh0, first dump
+//! let mut mirror = Mirror::new(cfg)?;        // take over or create /dev/shm/neigh0, first dump
 //! let stop = AtomicBool::new(false);         // or signal::install_stop_handlers()?
 //! mirror.run(&stop)?;                        // or: loop { mirror.poll_once(tick)?; }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -30,7 +31,10 @@
 //! Readers in other processes: `Region::open(name, Access::ReadOnly)` then
 //! `region.reader()?.get(&key)`; to post misses, `Region::open(name, Access::ReadWrite)`
 //! and `region.ring()`. [`MirrorStats::read`] decodes the header (state, counters,
-//! heartbeat age, `stale`).
+//! heartbeat age, `stale`, and in `map` the owner's pid, `claims`, `superseded`,
+//! `poisoned`): the Rust twin of the C `neigh_map_status`, for a data plane's
+//! housekeeping loop. A restarted mirror takes the region over in place, so a reader
+//! keeps its mapping; only `superseded` asks it to join the name again.
 //!
 //! # What the kernel does not announce
 //!

@@ -234,9 +234,9 @@ fn take_over(map: &NeighMap<'_>, before: &MapStats, cfg: &MirrorConfig) -> TookO
         );
     } else {
         warn!(
-            "map {name}: taken over in place from mirror pid {}, which left {} writer \
-             lock(s) held and {} move(s) interrupted{}: repaired ({} duplicate(s) and {} \
-             slot(s) dropped, {} entries kept)",
+            "map {name}: taken over in place from mirror pid {}; writers gone for good had \
+             left {} writer lock(s) held and {} move(s) interrupted{}: repaired ({} \
+             duplicate(s) and {} slot(s) dropped, {} entries kept)",
             before.owner,
             repaired.held_locks,
             repaired.interrupted_moves,

@@ -231,7 +231,8 @@ impl Workspace {
     /// reserved (`fallocate`), mapped shared and read-write. An existing region of that
     /// name owned by this user is replaced: unlinked and created anew, so readers still
     /// mapping the old one keep valid (stale) memory instead of faulting on a truncated
-    /// file; they notice the stale heartbeat and re-join.
+    /// file. (The mirror replaces a map only after marking it superseded, and takes a
+    /// compatible one over in place instead: see `mirror/owner.rs`.)
     ///
     /// Errors: a bad name; a name taken by something other than a regular file
     /// ([`WorkspaceError::NotRegular`]) or by another user's region; no room on the

@@ -135,6 +135,7 @@ pub fn stat_fields(region: &Region, s: &MirrorStats) -> Vec<(&'static str, u64)>
         ("full", s.map.full),
         ("generation", s.map.generation),
         ("owner_pid", s.map.owner),
+        ("claims", s.map.claims),
         ("heartbeat_age_ms", s.heartbeat_age_ms),
         ("events_applied", s.get(StatWord::Applied)),
         ("events_ignored", s.get(StatWord::Ignored)),
@@ -176,6 +177,10 @@ fn stat_json(out: &mut Vec<u8>, name: &str, region: &Region, s: &MirrorStats, pr
     j.string(out, s.state.name().as_bytes());
     j.name(out, "stale");
     j.boolean(out, s.stale);
+    j.name(out, "superseded");
+    j.boolean(out, s.map.superseded);
+    j.name(out, "poisoned");
+    j.boolean(out, s.map.poisoned);
     for (k, v) in stat_fields(region, s) {
         j.name(out, k);
         j.uint(out, v);
@@ -200,11 +205,14 @@ fn stat_text(out: &mut Vec<u8>, name: &str, region: &Region, s: &MirrorStats) {
     );
     let _ = writeln!(
         out,
-        "  writer: pid {} state {} heartbeat {} ms ago{}",
+        "  writer: pid {} state {} heartbeat {} ms ago{}{}{}, owners so far {}",
         m.owner,
         s.state.name(),
         s.heartbeat_age_ms,
-        if s.stale { " STALE" } else { "" }
+        if s.stale { " STALE" } else { "" },
+        if m.superseded { " SUPERSEDED" } else { "" },
+        if m.poisoned { " POISONED" } else { "" },
+        m.claims
     );
     let _ = writeln!(
         out,
