@@ -97,6 +97,8 @@ pub unsafe extern "C" fn neigh_mirror_create(
 ///
 /// Returns the number of events applied plus requests served plus resyncs done (>= 0), or:
 /// `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`, negative `timeout_ms`),
+/// `NEIGH_EBUSY` (the mirror no longer owns its map: another mirror took it over or
+/// replaced it, or `neigh_mirror_run` stopped it; nothing was written: destroy it),
 /// `NEIGH_EUCLEAN` (the region's header was overwritten). A failing socket call is not an
 /// error: the mirror logs and counts it and resyncs (a failed resync is retried after a
 /// backoff), so the map keeps following the kernel once the socket works again.
@@ -137,8 +139,12 @@ pub unsafe extern "C" fn neigh_mirror_poll(mirror: *mut neigh_mirror, timeout_ms
 /// sig_atomic_t`, an `int` on Linux). A NULL `stop` runs until an error.
 ///
 /// Returns `NEIGH_OK`, or `NEIGH_EFAULT`/`NEIGH_EINVAL` (NULL or misaligned `mirror`,
-/// misaligned `stop`), or `NEIGH_EUCLEAN` (the region's header was overwritten; the map
-/// is marked stopped too). Socket failures do not end it (see `neigh_mirror_poll`).
+/// misaligned `stop`), `NEIGH_EBUSY` (another mirror took the map over or replaced it:
+/// this one wrote nothing more), or `NEIGH_EUCLEAN` (the region's header was overwritten;
+/// the map is marked stopped too). Socket failures do not end it (see
+/// `neigh_mirror_poll`). Once it returns, the mirror has released the map (the next
+/// mirror started on the name takes it over in place) and polling it returns
+/// `NEIGH_EBUSY`.
 ///
 /// Blocks the calling thread; one thread at a time per mirror. No allocation in the steady
 /// state.
