@@ -10,6 +10,10 @@
  *   IP dev DEV lladdr 02:00:00:00:00:01 state 0x02 [router]
  *   IP dev DEV unresolved state 0x01
  *   IP dev DEV absent
+ * Between rounds, the housekeeping a data plane does beside its packet threads: the map's
+ * status (neigh_map_status) says whether the mirror keeps it; a restarted mirror takes the
+ * same map over, so only a superseded map (replaced by one of another size) is joined
+ * again, and a stale one (no mirror running) is reported on stderr.
  * Exit status: 0 when every IP resolved in the last round, 1 otherwise, 2 on errors.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -31,6 +35,31 @@ struct nexthop {
     uint32_t v4; /* network byte order */
     uint8_t v6[16];
 };
+
+/* Housekeeping between rounds: replaces *map by a new join of `name` when the region was
+ * superseded (a single-threaded loop may leave the old handle at once; with packet
+ * threads, hand them the new one and leave the old once none uses it), and warns once
+ * per stale spell. */
+static void housekeeping(neigh_map **map, const char *name, int mode, int *warned)
+{
+    neigh_status st;
+    if (neigh_map_status(*map, &st) != NEIGH_OK)
+        return;
+    if (st.superseded) {
+        neigh_map *next = NULL;
+        if (neigh_map_join_shm(name, mode, &next) == NEIGH_OK) {
+            neigh_map_leave(*map);
+            *map = next;
+            fprintf(stderr, "resolve_nexthops: %s was replaced: joined the new map\n", name);
+        }
+    } else if (st.stale && !*warned) {
+        fprintf(stderr,
+                "resolve_nexthops: %s: no mirror running (pid %llu, heartbeat %llu ms old)\n",
+                name, (unsigned long long)st.writer_pid,
+                (unsigned long long)st.heartbeat_age_ms);
+    }
+    *warned = st.stale;
+}
 
 static int lookup(const neigh_map *map, uint32_t ifindex, const struct nexthop *nh,
                   neigh_entry *out)
@@ -101,7 +130,9 @@ int main(int argc, char **argv)
     }
 
     size_t resolved = 0;
+    int warned = 0;
     for (int round = 0; round < rounds; round++) {
+        housekeeping(&map, name, writable ? NEIGH_READ_WRITE : NEIGH_READ_ONLY, &warned);
         resolved = 0;
         /* The hot loop: no allocation, no lock, no system call inside the lookups. */
         for (size_t i = 0; i < n; i++) {
