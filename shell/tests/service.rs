@@ -423,8 +423,8 @@ fn assert_matches_json(samples: &Samples, json: &serde_json::Value, name: &str) 
                 ),
                 1.0,
             ),
-            "stale" => (
-                format!("neigh_mirror_stale{{{label}}}"),
+            "stale" | "superseded" | "poisoned" => (
+                format!("neigh_mirror_{key}{{{label}}}"),
                 f64::from(u8::from(value.as_bool().expect("bool"))),
             ),
             "state" => {

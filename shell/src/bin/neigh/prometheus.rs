@@ -9,7 +9,8 @@
 //! - any other field is the gauge `neigh_mirror_K`, but for `lock_count`, which is
 //!   `neigh_mirror_locks` (the format reserves `_count` for summaries and histograms);
 //! - `state` is `neigh_mirror_state{state="S"}`, 1 for the current state and 0 for the
-//!   others; `stale` is `neigh_mirror_stale` (0 or 1); `path` is the label of
+//!   others; `stale`, `superseded` and `poisoned` are `neigh_mirror_stale`,
+//!   `neigh_mirror_superseded` and `neigh_mirror_poisoned` (0 or 1); `path` is the label of
 //!   `neigh_mirror_info{path="P"} 1`.
 //!
 //! Every sample carries the label `map="NAME"`; every metric has its `# HELP` and
@@ -65,6 +66,10 @@ const HELP: &[(&str, &str)] = &[
         "Generation of the last resync (mark and sweep).",
     ),
     ("owner_pid", "Process id of the mirror that writes the map."),
+    (
+        "claims",
+        "How many mirrors have owned the map (one more at each restart).",
+    ),
     ("heartbeat_age_ms", "Age of the writer's last heartbeat."),
     (
         "events_applied",
@@ -188,6 +193,21 @@ pub fn render(
         "neigh_mirror_stale{{{label}}} {}",
         u8::from(stats.stale)
     );
+    for (metric, help, v) in [
+        (
+            "neigh_mirror_superseded",
+            "1 when the region was replaced by another one: readers join the name again.",
+            stats.map.superseded,
+        ),
+        (
+            "neigh_mirror_poisoned",
+            "1 when a writer unwound while moving entries; the next mirror repairs it.",
+            stats.map.poisoned,
+        ),
+    ] {
+        family(out, metric, "gauge", help);
+        let _ = writeln!(out, "{metric}{{{label}}} {}", u8::from(v));
+    }
     for &(key, value) in fields {
         let help = HELP.iter().find(|(k, _)| *k == key).map_or_else(
             || format!("The map stat field {key}."),
