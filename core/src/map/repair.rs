@@ -21,7 +21,9 @@
 //! entry after it depends on the slots before): each entry whose stored distance leads
 //! back to its home is kept once and moved to the first free slot from its home, every
 //! other slot is zeroed, every tag rewritten. Entries only move back, so the pass reads
-//! each slot before it writes it. The entry an interrupted insert was adding may be lost,
+//! each slot before it writes it, and it writes an entry's new place before zeroing its
+//! old one: a repair that dies midway leaves a run the next one can rebuild. The entry an
+//! interrupted insert was adding may be lost,
 //! and one a removal was taking out is gone: the new owner's resync puts back what the
 //! kernel has. Two adjacent copies of one key with different values (which a single dead
 //! writer cannot leave) are both dropped rather than guessed between. A run that covers
@@ -215,10 +217,11 @@ impl NeighMap<'_> {
             let nd = (t as isize - rel_home) as u64;
             let mut nw = w;
             nw[2] = w[2] - (d as u64) * DIST_ONE + nd * DIST_ONE;
+            // The new place first: a repair that dies here leaves a copy, not a loss.
+            self.store_slot(at(t), nw, fp);
             if t != i {
                 self.store_slot(s, [0; 4], 0);
             }
-            self.store_slot(at(t), nw, fp);
             prev = Some((k, w[3], t));
             cursor = t + 1;
         }
