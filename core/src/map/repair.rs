@@ -215,11 +215,14 @@ impl NeighMap<'_> {
             let rel_home = i as isize - d as isize;
             let t = rel_home.max(cursor as isize) as usize;
             let nd = (t as isize - rel_home) as u64;
-            let mut nw = w;
-            nw[2] = w[2] - (d as u64) * DIST_ONE + nd * DIST_ONE;
-            // The new place first: a repair that dies here leaves a copy, not a loss.
-            self.store_slot(at(t), nw, fp);
-            if t != i {
+            if t == i {
+                // In place: only the tag may be stale (a move writes it after the words).
+                self.store_tag(s, slot::tag(fp, d));
+            } else {
+                let mut nw = w;
+                nw[2] = w[2] - (d as u64) * DIST_ONE + nd * DIST_ONE;
+                // The new place first: a repair that dies here leaves a copy, not a loss.
+                self.store_slot(at(t), nw, fp);
                 self.store_slot(s, [0; 4], 0);
             }
             prev = Some((k, w[3], t));

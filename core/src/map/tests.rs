@@ -1106,10 +1106,24 @@ fn repair_rebuilds_what_a_writer_that_died_mid_move_left() {
         writer::fault::SLOT_CLEARED.set(None);
         writer::fault::MOVED_ONE.set(None);
         let map = NeighMap::join_to_repair(&w).unwrap();
+        // Now and then a first repair itself stops midway: the next one finishes it.
+        let first_repair = (unwound.is_err() && rng.below(3) == 0).then(|| {
+            COUNTDOWN.set(rng.below(6) as usize);
+            let stopped = std::panic::catch_unwind(|| {
+                writer::fault::SLOT_CLEARED.set(Some(hook));
+                map.repair()
+            });
+            writer::fault::SLOT_CLEARED.set(None);
+            stopped.is_err()
+        });
         let rep = map.repair();
         if unwound.is_err() {
             interrupted += 1;
-            assert!(rep.was_poisoned && rep.interrupted_moves == 1, "{rep:?}");
+            match first_repair {
+                None => assert!(rep.was_poisoned && rep.interrupted_moves == 1, "{rep:?}"),
+                Some(true) => assert!(rep.was_poisoned, "{rep:?}"),
+                Some(false) => assert!(rep.was_clean(), "{rep:?}"),
+            }
         } else {
             assert!(rep.was_clean(), "{rep:?}");
             if remove {

@@ -631,7 +631,7 @@ impl<'a> NeighMap<'a> {
     /// [`LockSet::covers`]), and they cover the whole words written, so plain stores of
     /// the changed words are safe.
     #[inline]
-    fn store_tag(&self, s: usize, tag: u8) {
+    pub(super) fn store_tag(&self, s: usize, tag: u8) {
         let geo = self.r.geometry();
         let l = geo.lock_of(s);
         let o = geo.lock_offset(s);
