@@ -137,8 +137,10 @@ Readers join it with `neigh map show NAME` or the C API. Under systemd (NOTIFY_S
 it sends READY=1 after the first dump, STATUS= lines and WATCHDOG=1 pings. It logs to
 stderr at info level (NEIGH_LOG or RUST_LOG change it).
 
-  --map NAME        region name in /dev/shm (re-created, mode 0600, its space reserved);
-                    printable UTF-8 without '/', not starting with '-'
+  --map NAME        region name in /dev/shm (mode 0600, its space reserved); printable
+                    UTF-8 without '/', not starting with '-'. The region of a mirror
+                    that is gone is taken over in place (readers keep it); another
+                    size makes a new one, the old one marked superseded
   --capacity N      entries to size the map for, 1 to 536870912 (default 65536)
   --rcvbuf BYTES    event socket receive buffer (default 8388608, SO_RCVBUFFORCE)
   --ring CELLS      resolution request ring cells, a power of two up to 16777216;
