@@ -30,7 +30,8 @@
  *         expect ADDR MAC TIMEOUT_MS  looks ADDR up (and the churn set) until it has MAC;
  *                                   prints "seen ADDR MS" or "timeout ADDR (map's view)"
  *         status                    prints neigh_map_status on one line
- *       At the end of input prints "watch: R rounds, T torn, B busy, F failures"; exit
+ *       Between commands it looks the churn set up over and over. At the end of input
+ *       prints "watch: R rounds, T torn, B busy, F failures"; exit
  *       status 0 when nothing was torn and every expectation was met.
  *
  *   test_neigh hammer MAP_NAME IFINDEX
@@ -46,11 +47,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "neigh.h"
 
@@ -378,6 +381,40 @@ static void print_status(const neigh_map *map)
            (unsigned long long)st.resyncs);
 }
 
+/* Reads the next stdin line into `line` (NUL-terminated, newline kept), doing churn
+ * rounds while none has come; 0 at the end of input. Reads with read(2), not stdio, so
+ * that poll(2) sees every byte not yet taken. */
+static int next_line(const neigh_map *map, unsigned ifindex, char *line, size_t len)
+{
+    static char buf[65536];
+    static size_t have;
+    static int eof;
+    for (;;) {
+        char *nl = memchr(buf, '\n', have);
+        if (nl || (eof && have > 0) || have == sizeof buf) {
+            size_t n = nl ? (size_t)(nl - buf) + 1 : have;
+            size_t copy = n < len - 1 ? n : len - 1;
+            memcpy(line, buf, copy);
+            line[copy] = '\0';
+            memmove(buf, buf + n, have - n);
+            have -= n;
+            return 1;
+        }
+        if (eof)
+            return 0;
+        struct pollfd fd = {.fd = STDIN_FILENO, .events = POLLIN};
+        if (poll(&fd, 1, 1) == 0) {
+            churn_round(map, ifindex);
+            continue;
+        }
+        ssize_t got = read(STDIN_FILENO, buf + have, sizeof buf - have);
+        if (got <= 0)
+            eof = 1;
+        else
+            have += (size_t)got;
+    }
+}
+
 static int watch(const char *name, unsigned ifindex)
 {
     neigh_map *map = NULL;
@@ -389,7 +426,7 @@ static int watch(const char *name, unsigned ifindex)
     CHECK_RC(neigh_map_status(map, NULL), NEIGH_EFAULT);
     CHECK_RC(neigh_map_status(NULL, NULL), NEIGH_EFAULT);
     char line[65536];
-    while (fgets(line, sizeof line, stdin)) {
+    while (next_line(map, ifindex, line, sizeof line)) {
         char *save = NULL;
         char *cmd = strtok_r(line, " \n", &save);
         if (!cmd)
