@@ -637,3 +637,50 @@ fn a_mirror_capacity_out_of_range_is_refused() {
     let path = crate::workspace::shm_path(name.to_str().expect("utf-8"));
     assert!(!path.exists());
 }
+
+/// `neigh_map_status` decodes the header: a map no mirror ever owned is "starting" with no
+/// writer and a stale heartbeat; a claim, a heartbeat and a supersede show up; bad
+/// pointers are refused.
+#[test]
+fn status_reports_the_owner_and_supersede() {
+    use crate::mirror::{monotonic_ms, MirrorState, StatWord};
+    let ws = region(neigh_map_footprint(100));
+    let map = format(&ws, 100);
+    let mut st = neigh_status::default();
+    // SAFETY: `map` is a live handle and `st` a valid out-parameter.
+    assert_eq!(unsafe { neigh_map_status(map, &mut st) }, NEIGH_OK);
+    assert_eq!(
+        (st.state, st.writer_pid, st.claims, st.superseded, st.stale),
+        (NEIGH_MIRROR_STARTING, 0, 0, 0, 1)
+    );
+    // SAFETY: `map` is a live handle.
+    let writer = unsafe { &*map }.writer.expect("read-write");
+    writer.claim(0, 4242).expect("first claim");
+    writer.set_owner(4242);
+    writer.heartbeat(monotonic_ms());
+    writer.stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
+    writer.stat_store(StatWord::HeartbeatPeriodMs.index(), 500);
+    // SAFETY: as above.
+    assert_eq!(unsafe { neigh_map_status(map, &mut st) }, NEIGH_OK);
+    assert_eq!(
+        (
+            st.state,
+            st.writer_pid,
+            st.claims,
+            st.stale,
+            st.heartbeat_period_ms
+        ),
+        (NEIGH_MIRROR_SYNCED, 4242, 1, 0, 500)
+    );
+    assert_eq!((st.capacity, st.entries, st.poisoned), (256, 0, 0));
+    writer.supersede();
+    // SAFETY: as above.
+    assert_eq!(unsafe { neigh_map_status(map, &mut st) }, NEIGH_OK);
+    assert_eq!(st.superseded, 1);
+    // SAFETY: NULL pointers are checked before use.
+    unsafe {
+        assert_eq!(neigh_map_status(null(), &mut st), NEIGH_EFAULT);
+        assert_eq!(neigh_map_status(map, null_mut()), NEIGH_EFAULT);
+        neigh_map_leave(map);
+    }
+}
