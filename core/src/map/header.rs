@@ -17,7 +17,7 @@
 //! | 21-31 | reserved, zero | - |
 //! | 32-47 | general-purpose statistics words 0-15 | the owner |
 //! | 48    | poisoned: non-zero once a writer unwound in the middle of a move | writers |
-//! | 49-50 | general-purpose statistics words 16-17 (zero in regions of older builds) | the owner |
+//! | 49-50 | general-purpose statistics words 16-17 | the owner |
 //! | 51-63 | reserved, zero | - |
 //!
 //! The header describes the map only. A request ring, when the region has one, starts at

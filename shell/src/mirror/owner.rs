@@ -50,7 +50,7 @@ use super::config::MirrorConfig;
 use super::error::MirrorError;
 use super::stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};
 use crate::region::Region;
-use crate::workspace::{shm_path, ShmOptions};
+use crate::workspace::{region_paths, ShmOptions};
 
 /// A region this mirror owns, and how it got it.
 pub(super) struct Owned {
@@ -92,10 +92,7 @@ pub(super) fn acquire(cfg: &MirrorConfig, params: &MapParams) -> Result<Owned, M
     let Some(name) = cfg.map_name.as_deref() else {
         return create(None, params, ring_cells, &shm);
     };
-    if let Some((path, old)) = candidates(name, &shm)
-        .into_iter()
-        .find_map(|p| Some((p.clone(), Region::open_to_take_over(&p).ok()?)))
-    {
+    if let Some((path, old)) = found(name) {
         let view = old.view_to_repair()?;
         let stats = MirrorStats::read(&view.reader());
         match decide(&view, &stats, params, ring_cells) {
@@ -129,8 +126,8 @@ pub(super) fn acquire(cfg: &MirrorConfig, params: &MapParams) -> Result<Owned, M
                     stats.map.capacity
                 );
                 drop(old);
-                // Readers look for the name in /dev/shm first: the superseded region
-                // must not stay there beside a new one in the hugetlbfs.
+                // The new region may go to another directory (/dev/shm or a hugetlbfs):
+                // the superseded one must not stay beside it.
                 let _ = std::fs::remove_file(&path);
             }
         }
@@ -138,12 +135,19 @@ pub(super) fn acquire(cfg: &MirrorConfig, params: &MapParams) -> Result<Owned, M
     create(Some(name), params, ring_cells, &shm)
 }
 
-/// Where a region of `name` may be: the hugetlbfs directory asked for, then /dev/shm
-/// (where it falls back).
-fn candidates(name: &str, shm: &ShmOptions) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = shm.hugetlb.iter().map(|d| d.join(name)).collect();
-    paths.push(shm_path(name));
-    paths
+/// The region of `name` readers would join ([`Region::open`]'s choice among /dev/shm and
+/// the hugetlbfs mounts: a live writer first, then the latest heartbeat), joined to be
+/// taken over, with its path; `None` when there is none that holds a map.
+fn found(name: &str) -> Option<(PathBuf, Region)> {
+    let rank = |r: &Region| {
+        let s = MirrorStats::read(&r.view_to_repair().ok()?.reader());
+        Some((s.state != MirrorState::Stopped && !s.stale, s.map.heartbeat))
+    };
+    region_paths(name)
+        .ok()?
+        .into_iter()
+        .filter_map(|p| Some((p.clone(), Region::open_to_take_over(&p).ok()?)))
+        .max_by_key(|(_, r)| rank(r))
 }
 
 /// The table of the module docs.
