@@ -20,8 +20,8 @@
 //! | --- | --- |
 //! | none, or not a map of this layout version | creates one |
 //! | its holder is alive (another process) with a fresh heartbeat | refuses to start |
-//! | its holder is gone: released (stopped cleanly), or its pid no longer exists; same map shape and ring | **takes it over in place**: claims it, repairs what a killed writer left ([`NeighMap::repair`]), resyncs into it (mark and sweep) |
-//! | its holder is gone, another map shape or ring | claims it, marks it superseded, creates a new one |
+//! | its holder is gone: released (stopped cleanly), or its pid no longer exists; same map shape and ring, in the directory asked for (`--hugetlb DIR`, else /dev/shm) | **takes it over in place**: claims it, repairs what a killed writer left ([`NeighMap::repair`]), resyncs into it (mark and sweep) |
+//! | its holder is gone, another map shape, ring or directory | claims it, marks it superseded, creates a new one |
 //! | its holder is alive but its heartbeat is stale (stopped with SIGSTOP, hung), or it is an earlier mirror of this very process, or no mirror ever claimed it | claims it, marks it superseded, creates a new one |
 //!
 //! A region is taken over in place only when its writer has provably stopped for good:
@@ -38,7 +38,7 @@
 //! with a stale heartbeat, and it is superseded rather than taken over.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use log::{info, warn};
 use neigh_core::map::{MapParams, MapStats, NeighMap, STAT_WORDS};
@@ -50,7 +50,7 @@ use super::config::MirrorConfig;
 use super::error::MirrorError;
 use super::stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};
 use crate::region::Region;
-use crate::workspace::{region_paths, ShmOptions};
+use crate::workspace::{region_paths, ShmOptions, SHM_DIR};
 
 /// A region this mirror owns, and how it got it.
 pub(super) struct Owned {
@@ -95,7 +95,9 @@ pub(super) fn acquire(cfg: &MirrorConfig, params: &MapParams) -> Result<Owned, M
     if let Some((path, old)) = found(name) {
         let view = old.view_to_repair()?;
         let stats = MirrorStats::read(&view.reader());
-        match decide(&view, &stats, params, ring_cells) {
+        let wanted_dir = shm.hugetlb.as_deref().unwrap_or(Path::new(SHM_DIR));
+        let same_dir = same_dir(path.parent(), wanted_dir);
+        match decide(&view, &stats, params, ring_cells, same_dir) {
             Decision::Refuse(pid) => {
                 return Err(in_use(format!(
                     "map {name} is kept by a running mirror (pid {pid}); stop it first"
@@ -156,6 +158,7 @@ fn decide(
     stats: &MirrorStats,
     params: &MapParams,
     ring_cells: usize,
+    same_dir: bool,
 ) -> Decision {
     let word = view.reader().claim_word();
     let holder = word as u32;
@@ -169,7 +172,8 @@ fn decide(
     let gone = holder == 0 || (holder != me && !process_exists(holder));
     if gone {
         let m = &stats.map;
-        let same_shape = m.capacity == params.capacity as u64
+        let same_shape = same_dir
+            && m.capacity == params.capacity as u64
             && m.lock_count == params.lock_count as u64
             && m.probe_max == params.probe_max as u64
             && view.ring_stats().map_or(0, |r| r.cells) == ring_cells as u64;
@@ -183,6 +187,13 @@ fn decide(
         return Decision::Refuse(holder);
     }
     Decision::Replace(Some(word))
+}
+
+/// Whether directory `found` is `wanted` (both resolved, so that a hugetlbfs mount named
+/// two ways is one).
+fn same_dir(found: Option<&Path>, wanted: &Path) -> bool {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    found.is_some_and(|f| real(f) == real(wanted))
 }
 
 fn writer<'a>(view: &RegionView<'a>) -> Result<NeighMap<'a>, MirrorError> {
