@@ -215,6 +215,9 @@ impl Mirror {
             seed: random_seed(),
             ..MapParams::for_entries(cfg.capacity)
         };
+        // Sockets first: once the map is claimed, nothing but the first dump may fail
+        // before the mirror exists to release it.
+        let (events, dumps) = open_sockets(&cfg)?;
         let owned = owner::acquire(&cfg, &params)?;
         let generation = match &owned.took_over {
             Some(t) => t.generation,
@@ -223,7 +226,6 @@ impl Mirror {
                 0
             }
         };
-        let (events, dumps) = open_sockets(&cfg)?;
         let now = Instant::now();
         let engine = Engine {
             resolver: Resolver::new(cfg.resolve, now),
