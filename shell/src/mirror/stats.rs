@@ -125,6 +125,13 @@ fn clock_ms(clock: ClockId) -> u64 {
 
 /// Everything a reader can learn from a mirrored map's header, decoded. Each word is read
 /// once (Relaxed): exact individually, not one snapshot.
+///
+/// The Rust twin of the C `neigh_map_status`, for a data plane's housekeeping loop (not
+/// its packet path): `map.superseded` says to join the name again (the region was
+/// replaced); `stale`, that no mirror keeps the map (a restarted one takes it over in
+/// place, readers keep their mapping); `map.poisoned`, that a writer failed in a move
+/// (the next mirror repairs it); `map.owner`, `map.claims` and `state` say who keeps it
+/// and whether a restart happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MirrorStats {
     /// The map's own shape and counters.
