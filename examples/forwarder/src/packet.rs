@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::counters::{Counter, Tally};
 use crate::pipeline::{Frames, Verdict};
-use crate::ports::{poll_in, Ports};
+use crate::ports::{cvt, poll_in, setsockopt, Ports};
 
 /// Bytes per block (a multiple of the page size).
 const BLOCK_SIZE: usize = 1 << 18;
@@ -105,29 +105,6 @@ pub struct PacketPorts {
     msgs: Vec<libc::mmsghdr>,
 }
 
-fn cvt(rc: libc::c_int, what: &str) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
-    } else {
-        Ok(rc)
-    }
-}
-
-fn setsockopt<T>(fd: &OwnedFd, name: libc::c_int, v: &T, what: &str) -> io::Result<()> {
-    // SAFETY: `v` is a valid `T` for the whole call and its size is passed with it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_PACKET,
-            name,
-            (v as *const T).cast(),
-            core::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    cvt(rc, what).map(|_| ())
-}
-
 fn open_port(ifindex: u32) -> io::Result<PacketPort> {
     let proto = (libc::ETH_P_ALL as u16).to_be();
     // SAFETY: plain socket(2) call.
@@ -145,6 +122,7 @@ fn open_port(ifindex: u32) -> io::Result<PacketPort> {
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     setsockopt(
         &fd,
+        libc::SOL_PACKET,
         libc::PACKET_VERSION,
         &(libc::tpacket_versions::TPACKET_V3 as libc::c_int),
         "TPACKET_V3",
@@ -158,14 +136,27 @@ fn open_port(ifindex: u32) -> io::Result<PacketPort> {
         tp_sizeof_priv: 0,
         tp_feature_req_word: 0,
     };
-    setsockopt(&fd, libc::PACKET_RX_RING, &req, "PACKET_RX_RING")?;
     setsockopt(
         &fd,
+        libc::SOL_PACKET,
+        libc::PACKET_RX_RING,
+        &req,
+        "PACKET_RX_RING",
+    )?;
+    setsockopt(
+        &fd,
+        libc::SOL_PACKET,
         libc::PACKET_IGNORE_OUTGOING,
         &1i32,
         "PACKET_IGNORE_OUTGOING",
     )?;
-    setsockopt(&fd, libc::PACKET_QDISC_BYPASS, &1i32, "PACKET_QDISC_BYPASS")?;
+    setsockopt(
+        &fd,
+        libc::SOL_PACKET,
+        libc::PACKET_QDISC_BYPASS,
+        &1i32,
+        "PACKET_QDISC_BYPASS",
+    )?;
     // SAFETY: a fresh shared mapping of the socket's ring, of the size just configured.
     let p = unsafe {
         libc::mmap(

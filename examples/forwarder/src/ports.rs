@@ -3,6 +3,7 @@
 //! ([`crate::packet::PacketPorts`]); the loop and the lookup path are the same for both.
 
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::counters::Tally;
 use crate::pipeline::{Frames, Verdict};
@@ -52,4 +53,35 @@ pub fn poll_in(fds: &[i32], timeout_ms: i32) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `rc` as a result: the OS error, prefixed with `what`, when it is negative.
+pub(crate) fn cvt(rc: libc::c_int, what: &str) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `setsockopt(2)` of option `name` at `level` to `v`; errors prefixed with `what`.
+pub(crate) fn setsockopt<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: &T,
+    what: &str,
+) -> io::Result<()> {
+    // SAFETY: `v` is a valid `T` for the whole call and its size is passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (v as *const T).cast(),
+            core::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    cvt(rc, what).map(|_| ())
 }

@@ -32,7 +32,7 @@ use std::ptr::NonNull;
 
 use crate::counters::{Counter, Tally};
 use crate::pipeline::{Frames, Verdict};
-use crate::ports::{poll_in, Ports};
+use crate::ports::{cvt, poll_in, setsockopt, Ports};
 use ring::Ring;
 
 /// Bytes per UMEM frame (a power of two, at least 2048: room for the kernel's 256-byte
@@ -106,29 +106,6 @@ pub struct XdpPorts {
     batch: Vec<libc::xdp_desc>,
 }
 
-fn cvt(rc: libc::c_int, what: &str) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
-    } else {
-        Ok(rc)
-    }
-}
-
-fn setsockopt<T>(fd: &OwnedFd, name: libc::c_int, v: &T, what: &str) -> io::Result<()> {
-    // SAFETY: `v` is a valid `T` for the whole call and its size is passed with it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_XDP,
-            name,
-            (v as *const T).cast(),
-            core::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    cvt(rc, what).map(|_| ())
-}
-
 /// Makes an AF_XDP socket with its four rings (registering the UMEM when `umem` is given;
 /// the rings of a socket sharing another's UMEM are the same four).
 fn socket(umem: Option<&Umem>) -> io::Result<Socket> {
@@ -148,7 +125,7 @@ fn socket(umem: Option<&Umem>) -> io::Result<Socket> {
             flags: 0,
             tx_metadata_len: 0,
         };
-        setsockopt(&fd, libc::XDP_UMEM_REG, &reg, "XDP_UMEM_REG")?;
+        setsockopt(&fd, libc::SOL_XDP, libc::XDP_UMEM_REG, &reg, "XDP_UMEM_REG")?;
     }
     for (opt, what) in [
         (libc::XDP_UMEM_FILL_RING, "fill ring"),
@@ -156,7 +133,7 @@ fn socket(umem: Option<&Umem>) -> io::Result<Socket> {
         (libc::XDP_RX_RING, "RX ring"),
         (libc::XDP_TX_RING, "TX ring"),
     ] {
-        setsockopt(&fd, opt, &RING_SIZE, what)?;
+        setsockopt(&fd, libc::SOL_XDP, opt, &RING_SIZE, what)?;
     }
     // SAFETY: all-zero is a valid xdp_mmap_offsets (plain integers).
     let mut off: libc::xdp_mmap_offsets = unsafe { core::mem::zeroed() };
