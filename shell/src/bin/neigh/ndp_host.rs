@@ -6,7 +6,7 @@
 //! `usr/src/cmd/cmd-inet/usr.sbin/ndp.c`.
 
 use std::ffi::{CStr, CString};
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use neigh::netlink::RouteSocket;
 
@@ -138,31 +138,9 @@ fn is_link_scope(a: &Ipv6Addr) -> bool {
 /// the host name if there is one (numeric under `-n`), else the address. `None` when
 /// the lookup fails (ndp: `Unable to lookup hostname for ADDR`).
 pub fn display_name(h: &HostAddr, numeric: bool) -> Option<String> {
-    // SAFETY: an all-zero sockaddr_in6 is valid; family, address and zone set below.
-    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    sa.sin6_addr.s6_addr = h.addr.octets();
-    sa.sin6_scope_id = h.scope;
-    let mut host = [0u8; 1025];
     let flags = if numeric { libc::NI_NUMERICHOST } else { 0 };
-    // SAFETY: `sa` is a complete sockaddr_in6 passed with its size; `host` is writable
-    // for its length and getnameinfo NUL-terminates what it writes there.
-    let rc = unsafe {
-        libc::getnameinfo(
-            (&sa as *const libc::sockaddr_in6).cast(),
-            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            host.as_mut_ptr().cast(),
-            host.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            flags,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    let end = host.iter().position(|&b| b == 0)?;
-    Some(String::from_utf8_lossy(&host[..end]).into_owned())
+    let name = crate::resolve::name_info(IpAddr::V6(h.addr), h.scope, flags)?;
+    Some(String::from_utf8_lossy(&name).into_owned())
 }
 
 #[cfg(test)]
