@@ -22,26 +22,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use neigh::netlink::{RouteSocket, SocketOptions};
-use neigh_benches::{entry_addr, raw_dump, KernelTable, DEV};
+use neigh_benches::{entry_addr, neigh_bin, raw_dump, KernelTable, DEV};
 
 const ENTRIES: u32 = 100_000;
-
-/// `$NEIGH_BIN`, or target/release/neigh next to this bench (built if missing).
-fn neigh_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("NEIGH_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("neigh");
-    let ok = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-q", "-p", "neigh", "--bin", "neigh"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok && bin.exists(), "cannot build {}", bin.display());
-    bin
-}
 
 /// The CPU time (user + system) of this process's finished children so far.
 fn children_cpu() -> Duration {

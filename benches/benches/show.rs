@@ -17,29 +17,12 @@ use std::time::Instant;
 
 use criterion::Criterion;
 use neigh::netlink::{RouteSocket, SocketOptions};
-use neigh_benches::{median, raw_dump, KernelTable};
+use neigh_benches::{median, neigh_bin, raw_dump, KernelTable};
 use neigh_core::wire::consts::AF_UNSPEC;
 use neigh_core::wire::request::REQUEST_BUF_LEN;
 use neigh_core::wire::{self, DumpFilter};
 
 const ENTRIES: u32 = 100_000;
-
-/// `$NEIGH_BIN`, or target/release/neigh next to this bench (built if missing).
-fn neigh_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("NEIGH_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("neigh");
-    let ok = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-q", "-p", "neigh", "--bin", "neigh"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok && bin.exists(), "cannot build {}", bin.display());
-    bin
-}
 
 fn run(prog: &PathBuf, args: &[&str]) {
     let st = Command::new(prog)
