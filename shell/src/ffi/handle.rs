@@ -300,18 +300,26 @@ pub unsafe extern "C" fn neigh_map_capacity(map: *const neigh_map) -> usize {
     }
 }
 
+/// The checks every entry point makes on a pointer argument before using it:
+/// `NEIGH_EFAULT` when it is NULL, `NEIGH_EINVAL` when it is misaligned for `T`.
+#[inline(always)]
+pub(crate) fn check_ptr<T>(p: *const T) -> Result<(), c_int> {
+    if p.is_null() {
+        Err(NEIGH_EFAULT)
+    } else if !p.is_aligned() {
+        Err(NEIGH_EINVAL)
+    } else {
+        Ok(())
+    }
+}
+
 /// Borrows a handle after checking it is non-NULL and aligned.
 ///
 /// # Safety
 /// `map` is NULL, misaligned, or points to a live handle.
 #[inline(always)]
 pub(crate) unsafe fn handle<'h>(map: *const neigh_map) -> Result<&'h neigh_map, c_int> {
-    if map.is_null() {
-        return Err(NEIGH_EFAULT);
-    }
-    if !map.is_aligned() {
-        return Err(NEIGH_EINVAL);
-    }
+    check_ptr(map)?;
     // SAFETY: non-NULL and aligned (checked), live (the caller's contract).
     Ok(unsafe { &*map })
 }

@@ -16,7 +16,7 @@ use neigh_core::map::Busy;
 use super::entry::neigh_entry;
 use super::error::{NEIGH_ABSENT, NEIGH_EBUSY, NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_FOUND};
 use super::guard;
-use super::handle::{handle, neigh_map};
+use super::handle::{check_ptr, handle, neigh_map};
 use super::key::{key4, key6, read_ipv6};
 
 /// Looks up the IPv4 neighbor `ipv4_be` (network byte order, as in `struct in_addr`) on
@@ -184,11 +184,8 @@ unsafe fn lookup(map: *const neigh_map, key: &NeighKey, out: *mut neigh_entry) -
         Ok(m) => m,
         Err(rc) => return rc,
     };
-    if out.is_null() {
-        return NEIGH_EFAULT;
-    }
-    if !out.is_aligned() {
-        return NEIGH_EINVAL;
+    if let Err(rc) = check_ptr(out) {
+        return rc;
     }
     match map.reader.get(key) {
         Ok(Some(e)) => {

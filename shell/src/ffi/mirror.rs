@@ -10,11 +10,10 @@ use std::time::Duration;
 use crate::mirror::{Mirror, MirrorConfig, MirrorError};
 
 use super::error::{
-    fail, io_code, region_error_code, Origin, NEIGH_EBUSY, NEIGH_EFAULT, NEIGH_EINVAL,
-    NEIGH_ENODEV, NEIGH_OK,
+    fail, io_code, region_error_code, Origin, NEIGH_EBUSY, NEIGH_EINVAL, NEIGH_ENODEV, NEIGH_OK,
 };
 use super::guard;
-use super::handle::{join_region, neigh_map, out_slot};
+use super::handle::{check_ptr, join_region, neigh_map, out_slot};
 
 /// An opaque mirror: the shared region it writes, its two netlink sockets (in the network
 /// namespace of the thread that created it) and its resolver. Created by
@@ -204,11 +203,8 @@ pub unsafe extern "C" fn neigh_mirror_map(
             Ok(out) => out,
             Err(rc) => return rc,
         };
-        if mirror.is_null() {
-            return NEIGH_EFAULT;
-        }
-        if !mirror.is_aligned() {
-            return NEIGH_EINVAL;
+        if let Err(rc) = check_ptr(mirror) {
+            return rc;
         }
         // SAFETY: non-NULL, aligned (checked) and live (contract).
         let ws = unsafe { &*mirror }.inner.region().workspace();
@@ -246,12 +242,7 @@ pub unsafe extern "C" fn neigh_mirror_destroy(mirror: *mut neigh_mirror) {
 /// # Safety
 /// `m` is NULL, misaligned, or a live mirror used by no other thread meanwhile.
 unsafe fn mirror_mut<'m>(m: *mut neigh_mirror) -> Result<&'m mut neigh_mirror, c_int> {
-    if m.is_null() {
-        return Err(NEIGH_EFAULT);
-    }
-    if !m.is_aligned() {
-        return Err(NEIGH_EINVAL);
-    }
+    check_ptr(m)?;
     // SAFETY: non-NULL, aligned (checked), live and unshared (the caller's contract).
     Ok(unsafe { &mut *m })
 }

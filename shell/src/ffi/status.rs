@@ -5,9 +5,9 @@ use std::ffi::c_int;
 
 use crate::mirror::{MirrorState, MirrorStats, StatWord};
 
-use super::error::{NEIGH_EFAULT, NEIGH_EINVAL, NEIGH_OK};
+use super::error::NEIGH_OK;
 use super::guard;
-use super::handle::{handle, neigh_map};
+use super::handle::{check_ptr, handle, neigh_map};
 
 /// `state` of `neigh_map_status`: the mirror formatted or took over the map and its first
 /// dump is not done yet (entries may be missing or out of date).
@@ -104,11 +104,8 @@ pub unsafe extern "C" fn neigh_map_status(map: *const neigh_map, out: *mut neigh
             Ok(m) => m,
             Err(rc) => return rc,
         };
-        if out.is_null() {
-            return NEIGH_EFAULT;
-        }
-        if !out.is_aligned() {
-            return NEIGH_EINVAL;
+        if let Err(rc) = check_ptr(out) {
+            return rc;
         }
         let st = status_of(&MirrorStats::read(&m.reader));
         // SAFETY: non-NULL, aligned (checked) and writable (the caller's contract).

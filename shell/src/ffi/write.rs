@@ -15,7 +15,7 @@ use super::error::{
     NEIGH_REMOVED, NEIGH_UPDATED,
 };
 use super::guard;
-use super::handle::{handle, neigh_map};
+use super::handle::{check_ptr, handle, neigh_map};
 use super::key::{key4, key6, read_ipv6};
 
 /// Inserts or overwrites the IPv4 neighbor `ipv4_be` (network byte order) on `ifindex`
@@ -125,11 +125,8 @@ unsafe fn upsert(map: *const neigh_map, key: NeighKey, entry: *const neigh_entry
         Ok(w) => w,
         Err(rc) => return rc,
     };
-    if entry.is_null() {
-        return NEIGH_EFAULT;
-    }
-    if !entry.is_aligned() {
-        return NEIGH_EINVAL;
+    if let Err(rc) = check_ptr(entry) {
+        return rc;
     }
     // SAFETY: non-NULL, aligned (checked) and readable (contract); neigh_entry is plain
     // old data, every bit pattern valid.
