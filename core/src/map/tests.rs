@@ -1,10 +1,10 @@
-//! White-box tests of the map: a seeded model-based test against a `HashMap`, the Robin
+//! White-box tests of the map: a seeded model-based test against a `BTreeMap`, the Robin
 //! Hood invariants after every operation, wrap-around and lock-crossing shifts, region
 //! errors, and a two-thread stress test. Sizes shrink under miri.
 
 extern crate std;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::vec::Vec;
 
@@ -131,7 +131,7 @@ fn check_invariants(map: &NeighMap<'_>) -> usize {
     longest
 }
 
-type Model = HashMap<NeighKey, MapEntry>;
+type Model = BTreeMap<NeighKey, MapEntry>;
 
 fn check_against_model(map: &NeighMap<'_>, model: &Model, universe: u64) {
     for i in 0..universe {
@@ -145,7 +145,7 @@ fn check_against_model(map: &NeighMap<'_>, model: &Model, universe: u64) {
     assert_eq!(seen, want);
 }
 
-/// Random operations against a HashMap model, on a small map so that probe runs wrap,
+/// Random operations against a BTreeMap model, on a small map so that probe runs wrap,
 /// cross locks, and hit probe_max and capacity.
 fn model_run(params: MapParams, universe: u64, ops: usize, seed: u64) {
     let w = words(&params);
