@@ -59,5 +59,6 @@ pub use crate::region::{Region, RegionError};
 pub use config::{Families, MirrorConfig, ResolveConfig};
 pub use error::MirrorError;
 pub use event_loop::{Mirror, PollReport};
+pub use owner::process_exists;
 pub use resync::DUMP_RCVBUF;
 pub use stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};

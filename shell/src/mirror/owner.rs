@@ -169,7 +169,7 @@ fn decide(
     if word == 0 {
         return Decision::Replace(Some(word));
     }
-    let gone = holder == 0 || (holder != me && !process_exists(holder));
+    let gone = holder == 0 || (holder != me && !process_exists(u64::from(holder)));
     if gone {
         let m = &stats.map;
         let same_shape = same_dir
@@ -271,8 +271,8 @@ fn take_over(map: &NeighMap<'_>, before: &MapStats, cfg: &MirrorConfig) -> TookO
 }
 
 /// Whether process `pid` exists (`kill(pid, 0)` succeeds, or fails only for lack of
-/// permission).
-fn process_exists(pid: u32) -> bool {
+/// permission): how a map's writer is judged alive (in this pid namespace).
+pub fn process_exists(pid: u64) -> bool {
     let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
         return false;
     };

@@ -15,10 +15,8 @@
 //! The writer's pid is the one its own PID namespace gave it: run the check in the
 //! mirror's PID namespace (the host's, for the systemd unit).
 
-use neigh::mirror::{MirrorState, MirrorStats, Region, StatWord};
+use neigh::mirror::{process_exists, MirrorState, MirrorStats, Region, StatWord};
 use neigh::workspace::Access;
-use rustix::io::Errno;
-use rustix::process::{test_kill_process, Pid};
 
 use crate::error::CliError;
 
@@ -85,13 +83,4 @@ fn verdict(name: &str, max_age_ms: Option<u64>) -> Result<String, String> {
         s.map.len,
         s.heartbeat_age_ms
     ))
-}
-
-/// Whether process `pid` exists (`kill(pid, 0)` succeeds, or fails only for lack of
-/// permission).
-fn process_exists(pid: u64) -> bool {
-    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
-        return false;
-    };
-    matches!(test_kill_process(pid), Ok(()) | Err(Errno::PERM))
 }
