@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use neigh::netlink::{RouteSocket, SocketOptions};
-use neigh_benches::{entry_addr, neigh_bin, raw_dump, KernelTable, DEV};
+use neigh_benches::{entry_addr, median, neigh_bin, raw_dump, KernelTable, DEV};
 
 const ENTRIES: u32 = 100_000;
 
@@ -68,11 +68,6 @@ fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Writes the add and delete batch files for [`ENTRIES`] entries on [`DEV`].

@@ -6,7 +6,6 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use neigh_core::wire::consts::{AF_UNSPEC, NLMSG_DONE, NLMSG_ERROR};
 use neigh_core::wire::request::REQUEST_BUF_LEN;
@@ -135,8 +134,9 @@ pub fn raw_dump(fd: i32, buf: &mut [u8], seq: u32) -> usize {
     }
 }
 
-/// The median of `v` (which it sorts). Panics on an empty `v`.
-pub fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
+/// The median of `v` (which it sorts): durations, or times in ms. Panics on an empty
+/// `v` or a NaN.
+pub fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN among the samples"));
     v[v.len() / 2]
 }

@@ -32,7 +32,7 @@
 
 use std::net::IpAddr;
 
-use neigh::netlink::{KernelError, RouteSocket};
+use neigh::netlink::{strerror, KernelError, RouteSocket};
 use neigh_core::wire::request::REQUEST_BUF_LEN;
 use neigh_core::wire::{self, NeighMessage, NtfExtFlags, NtfFlags, NudState};
 
@@ -94,10 +94,6 @@ fn errno_of(e: &std::io::Error) -> i32 {
         .map(|k| k.errno)
         .or_else(|| e.raw_os_error())
         .unwrap_or(libc::EIO)
-}
-
-fn strerror(errno: i32) -> String {
-    neigh::netlink::strerror(errno)
 }
 
 /// What one `-s` sets (`ndp_set_nce`'s `lif_nd_req_t`).
