@@ -137,10 +137,10 @@ pub(crate) fn before_first(m: Mask) -> Mask {
 /// (`sh` in `0..64`, a multiple of 8).
 #[inline(always)]
 pub(crate) fn funnel(w: [u64; 3], sh: u32) -> Window {
-    // Per 64-bit half: its word shifted down, the next word's low bytes shifted in from
-    // the top (in two steps, so that `sh` = 0 shifts in nothing instead of overflowing).
-    let half = |a: u64, b: u64| (a >> sh) | ((b << 1) << (63 - sh));
-    Window::from(half(w[1], w[2])) << 64 | Window::from(half(w[0], w[1]))
+    let low = (Window::from(w[1]) << 64 | Window::from(w[0])) >> sh;
+    // `w[2]`'s bytes enter from the top; none when `sh` is 0 (shifted out entirely).
+    let high = (Window::from(w[2]) << 64) << (64 - sh);
+    low | high
 }
 
 #[cfg(test)]
