@@ -40,6 +40,19 @@
 
 #include "neigh.h"
 
+#ifdef CUCKOO_PROTOTYPE
+/* `make bench-cuckoo`: the neigh side's fill and lookups go to the read-path prototype
+ * in cuckoo/ instead of neigh's map (see README.md). */
+void cuckoo_init(size_t slots);
+int cuckoo_upsert4(uint32_t ifindex, uint32_t ipv4_be, const struct neigh_entry *e);
+int cuckoo_lookup4(uint32_t ifindex, uint32_t ipv4_be, struct neigh_entry *out);
+int cuckoo_lookup4_burst(size_t n, const uint32_t *ifindex, const uint32_t *ipv4_be,
+			 struct neigh_entry *out, int *rc);
+#define neigh_map_upsert4(m, i, a, e) ((void)(m), cuckoo_upsert4(i, a, e))
+#define neigh_map_lookup4(m, i, a, e) ((void)(m), cuckoo_lookup4(i, a, e))
+#define neigh_map_lookup4_burst(m, n, i, a, o, r) ((void)(m), cuckoo_lookup4_burst(n, i, a, o, r))
+#endif
+
 #define BURST 32
 #define NUD_REACHABLE 0x02
 #define NUD_STALE 0x04
@@ -215,6 +228,9 @@ static void tables_create(struct tables *t, size_t slots, const struct options *
 	int rc = neigh_map_format(t->region, len, slots / 2, o->seed, &t->neigh);
 	if (rc != NEIGH_OK)
 		die(neigh_last_error(), rc);
+#ifdef CUCKOO_PROTOTYPE
+	cuckoo_init(slots);
+#endif
 	if (neigh_map_capacity(t->neigh) != slots)
 		die("neigh_map_capacity == slots", (long)neigh_map_capacity(t->neigh));
 
@@ -1029,6 +1045,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage(stderr);
 		exit(2);
 	}
+#ifdef CUCKOO_PROTOTYPE
+	if (o->writer) {
+		fprintf(stderr, "bench-cuckoo: the prototype has no concurrent writer; "
+				"run it with --no-writer\n");
+		exit(2);
+	}
+#endif
 }
 
 /* --thp: EAL's --no-huge memory is a shared memfd mapping (shmem), which the kernel backs
