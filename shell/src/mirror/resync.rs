@@ -9,7 +9,7 @@ use std::io;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
-use log::info;
+use log::{log, Level};
 use neigh_core::map::{Applied, NeighMap};
 use neigh_core::wire::{
     ingest, neigh_dump, request::REQUEST_BUF_LEN, DumpFilter, MessageIter, Parsed,
@@ -56,6 +56,7 @@ impl Engine {
         self.generation = generation;
         map.set_generation(generation);
         let started = Instant::now();
+        let inserts_before = map.reader().stats().inserts;
         let watched = self.watched.as_ref().map(|w| w.ifindexes.clone());
         let scope = Scope {
             families: self.cfg.families,
@@ -82,7 +83,15 @@ impl Engine {
         map.stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
         self.need_resync = false;
         self.last_resync = Instant::now();
-        log_resync(generation, &counts, dumped, swept, sweep_time, discarded);
+        let inserted = map.reader().stats().inserts.wrapping_sub(inserts_before);
+        log_resync(
+            generation,
+            &counts,
+            inserted,
+            (dumped, sweep_time),
+            swept,
+            discarded,
+        );
         self.beat(map, Instant::now());
         Ok(())
     }
@@ -105,25 +114,42 @@ impl Engine {
     }
 }
 
+/// Logs a resync: at info when it changed the map or dropped queued events, at debug when
+/// it only confirmed what the map held (the periodic resync of a quiet table, every 30 s
+/// by default, would otherwise fill the log).
 fn log_resync(
     generation: u8,
     counts: &BatchCounts,
-    dumped: Duration,
+    inserted: u64,
+    (dumped, sweep_time): (Duration, Duration),
     swept: Option<usize>,
-    sweep_time: Duration,
     discarded: usize,
 ) {
     let entries = counts.entries;
+    let removed = counts.removed + swept.unwrap_or(0) as u64;
+    let level = if changed_anything(inserted, removed, discarded) {
+        Level::Info
+    } else {
+        Level::Debug
+    };
     match swept {
-        Some(swept) => info!(
+        Some(swept) => log!(
+            level,
             "resync (generation {generation}): {entries} entries dumped in {dumped:?}, \
-             {swept} stale swept in {sweep_time:?}, {discarded} queued events discarded"
+             {inserted} new, {swept} stale swept in {sweep_time:?}, {discarded} queued \
+             events discarded"
         ),
-        None => info!(
-            "resync (generation {generation}): {entries} entries dumped in {dumped:?}, all \
-             marked (no sweep), {discarded} queued events discarded"
+        None => log!(
+            level,
+            "resync (generation {generation}): {entries} entries dumped in {dumped:?}, \
+             {inserted} new, all marked (no sweep), {discarded} queued events discarded"
         ),
     }
+}
+
+/// True when a resync inserted or removed entries, or discarded queued events.
+fn changed_anything(inserted: u64, removed: u64, discarded: usize) -> bool {
+    inserted != 0 || removed != 0 || discarded != 0
 }
 
 /// Dumps the neighbor tables `scope` covers (one dump per watched interface, else one
@@ -269,5 +295,21 @@ fn mark_batch(decisions: &[Ingest], map: &NeighMap<'_>, generation: u8, counts: 
             }
             Err(_full) => count_full(e, counts),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changed_anything;
+
+    #[test]
+    fn only_a_resync_that_changed_nothing_is_quiet() {
+        assert!(!changed_anything(0, 0, 0));
+        assert!(
+            changed_anything(1, 0, 0),
+            "an entry that came without an event"
+        );
+        assert!(changed_anything(0, 1, 0), "an entry the dump no longer had");
+        assert!(changed_anything(0, 0, 1), "events dropped after an overrun");
     }
 }
