@@ -113,7 +113,9 @@
  * the key's range for the whole bounded retry budget; value updates of present entries
  * never cause it. The key may or may not be present; retry later. A writer that died in
  * the middle of a move makes this permanent for that range: check the writer's
- * heartbeat. From `neigh_mirror_create`: a live mirror already keeps the map of that name.
+ * heartbeat. From `neigh_mirror_create`: a live mirror already keeps the map of that name;
+ * from `neigh_mirror_poll` and `neigh_mirror_run`: this mirror no longer owns its map
+ * (another mirror took it over or replaced it, or its run ended).
  */
 #define NEIGH_EBUSY -16
 

@@ -51,7 +51,9 @@ pub const NEIGH_EFAULT: c_int = -14;
 /// the key's range for the whole bounded retry budget; value updates of present entries
 /// never cause it. The key may or may not be present; retry later. A writer that died in
 /// the middle of a move makes this permanent for that range: check the writer's
-/// heartbeat. From `neigh_mirror_create`: a live mirror already keeps the map of that name.
+/// heartbeat. From `neigh_mirror_create`: a live mirror already keeps the map of that name;
+/// from `neigh_mirror_poll` and `neigh_mirror_run`: this mirror no longer owns its map
+/// (another mirror took it over or replaced it, or its run ended).
 pub const NEIGH_EBUSY: c_int = -16;
 /// -ENODEV: no such network interface.
 pub const NEIGH_ENODEV: c_int = -19;
@@ -118,7 +120,7 @@ pub(crate) fn describe(code: c_int) -> &'static CStr {
         NEIGH_ENOMEM => c"out of memory",
         NEIGH_EACCES => c"permission denied (region owned by another user or writable by others)",
         NEIGH_EFAULT => c"null pointer argument",
-        NEIGH_EBUSY => c"map entries are being moved by a writer (retry later)",
+        NEIGH_EBUSY => c"busy: a writer kept moving the entries a lookup needed (retry later), or another live mirror keeps the map",
         NEIGH_ENODEV => c"no such network interface",
         NEIGH_EISDIR => c"map name is a directory, not a region file",
         NEIGH_EINVAL => c"invalid argument (misaligned pointer, bad mode, name, ifindex or capacity, or a map name that is not a regular file)",
