@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::counters::{Counter, Counters};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{NextHops, Pipeline};
 use crate::ports::Ports;
 
 /// How often the kernel's drop counts are read (a system call per port).
@@ -25,11 +25,12 @@ pub struct LoopConfig {
     pub idle_ms: i32,
 }
 
-/// Forwards until `stop` is set. Errors: a failing receive, send or poll (not
-/// `EINTR`).
+/// Forwards with the MACs of `hops` until `stop` is set. Errors: a failing receive,
+/// send or poll (not `EINTR`).
 pub fn run(
     ports: &mut impl Ports,
-    pipeline: &mut Pipeline<'_>,
+    pipeline: &mut Pipeline,
+    hops: NextHops<'_>,
     counters: &Counters,
     cfg: &LoopConfig,
     stop: &AtomicBool,
@@ -45,7 +46,7 @@ pub fn run(
             got += n;
             if n > 0 {
                 let now_ms = start.elapsed().as_millis() as u64;
-                pipeline.process(p, &mut ports.frames(), &mut verdicts, now_ms);
+                pipeline.process(hops, p, &mut ports.frames(), &mut verdicts, now_ms);
             } else {
                 verdicts.clear();
             }

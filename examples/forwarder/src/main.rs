@@ -114,7 +114,7 @@ fn run(a: &RunArgs) -> Result<(), String> {
         .map(|p| format!("{} ({}, {})", p.name, p.ifindex, format_mac(&p.mac)))
         .collect();
     let stop = install_stop_handlers().map_err(|e| format!("signal handlers: {e}"))?;
-    let mut pipeline = Pipeline::new(ports, routes, hops, a.batch, a.hold_down_ms);
+    let mut pipeline = Pipeline::new(ports, routes, a.batch, a.hold_down_ms);
     let cfg = LoopConfig {
         batch: a.batch,
         busy_poll: a.busy_poll,
@@ -134,12 +134,12 @@ fn run(a: &RunArgs) -> Result<(), String> {
         },
     };
     let result = match xdp {
-        Some(mut p) => serve(&mut p, &mut pipeline, a, &names, &cfg, stop),
+        Some(mut p) => serve(&mut p, &mut pipeline, hops, a, &names, &cfg, stop),
         None => {
             warn_if_kernel_forwards();
             let mut p =
                 PacketPorts::open(&ifindexes, a.batch).map_err(|e| format!("AF_PACKET: {e}"))?;
-            serve(&mut p, &mut pipeline, a, &names, &cfg, stop)
+            serve(&mut p, &mut pipeline, hops, a, &names, &cfg, stop)
         }
     };
     drop(region);
@@ -163,7 +163,8 @@ fn warn_if_kernel_forwards() {
 /// stopped, prints the final counters, and removes them.
 fn serve(
     ports: &mut impl Ports,
-    pipeline: &mut Pipeline<'_>,
+    pipeline: &mut Pipeline,
+    hops: NextHops<'_>,
     a: &RunArgs,
     names: &[String],
     cfg: &LoopConfig,
@@ -181,7 +182,7 @@ fn serve(
             (None, None) => "nowhere".into(),
         }
     );
-    let result = forward::run(ports, pipeline, &counters, cfg, stop);
+    let result = forward::run(ports, pipeline, hops, &counters, cfg, stop);
     print_counters(&counters, false);
     if let Some(n) = &a.counters {
         let _ = Workspace::unlink_shm(n);

@@ -12,7 +12,10 @@
 //!    request ring (once per hold-down, [`RequestHold`]) and drop the frame.
 //!
 //! Nothing here makes a system call or allocates after [`Pipeline::new`]; the
-//! transmission and the counters' flush are the caller's ([`crate::forward`]).
+//! transmission and the counters' flush are the caller's ([`crate::forward`]). The map
+//! and ring ([`NextHops`]) come with each batch and the pipeline keeps no reference to
+//! them: they borrow the mapping, which the caller replaces when the mirror replaces
+//! the region ([`crate::hops`]).
 
 use neigh_core::map::Busy;
 use neigh_core::ring::{PostError, RequestRing, ResolveRequest};
@@ -52,7 +55,7 @@ pub struct PortInfo {
     pub mac: Mac,
 }
 
-/// Where next-hop MACs come from.
+/// Where next-hop MACs come from, for one batch.
 #[derive(Clone, Copy, Debug)]
 pub enum NextHops<'a> {
     /// The mirror's map, and its request ring to ask for misses (none: misses are only
@@ -68,6 +71,19 @@ pub enum NextHops<'a> {
     Fixed(Mac),
 }
 
+impl NextHops<'_> {
+    /// True when the map was replaced by another region (its mirror restarted with
+    /// another shape, or was found hung): it is frozen for good and its ring served by
+    /// nobody, so the name should be joined again. Always false for a fixed MAC. O(1),
+    /// one atomic load.
+    pub fn is_superseded(&self) -> bool {
+        match self {
+            NextHops::Map { reader, .. } => reader.is_superseded(),
+            NextHops::Fixed(_) => false,
+        }
+    }
+}
+
 /// A frame of the batch waiting for its next hop's MAC.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -76,12 +92,11 @@ struct Pending {
     key: NeighKey,
 }
 
-/// The forwarding state: ports, routes, where MACs come from, and scratch space for one
-/// batch.
-pub struct Pipeline<'a> {
+/// The forwarding state: ports, routes, the requests recently made, and scratch space
+/// for one batch.
+pub struct Pipeline {
     ports: Vec<PortInfo>,
     routes: RouteTable,
-    hops: NextHops<'a>,
     hold: RequestHold,
     pending: Vec<Pending>,
     found: Vec<Result<Option<MapEntry>, Busy>>,
@@ -89,20 +104,13 @@ pub struct Pipeline<'a> {
     pub tally: Tally,
 }
 
-impl<'a> Pipeline<'a> {
+impl Pipeline {
     /// A pipeline over `ports` (indexes as in `routes`), for batches of up to `batch`
     /// frames; a next hop is requested at most once per `hold_ms`.
-    pub fn new(
-        ports: Vec<PortInfo>,
-        routes: RouteTable,
-        hops: NextHops<'a>,
-        batch: usize,
-        hold_ms: u64,
-    ) -> Self {
+    pub fn new(ports: Vec<PortInfo>, routes: RouteTable, batch: usize, hold_ms: u64) -> Self {
         Pipeline {
             ports,
             routes,
-            hops,
             hold: RequestHold::new(hold_ms),
             pending: Vec::with_capacity(batch),
             found: Vec::with_capacity(batch),
@@ -115,12 +123,21 @@ impl<'a> Pipeline<'a> {
         &self.ports
     }
 
-    /// Forwards one batch received on port `rx`: rewrites the frames to send in place
-    /// and sets `verdicts[i]` for each frame `i` (`verdicts` is cleared first). `now_ms`:
-    /// a monotonic clock for the request hold-down. Cost: O(frames) plus one burst
-    /// lookup; no system call, no allocation (the scratch vectors keep their capacity).
+    /// Forgets which next hops were requested: the next miss of each is asked for at
+    /// once. For a new request ring (the old one's requests are lost with it). O(table
+    /// slots).
+    pub fn forget_requests(&mut self) {
+        self.hold.clear();
+    }
+
+    /// Forwards one batch received on port `rx` with the MACs of `hops`: rewrites the
+    /// frames to send in place and sets `verdicts[i]` for each frame `i` (`verdicts` is
+    /// cleared first). `now_ms`: a monotonic clock for the request hold-down. Cost:
+    /// O(frames) plus one burst lookup; no system call, no allocation (the scratch
+    /// vectors keep their capacity).
     pub fn process(
         &mut self,
+        hops: NextHops<'_>,
         rx: usize,
         frames: &mut impl Frames,
         verdicts: &mut Vec<Verdict>,
@@ -134,8 +151,8 @@ impl<'a> Pipeline<'a> {
             self.tally.bump(Counter::Batches);
         }
         self.route_batch(rx, frames);
-        self.resolve_batch();
-        self.finish_batch(frames, verdicts, now_ms);
+        self.resolve_batch(hops);
+        self.finish_batch(hops, frames, verdicts, now_ms);
     }
 
     /// Pass 1: classify and route; the frames to forward go to `pending`.
@@ -178,9 +195,9 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Pass 2: one burst lookup for every pending frame's next hop.
-    fn resolve_batch(&mut self) {
+    fn resolve_batch(&mut self, hops: NextHops<'_>) {
         self.found.clear();
-        let NextHops::Map { reader, .. } = self.hops else {
+        let NextHops::Map { reader, .. } = hops else {
             return;
         };
         if self.pending.is_empty() {
@@ -194,9 +211,15 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Pass 3: rewrite and send what resolved; request and drop what did not.
-    fn finish_batch(&mut self, frames: &mut impl Frames, verdicts: &mut [Verdict], now_ms: u64) {
+    fn finish_batch(
+        &mut self,
+        hops: NextHops<'_>,
+        frames: &mut impl Frames,
+        verdicts: &mut [Verdict],
+        now_ms: u64,
+    ) {
         for (j, p) in self.pending.iter().enumerate() {
-            let mac = match self.hops {
+            let mac = match hops {
                 NextHops::Fixed(mac) => mac,
                 NextHops::Map { ring, .. } => match self.found[j] {
                     Ok(Some(e)) => match e.mac() {
@@ -335,7 +358,7 @@ mod tests {
             reader: view.reader(),
             ring: view.ring(),
         };
-        let mut p = Pipeline::new(ports(), routes(), hops, 32, 1000);
+        let mut p = Pipeline::new(ports(), routes(), 32, 1000);
         let mut frames = VecFrames(vec![
             v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 2), 64),  // hit
             v4_frame(OUR, Ipv4Addr::new(10, 9, 0, 1), 64),  // hit via 10.1.2.2
@@ -349,7 +372,7 @@ mod tests {
         ]);
         let before: Vec<_> = frames.0.clone();
         let mut verdicts = Vec::new();
-        p.process(0, &mut frames, &mut verdicts, 5000);
+        p.process(hops, 0, &mut frames, &mut verdicts, 5000);
         use Verdict::*;
         assert_eq!(
             verdicts,
@@ -398,10 +421,10 @@ mod tests {
 
     #[test]
     fn fixed_mac_forwards_without_a_map() {
-        let mut p = Pipeline::new(ports(), routes(), NextHops::Fixed(H2_MAC), 32, 1000);
+        let mut p = Pipeline::new(ports(), routes(), 32, 1000);
         let mut frames = VecFrames(vec![v4_frame(OUR, Ipv4Addr::new(10, 1, 2, 9), 64)]);
         let mut verdicts = Vec::new();
-        p.process(0, &mut frames, &mut verdicts, 0);
+        p.process(NextHops::Fixed(H2_MAC), 0, &mut frames, &mut verdicts, 0);
         assert_eq!(verdicts, [Verdict::Send(1)]);
         assert_eq!(&frames.0[0][..6], &H2_MAC);
         assert_eq!(p.tally.get(Counter::BurstLookups), 0);

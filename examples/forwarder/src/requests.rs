@@ -55,6 +55,11 @@ impl RequestHold {
         });
         true
     }
+
+    /// Forgets every request: each next hop may be asked for at once. O(table slots).
+    pub fn clear(&mut self) {
+        *self.slots = [None; SLOTS];
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +82,8 @@ mod tests {
         assert!(!h.should_ask(&key(1), 1099));
         assert!(h.should_ask(&key(1), 1100));
         assert!(h.should_ask(&key(2), 1100), "another next hop is its own");
+        assert!(!h.should_ask(&key(2), 1150));
+        h.clear();
+        assert!(h.should_ask(&key(2), 1150), "asked again once cleared");
     }
 }
