@@ -74,6 +74,8 @@ counters! {
     Batches = "batches",
     /// Burst lookups made on the map (one per batch with a next hop to resolve).
     BurstLookups = "burst_lookups",
+    /// Times the map was joined again because the mirror had replaced its region.
+    Rejoins = "rejoins",
 }
 
 /// Bytes of the counters region.

@@ -10,12 +10,14 @@
 //! through the same [`pipeline::Pipeline`]: parse ([`frame`]), route ([`route`]), one
 //! burst lookup of all next hops in the map, rewrite the Ethernet header and the TTL,
 //! send; a next hop the map misses is asked for through the map's request ring
-//! ([`requests`]) and the packet dropped. [`forward`] is the loop; [`counters`] are
-//! readable while it runs; [`args`] is the command line and [`iface`] finds interfaces.
+//! ([`requests`]) and the packet dropped. [`forward`] is the loop, and [`hops`] the map
+//! it reads, joined again when the mirror replaces the region; [`counters`] are readable
+//! while it runs; [`args`] is the command line and [`iface`] finds interfaces.
 pub mod args;
 pub mod counters;
 pub mod forward;
 pub mod frame;
+pub mod hops;
 pub mod iface;
 pub mod packet;
 pub mod pipeline;

@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 
 use neigh::mirror::signal::install_stop_handlers;
-use neigh::region::Region;
-use neigh::workspace::{Access, Workspace};
+use neigh::workspace::Workspace;
 use neigh_forwarder::args::{self, Command, IoKind, RunArgs, USAGE};
 use neigh_forwarder::counters::{Counter, Counters};
 use neigh_forwarder::forward::{self, LoopConfig};
+use neigh_forwarder::hops::HopSource;
 use neigh_forwarder::iface::{format_mac, port_info};
 use neigh_forwarder::packet::PacketPorts;
 use neigh_forwarder::pipeline::{NextHops, Pipeline, PortInfo};
@@ -87,25 +87,12 @@ fn ports_and_routes(a: &RunArgs) -> Result<(Vec<PortInfo>, RouteTable), String> 
 
 fn run(a: &RunArgs) -> Result<(), String> {
     let (ports, routes) = ports_and_routes(a)?;
-    let region = match &a.map {
-        Some(name) if a.fixed_mac.is_none() => {
-            Some(Region::open(name, Access::ReadWrite).map_err(|e| format!("map {name}: {e}"))?)
-        }
-        _ => None,
-    };
-    let view = region
-        .as_ref()
-        .map(|r| r.view().map_err(|e| e.to_string()))
-        .transpose()?;
-    let hops = match (a.fixed_mac, view) {
-        (Some(mac), _) => NextHops::Fixed(mac),
-        (None, Some(v)) => NextHops::Map {
-            reader: v.reader(),
-            ring: v.ring(),
-        },
+    let mut source = match (a.fixed_mac, &a.map) {
+        (Some(mac), _) => HopSource::Fixed(mac),
+        (None, Some(name)) => HopSource::join(name).map_err(|e| format!("map {name}: {e}"))?,
         (None, None) => unreachable!("the parser requires --map or --fixed-mac"),
     };
-    if let NextHops::Map { ring: None, .. } = hops {
+    if let NextHops::Map { ring: None, .. } = source.hops().map_err(|e| e.to_string())? {
         eprintln!("forwarder: the map has no request ring: misses are counted, not asked for");
     }
     let ifindexes: Vec<u32> = ports.iter().map(|p| p.ifindex).collect();
@@ -134,15 +121,14 @@ fn run(a: &RunArgs) -> Result<(), String> {
         },
     };
     let result = match xdp {
-        Some(mut p) => serve(&mut p, &mut pipeline, hops, a, &names, &cfg, stop),
+        Some(mut p) => serve(&mut p, &mut pipeline, &mut source, a, &names, &cfg, stop),
         None => {
             warn_if_kernel_forwards();
             let mut p =
                 PacketPorts::open(&ifindexes, a.batch).map_err(|e| format!("AF_PACKET: {e}"))?;
-            serve(&mut p, &mut pipeline, hops, a, &names, &cfg, stop)
+            serve(&mut p, &mut pipeline, &mut source, a, &names, &cfg, stop)
         }
     };
-    drop(region);
     result
 }
 
@@ -164,7 +150,7 @@ fn warn_if_kernel_forwards() {
 fn serve(
     ports: &mut impl Ports,
     pipeline: &mut Pipeline,
-    hops: NextHops<'_>,
+    source: &mut HopSource,
     a: &RunArgs,
     names: &[String],
     cfg: &LoopConfig,
@@ -182,7 +168,7 @@ fn serve(
             (None, None) => "nowhere".into(),
         }
     );
-    let result = forward::run(ports, pipeline, hops, &counters, cfg, stop);
+    let result = forward::run(ports, pipeline, source, &counters, cfg, stop);
     print_counters(&counters, false);
     if let Some(n) = &a.counters {
         let _ = Workspace::unlink_shm(n);

@@ -14,6 +14,11 @@
 //! 4. the neighbor is deleted in `fw`: the next ping misses again, the forwarder asks
 //!    again, and pings go through again.
 //!
+//! And once (AF_PACKET, IPv4), the mirror restarting with another capacity, which
+//! replaces its region and marks the old one superseded: the running forwarder joins the
+//! name again within seconds, says so once, and takes MACs from the new region and asks
+//! the new mirror for what it misses.
+//!
 //! Needs root (namespaces, XDP); skipped with a message otherwise, unless
 //! `NEIGH_REQUIRE_NETNS=1`, which makes that a failure.
 
@@ -186,13 +191,15 @@ struct RunningMirror {
     name: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    remove_map: bool,
 }
 
 impl RunningMirror {
-    fn start(ns: &Netns, name: &str) -> Self {
+    /// Starts a mirror of the map `name` for `capacity` entries.
+    fn start(ns: &Netns, name: &str, capacity: usize) -> Self {
         let cfg = MirrorConfig {
             map_name: Some(name.to_owned()),
-            capacity: 1024,
+            capacity,
             resolve: ResolveConfig {
                 ring_cells: 256,
                 hold_down: Duration::from_millis(200),
@@ -226,7 +233,14 @@ impl RunningMirror {
             name: name.to_owned(),
             stop,
             thread: Some(thread),
+            remove_map: true,
         }
+    }
+
+    /// Stops the mirror and leaves its map where it is, as `neigh mirror` does when it
+    /// exits: the next mirror of the name finds it.
+    fn stop_keeping_map(mut self) {
+        self.remove_map = false;
     }
 }
 
@@ -236,7 +250,9 @@ impl Drop for RunningMirror {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = Workspace::unlink_shm(&self.name);
+        if self.remove_map {
+            let _ = Workspace::unlink_shm(&self.name);
+        }
     }
 }
 
@@ -530,7 +546,7 @@ fn scenario(test: &str, tag: &str, io: &[&str], expect: &str) {
     let t = Topology::new(tag);
     let map = format!("nfw-{tag}-map-{}", std::process::id());
     let counters = format!("nfw-{tag}-counters-{}", std::process::id());
-    let _mirror = RunningMirror::start(&t.fw, &map);
+    let _mirror = RunningMirror::start(&t.fw, &map, 1024);
     let region = Region::open(&map, Access::ReadOnly).expect("join the map");
     let mut fwd = RunningForwarder::start(&t.fw, &map, &counters, io);
     if io.contains(&"xdp") {
@@ -585,5 +601,124 @@ fn forwards_through_the_map_over_af_packet() {
         "packet",
         &["--io", "packet"],
         "AF_PACKET, TPACKET_V3",
+    );
+}
+
+/// The mirror restarts with another capacity: its region is replaced under the same name
+/// and the old one marked superseded (and frozen). The forwarder, running throughout,
+/// must follow: a MAC change only the new region sees reaches it within seconds, a
+/// deleted neighbor is asked for on the new region's ring and resolved by the new mirror,
+/// and its log says once that it joined the new region.
+#[test]
+fn follows_the_mirror_to_a_new_region() {
+    let test = "forwarder_e2e_rejoin";
+    if !can_run(test) {
+        return;
+    }
+    let t = Topology::new("rejoin");
+    let map = format!("nfw-rejoin-map-{}", std::process::id());
+    let counters = format!("nfw-rejoin-counters-{}", std::process::id());
+    let first = RunningMirror::start(&t.fw, &map, 1024);
+    let old = Region::open(&map, Access::ReadOnly).expect("join the map");
+    let mut fwd = RunningForwarder::start(&t.fw, &map, &counters, &["--io", "packet"]);
+    let c = fwd.counters();
+    let key = NeighKey {
+        ifindex: t.fw.ifindex("eth2"),
+        addr: H2_V4.parse::<IpAddr>().expect("address"),
+    };
+    let h2_mac = t.h2.mac("eth0");
+    let secs = Duration::from_secs;
+
+    // Forwarding works through the first region (the first ping asks for h2; the
+    // reverse path may miss once more).
+    ping_once(&t.h1, H2_V4);
+    wait_for("the first map learns h2", secs(5), || {
+        map_mac(&old, &key) == Some(h2_mac)
+    });
+    wait_for("pings go through the first region", secs(5), || {
+        ping_once(&t.h1, H2_V4)
+    });
+    assert_eq!(
+        ping_all(&t.h1, H2_V4, 5),
+        5,
+        "0 loss before the restart; {c:?}"
+    );
+    let before_restart = Snapshot::of(&c);
+
+    // The mirror restarts with another capacity: a new region under the name, the old
+    // one superseded.
+    first.stop_keeping_map();
+    let _second = RunningMirror::start(&t.fw, &map, 4096);
+    let new = Region::open(&map, Access::ReadOnly).expect("join the new map");
+    let (old_r, new_r) = (old.reader().expect("reader"), new.reader().expect("reader"));
+    assert!(old_r.is_superseded(), "the old region is marked superseded");
+    assert!(!new_r.is_superseded());
+    assert_ne!(
+        old_r.capacity(),
+        new_r.capacity(),
+        "a region of another shape"
+    );
+    wait_for("the new map learns h2 (first dump)", secs(5), || {
+        map_mac(&new, &key) == Some(h2_mac)
+    });
+    let took = wait_for("the forwarder joins the new region", secs(5), || {
+        c.get(Counter::Rejoins) == 1
+    });
+    eprintln!("rejoin: the forwarder joined the new region after {took:?}");
+
+    // h2's MAC changes: only the new region learns it, and the forwarder sends to it.
+    let new_mac_text = "02:00:00:00:a4:02";
+    let new_mac = neigh_forwarder::args::parse_mac(new_mac_text).expect("mac");
+    t.h2.ip(&format!("link set dev eth0 address {new_mac_text}"));
+    wait_for("the new map follows the new MAC", secs(2), || {
+        map_mac(&new, &key) == Some(new_mac)
+    });
+    assert_eq!(
+        map_mac(&old, &key),
+        Some(h2_mac),
+        "the old region is frozen"
+    );
+    let took = wait_for("pings go through to the new MAC", secs(5), || {
+        ping_once(&t.h1, H2_V4)
+    });
+    eprintln!("rejoin: forwarding to the new MAC after {took:?}");
+    assert_eq!(
+        ping_all(&t.h1, H2_V4, 10),
+        10,
+        "0 loss after the rejoin; {c:?}"
+    );
+
+    // A miss is asked for on the new region's ring, and the new mirror resolves it.
+    let served = || MirrorStats::read(&new_r).get(StatWord::RequestsServed);
+    let served_before = served();
+    t.fw.ip(&format!("neigh del {H2_V4} dev eth2"));
+    wait_for("the new map drops h2", secs(2), || {
+        map_mac(&new, &key).is_none()
+    });
+    let s = Snapshot::of(&c);
+    assert!(!ping_once(&t.h1, H2_V4), "ping after delete misses");
+    s.wait(&c, Counter::RequestsPosted, 1, "asked for h2 again");
+    wait_for("the new mirror resolves h2", secs(5), || {
+        map_mac(&new, &key) == Some(new_mac)
+    });
+    assert!(
+        served() > served_before,
+        "the new mirror served the request"
+    );
+    wait_for("pings go through again", secs(5), || {
+        ping_once(&t.h1, H2_V4)
+    });
+    assert_eq!(ping_all(&t.h1, H2_V4, 5), 5, "0 loss again; {c:?}");
+    assert_eq!(c.get(Counter::Rejoins), 1, "joined once; {c:?}");
+    // Each forwarded ping is two frames out: the counters went on from where they were.
+    before_restart.wait(&c, Counter::Tx, 30, "counted across the rejoin");
+
+    let (status, stderr) = fwd.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {stderr}");
+    let joined = format!("forwarder: map {map} was replaced: joined its new region");
+    assert_eq!(
+        stderr.matches(&joined).count(),
+        1,
+        "the rejoin logged once: {stderr}"
     );
 }
