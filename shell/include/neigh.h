@@ -325,7 +325,9 @@ typedef struct neigh_status {
      */
     uint8_t reserved;
     /**
-     * The pid of the mirror that owns (or last owned) the map.
+     * The pid of the mirror that owns (or last owned) the map, as its own pid namespace
+     * numbers it (a mirror in a container has another pid seen from the host). Judge
+     * whether it runs by `stale`, not by this pid.
      */
     uint64_t writer_pid;
     /**

@@ -17,8 +17,8 @@
 //! | 21-31 | reserved, zero | - |
 //! | 32-47 | general-purpose statistics words 0-15 | the owner |
 //! | 48    | poisoned: non-zero once a writer unwound in the middle of a move | writers |
-//! | 49-50 | general-purpose statistics words 16-17 | the owner |
-//! | 51-63 | reserved, zero | - |
+//! | 49-53 | general-purpose statistics words 16-20 | the owner |
+//! | 54-63 | reserved, zero | - |
 //!
 //! The header describes the map only. A request ring, when the region has one, starts at
 //! the map's `total bytes` (word 9) and records that offset in its own header; see
@@ -29,8 +29,9 @@ pub const MAGIC: u64 = u64::from_be_bytes(*b"NEIGHMAP");
 /// The layout this build formats and joins; any other version is refused on join.
 pub const LAYOUT_VERSION: u64 = 6;
 /// Number of general-purpose statistics words in the header (indexes `0..STAT_WORDS`):
-/// words 32-47 hold the first 16, words 49-50 the rest.
-pub const STAT_WORDS: usize = 18;
+/// words 32-47 hold the first 16, words 49-53 the rest. In a region written by a build
+/// that had fewer, the others are zero: an owner's words read 0 for "not recorded".
+pub const STAT_WORDS: usize = 21;
 
 pub(crate) const HEADER_WORDS: usize = 64;
 pub(crate) const HEADER_BYTES: usize = HEADER_WORDS * 8;

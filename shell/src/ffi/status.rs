@@ -43,7 +43,9 @@ pub struct neigh_status {
     pub poisoned: u8,
     /// Always 0.
     pub reserved: u8,
-    /// The pid of the mirror that owns (or last owned) the map.
+    /// The pid of the mirror that owns (or last owned) the map, as its own pid namespace
+    /// numbers it (a mirror in a container has another pid seen from the host). Judge
+    /// whether it runs by `stale`, not by this pid.
     pub writer_pid: u64,
     /// Milliseconds since the writer's last heartbeat (`CLOCK_MONOTONIC`, this host).
     pub heartbeat_age_ms: u64,

@@ -222,7 +222,7 @@ impl Mirror {
         let generation = match &owned.took_over {
             Some(t) => t.generation,
             None => {
-                owner::start(&views(&owned.region)?.0, &cfg);
+                owner::start(&views(&owned.region)?.0, &cfg, owned.token);
                 0
             }
         };

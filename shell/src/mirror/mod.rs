@@ -9,6 +9,8 @@
 //!   rate-limited and asked of the kernel.
 //! - `owner.rs`: who owns a map: the claim, taking a gone mirror's region over in place
 //!   (repair, then resync), superseding one that cannot be, refusing a live mirror's.
+//! - `liveness.rs`: whether a writer's pid says it runs: only in the pid namespace it
+//!   recorded with its claim ([`pid_liveness`]); elsewhere its heartbeat does.
 //! - [`MirrorError`] (`error.rs`): every failure of this API.
 //! - [`MirrorConfig`] (`config.rs`): map name, capacity, dev and family filters, buffer.
 //! - [`Region`] (`crate::region`): the map + request ring region, created or joined.
@@ -48,6 +50,7 @@ mod apply;
 mod config;
 mod error;
 mod event_loop;
+mod liveness;
 mod owner;
 mod requests;
 mod resolver;
@@ -59,6 +62,6 @@ pub use crate::region::{Region, RegionError};
 pub use config::{Families, MirrorConfig, ResolveConfig};
 pub use error::MirrorError;
 pub use event_loop::{Mirror, PollReport};
-pub use owner::process_exists;
+pub use liveness::{pid_liveness, process_exists, PidLiveness, PidNs};
 pub use resync::DUMP_RCVBUF;
 pub use stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};

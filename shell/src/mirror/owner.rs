@@ -43,11 +43,10 @@ use std::path::{Path, PathBuf};
 use log::{info, warn};
 use neigh_core::map::{MapParams, MapStats, NeighMap, STAT_WORDS};
 use neigh_core::region::RegionView;
-use rustix::io::Errno;
-use rustix::process::{test_kill_process, Pid};
 
 use super::config::MirrorConfig;
 use super::error::MirrorError;
+use super::liveness::{self, process_exists};
 use super::stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};
 use crate::region::Region;
 use crate::workspace::{region_paths, ShmOptions, SHM_DIR};
@@ -106,7 +105,7 @@ pub(super) fn acquire(cfg: &MirrorConfig, params: &MapParams) -> Result<Owned, M
             Decision::TakeOver(seen) => {
                 let map = writer(&view)?;
                 let token = claim_from(&map, seen, name)?;
-                let took_over = take_over(&map, &stats.map, cfg);
+                let took_over = take_over(&map, &stats.map, cfg, token);
                 return Ok(Owned {
                     region: old,
                     token,
@@ -238,8 +237,8 @@ fn create(
 
 /// The rest of a takeover once claimed: the header says who owns the map now (with a
 /// fresh heartbeat), then the repair.
-fn take_over(map: &NeighMap<'_>, before: &MapStats, cfg: &MirrorConfig) -> TookOver {
-    start(map, cfg);
+fn take_over(map: &NeighMap<'_>, before: &MapStats, cfg: &MirrorConfig, token: u64) -> TookOver {
+    start(map, cfg, token);
     let repaired = map.repair();
     let name = cfg.map_name.as_deref().unwrap_or_default();
     if repaired.was_clean() {
@@ -270,19 +269,11 @@ fn take_over(map: &NeighMap<'_>, before: &MapStats, cfg: &MirrorConfig) -> TookO
     }
 }
 
-/// Whether process `pid` exists (`kill(pid, 0)` succeeds, or fails only for lack of
-/// permission): how a map's writer is judged alive (in this pid namespace).
-pub fn process_exists(pid: u64) -> bool {
-    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
-        return false;
-    };
-    matches!(test_kill_process(pid), Ok(()) | Err(Errno::PERM))
-}
-
-/// Records this process as the map's owner once it holds the claim: pid, start time,
-/// heartbeat period, state [`MirrorState::Starting`], a first heartbeat, and the mirror's
-/// statistics words zeroed (they count what this mirror does).
-pub(super) fn start(map: &NeighMap<'_>, cfg: &MirrorConfig) {
+/// Records this process as the map's owner once it holds the claim `token`: pid, start
+/// time, heartbeat period, state [`MirrorState::Starting`], a first heartbeat, the
+/// mirror's statistics words zeroed (they count what this mirror does), and last its pid
+/// namespace under `token` ([`liveness::record`]).
+pub(super) fn start(map: &NeighMap<'_>, cfg: &MirrorConfig, token: u64) {
     map.heartbeat(monotonic_ms());
     map.set_owner(u64::from(std::process::id()));
     for i in 0..STAT_WORDS {
@@ -294,6 +285,7 @@ pub(super) fn start(map: &NeighMap<'_>, cfg: &MirrorConfig) {
         cfg.heartbeat.as_millis() as u64,
     );
     map.stat_store(StatWord::State.index(), MirrorState::Starting.as_u64());
+    liveness::record(map, token);
 }
 
 /// Checks, before a loop turn writes anything, that this mirror still owns its region:

@@ -4,6 +4,8 @@
 use neigh_core::map::{MapReader, MapStats, STAT_WORDS};
 use rustix::time::{clock_gettime, ClockId};
 
+use super::liveness::PidNs;
+
 /// Index of one statistics word of the map header (`0..STAT_WORDS`), as the mirror uses
 /// them. Readers (the CLI, the C FFI, a data plane) decode them with [`MirrorStats::read`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +48,17 @@ pub enum StatWord {
     /// Failures to wait for or receive events other than overruns (each followed by a
     /// resync).
     ReceiveFailures = 17,
+    /// Device number of the owner's pid namespace (`st_dev` of `/proc/self/ns/pid`), 0
+    /// when not recorded; see [`PidNsClaim`](Self::PidNsClaim).
+    PidNsDevice = 18,
+    /// Inode number of the owner's pid namespace (the `N` of `pid:[N]` that
+    /// `readlink /proc/PID/ns/pid` shows), 0 when not recorded.
+    PidNsInode = 19,
+    /// The claim word the owner held when it recorded [`PidNsDevice`](Self::PidNsDevice)
+    /// and [`PidNsInode`](Self::PidNsInode), stored after them: they describe the claim's
+    /// holder only while its claim word is this one (a later owner, or a build that
+    /// records no namespace, leaves them describing someone else).
+    PidNsClaim = 20,
 }
 
 impl StatWord {
@@ -174,6 +187,21 @@ impl MirrorStats {
     pub fn get(&self, w: StatWord) -> u64 {
         self.words[w.index()]
     }
+
+    /// The pid namespace the current owner ([`MapStats::owner`]) recorded when it claimed
+    /// the map, also once it released the claim; `None` when it recorded none (a build
+    /// that does not, or another kind of writer). For display: whether the owner runs is
+    /// judged by [`pid_liveness`](super::pid_liveness), which reads these words in their
+    /// order and only for the current claim.
+    pub fn owner_pid_ns(&self) -> Option<PidNs> {
+        let tag = self.get(StatWord::PidNsClaim);
+        let ns = PidNs {
+            dev: self.get(StatWord::PidNsDevice),
+            ino: self.get(StatWord::PidNsInode),
+        };
+        let same_claim = tag >> 32 == self.map.claims && u64::from(tag as u32) == self.map.owner;
+        (same_claim && tag as u32 != 0 && ns.ino != 0).then_some(ns)
+    }
 }
 
-const _: () = assert!(STAT_WORDS == StatWord::ReceiveFailures as usize + 1);
+const _: () = assert!(STAT_WORDS == StatWord::PidNsClaim as usize + 1);

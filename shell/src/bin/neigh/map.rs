@@ -135,6 +135,10 @@ pub fn stat_fields(region: &Region, s: &MirrorStats) -> Vec<(&'static str, u64)>
         ("full", s.map.full),
         ("generation", s.map.generation),
         ("owner_pid", s.map.owner),
+        (
+            "owner_pid_namespace",
+            s.owner_pid_ns().map_or(0, |ns| ns.ino),
+        ),
         ("claims", s.map.claims),
         ("heartbeat_age_ms", s.heartbeat_age_ms),
         ("events_applied", s.get(StatWord::Applied)),
@@ -205,8 +209,10 @@ fn stat_text(out: &mut Vec<u8>, name: &str, region: &Region, s: &MirrorStats) {
     );
     let _ = writeln!(
         out,
-        "  writer: pid {} state {} heartbeat {} ms ago{}{}{}, owners so far {}",
+        "  writer: pid {}{} state {} heartbeat {} ms ago{}{}{}, owners so far {}",
         m.owner,
+        s.owner_pid_ns()
+            .map_or(String::new(), |ns| format!(" in pid:[{}]", ns.ino)),
         s.state.name(),
         s.heartbeat_age_ms,
         if s.stale { " STALE" } else { "" },

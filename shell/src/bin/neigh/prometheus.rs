@@ -65,7 +65,14 @@ const HELP: &[(&str, &str)] = &[
         "generation",
         "Generation of the last resync (mark and sweep).",
     ),
-    ("owner_pid", "Process id of the mirror that writes the map."),
+    (
+        "owner_pid",
+        "Process id of the mirror that writes the map, in its pid namespace.",
+    ),
+    (
+        "owner_pid_namespace",
+        "Inode of the writer's pid namespace, the N of pid:[N] (0: not recorded).",
+    ),
     (
         "claims",
         "How many mirrors have owned the map (one more at each restart).",
