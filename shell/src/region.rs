@@ -167,7 +167,9 @@ impl Region {
     }
 
     /// How alive the region's writer looks, for choosing among regions of one name: a
-    /// live writer (not stopped, heartbeat fresh) first, then the latest heartbeat.
+    /// live writer (not stopped, heartbeat fresh) first, then the latest heartbeat. Not
+    /// by pid: a reader may be in another pid namespace than the writer, where its pid
+    /// says nothing.
     fn liveness(&self) -> (bool, u64) {
         let Ok(reader) = self.reader() else {
             return (false, 0);

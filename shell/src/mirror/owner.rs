@@ -14,31 +14,43 @@
 //!
 //! # A mirror starting on a name
 //!
-//! It joins the region found under the name and decides from its header:
+//! It joins the region found under the name and first judges whether the claim's holder
+//! runs ([`pid_liveness`]). Its pid is authoritative (`kill(pid, 0)`) only when the
+//! holder recorded, with its claim, that its pid namespace is this mirror's; otherwise
+//! (a mirror in another container sharing /dev/shm, a region written by a build that
+//! records no namespace) the pid says nothing here, and the new mirror watches the
+//! holder's heartbeat ([`watch`]): for about one period if it goes on, about three past
+//! its last one if it has stopped. Then it decides from the header:
 //!
 //! | the region | what the new mirror does |
 //! | --- | --- |
 //! | none, or not a map of this layout version | creates one |
-//! | its holder is alive (another process) with a fresh heartbeat | refuses to start |
-//! | its holder is gone: released (stopped cleanly), or its pid no longer exists; same map shape and ring, in the directory asked for (`--hugetlb DIR`, else /dev/shm) | **takes it over in place**: claims it, repairs what a killed writer left ([`NeighMap::repair`]), resyncs into it (mark and sweep) |
+//! | its holder is alive (another process) with a fresh heartbeat; or in another pid namespace, and its heartbeat goes on while watched | refuses to start |
+//! | its holder is gone: released (stopped cleanly), or in this pid namespace and its pid no longer exists; same map shape and ring, in the directory asked for (`--hugetlb DIR`, else /dev/shm) | **takes it over in place**: claims it, repairs what a killed writer left ([`NeighMap::repair`]), resyncs into it (mark and sweep) |
 //! | its holder is gone, another map shape, ring or directory | claims it, marks it superseded, creates a new one |
-//! | its holder is alive but its heartbeat is stale (stopped with SIGSTOP, hung), or it is an earlier mirror of this very process, or no mirror ever claimed it | claims it, marks it superseded, creates a new one |
+//! | its holder is alive but its heartbeat is stale (stopped with SIGSTOP, hung), or it is an earlier mirror of this very process, or no mirror ever claimed it; or in another pid namespace, and its heartbeat stayed put while watched until stale | claims it, marks it superseded, creates a new one |
 //!
 //! A region is taken over in place only when its writer has provably stopped for good:
 //! a mirror releases its claim only after its last write, and a dead process writes
 //! nothing. A live process with a stale heartbeat may resume in the middle of a move, so
 //! its region is never written by anyone else: it is superseded and left to it, and once
-//! it resumes, its next loop turn finds the claim taken and it exits. Readers of a taken-
-//! over region notice nothing but `Busy` for the keys of a move its writer died in (until
-//! the repair) and the entries the kernel changed meanwhile (until the resync); readers
-//! of a superseded region see [`MapStats::superseded`] and join the name again.
+//! it resumes, its next loop turn finds the claim taken and it exits. A holder in another
+//! pid namespace whose heartbeat stopped may be dead or hung, which nothing here tells
+//! apart: it is superseded, never taken over, so no lock it may still hold is released.
+//! Readers of a taken-over region notice nothing but `Busy` for the keys of a move its
+//! writer died in (until the repair) and the entries the kernel changed meanwhile (until
+//! the resync); readers of a superseded region see [`MapStats::superseded`] and join the
+//! name again.
 //!
-//! Liveness is judged by pid (`kill(pid, 0)`), so mirrors sharing a name must share a pid
-//! namespace; a dead mirror's pid reused by another process makes its region look alive
-//! with a stale heartbeat, and it is superseded rather than taken over.
+//! A dead mirror's pid reused by another process of its namespace makes its region look
+//! alive with a stale heartbeat, and it is superseded rather than taken over. After a
+//! crash in another pid namespace the restart waits for the heartbeat to go stale (three
+//! periods, at least 3 s) and supersedes: fast takeover in place needs a shared pid
+//! namespace.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 use neigh_core::map::{MapParams, MapStats, NeighMap, STAT_WORDS};
@@ -46,7 +58,7 @@ use neigh_core::region::RegionView;
 
 use super::config::MirrorConfig;
 use super::error::MirrorError;
-use super::liveness::{self, process_exists};
+use super::liveness::{self, pid_liveness, PidLiveness};
 use super::stats::{monotonic_ms, unix_ms, MirrorState, MirrorStats, StatWord};
 use crate::region::Region;
 use crate::workspace::{region_paths, ShmOptions, SHM_DIR};
@@ -73,8 +85,16 @@ enum Decision {
     /// Supersede it and create another; claim it first from this word (`None`: it is
     /// superseded already).
     Replace(Option<u64>),
-    /// A live mirror (this pid) keeps it.
-    Refuse(u32),
+    /// A mirror that may be running keeps it: refuse to start, with this message.
+    Refuse(String),
+}
+
+/// What the header alone says ([`Found::decide`]).
+enum FromHeader {
+    Decided(Decision),
+    /// The holder of this claim word may be running, but its pid says nothing here
+    /// ([`PidLiveness::Unknown`]): watch its heartbeat before deciding ([`watch`]).
+    Watch(u64),
 }
 
 /// Gets the region for `cfg` with a map of `params` (see the module docs): the named one
@@ -83,6 +103,8 @@ enum Decision {
 ///
 /// Errors: [`MirrorError::Io`] with `ResourceBusy` when a live mirror keeps the map or
 /// another mirror claimed it first; [`MirrorError::Region`] when it cannot be created.
+/// Cost: O(1) but for the repair of a region taken over, and for a holder whose pid says
+/// nothing here, the watch of its heartbeat: at most a few heartbeat periods.
 pub(super) fn acquire(cfg: &MirrorConfig, params: &MapParams) -> Result<Owned, MirrorError> {
     let ring_cells = cfg.resolve.ring_cells;
     let shm = ShmOptions {
@@ -93,15 +115,17 @@ pub(super) fn acquire(cfg: &MirrorConfig, params: &MapParams) -> Result<Owned, M
     };
     if let Some((path, old)) = found(name) {
         let view = old.view_to_repair()?;
-        let stats = MirrorStats::read(&view.reader());
         let wanted_dir = shm.hugetlb.as_deref().unwrap_or(Path::new(SHM_DIR));
-        let same_dir = same_dir(path.parent(), wanted_dir);
-        match decide(&view, &stats, params, ring_cells, same_dir) {
-            Decision::Refuse(pid) => {
-                return Err(in_use(format!(
-                    "map {name} is kept by a running mirror (pid {pid}); stop it first"
-                )))
-            }
+        let found = Found {
+            view: &view,
+            name,
+            params,
+            ring_cells,
+            same_dir: same_dir(path.parent(), wanted_dir),
+        };
+        let (decision, stats) = found.judge();
+        match decision {
+            Decision::Refuse(msg) => return Err(in_use(msg)),
             Decision::TakeOver(seen) => {
                 let map = writer(&view)?;
                 let token = claim_from(&map, seen, name)?;
@@ -139,6 +163,9 @@ pub(super) fn acquire(cfg: &MirrorConfig, params: &MapParams) -> Result<Owned, M
 /// The region of `name` readers would join ([`Region::open`]'s choice among /dev/shm and
 /// the hugetlbfs mounts: a live writer first, then the latest heartbeat), joined to be
 /// taken over, with its path; `None` when there is none that holds a map.
+///
+/// Judged by state and heartbeat only, not by pid: a writer in another pid namespace
+/// counts as live while its heartbeat is fresh.
 fn found(name: &str) -> Option<(PathBuf, Region)> {
     let rank = |r: &Region| {
         let s = MirrorStats::read(&r.view_to_repair().ok()?.reader());
@@ -151,41 +178,172 @@ fn found(name: &str) -> Option<(PathBuf, Region)> {
         .max_by_key(|(_, r)| rank(r))
 }
 
-/// The table of the module docs.
-fn decide(
-    view: &RegionView<'_>,
-    stats: &MirrorStats,
-    params: &MapParams,
+/// A region found under the name, and what a takeover in place would need of it.
+struct Found<'v, 'a> {
+    view: &'v RegionView<'a>,
+    name: &'v str,
+    params: &'v MapParams,
     ring_cells: usize,
+    /// It is in the directory asked for.
     same_dir: bool,
-) -> Decision {
-    let word = view.reader().claim_word();
-    let holder = word as u32;
-    let me = std::process::id();
-    if stats.map.superseded {
-        return Decision::Replace(None);
+}
+
+/// Claim words that may change under [`Found::judge`] before it gives up.
+const JUDGE_ROUNDS: usize = 3;
+
+impl Found<'_, '_> {
+    /// The decision of the module docs' table, with the header it was made on: a holder
+    /// whose pid says nothing here is watched ([`watch`]) and refused while its heartbeat
+    /// goes on (or neither goes on nor goes stale), replaced once it went stale; a claim
+    /// word that changes meanwhile is judged again, up to [`JUDGE_ROUNDS`] times.
+    fn judge(&self) -> (Decision, MirrorStats) {
+        let reader = self.view.reader();
+        let mut word = reader.claim_word();
+        for _ in 0..JUDGE_ROUNDS {
+            let stats = MirrorStats::read(&reader);
+            let w = match self.decide(&stats) {
+                FromHeader::Watch(w) => w,
+                FromHeader::Decided(decision) => return (decision, stats),
+            };
+            word = w;
+            let pid = w as u32;
+            let theirs = match stats.owner_pid_ns() {
+                Some(ns) if stats.map.owner == u64::from(pid) => format!(" in pid:[{}]", ns.ino),
+                _ => ", pid namespace not recorded".to_owned(),
+            };
+            info!(
+                "map {}: the pid of its mirror (pid {pid}{theirs}) says nothing in this pid \
+                 namespace: judging it by its heartbeat",
+                self.name
+            );
+            match watch(self.view, w) {
+                Watched::Beating => {
+                    let note = format!("{theirs}: its heartbeat goes on");
+                    return (self.refuse(pid, &note), stats);
+                }
+                Watched::Undecided => {
+                    let note = format!("{theirs}: its heartbeat neither goes on nor goes stale");
+                    return (self.refuse(pid, &note), stats);
+                }
+                Watched::Stale => {
+                    return (Decision::Replace(Some(w)), MirrorStats::read(&reader));
+                }
+                Watched::ClaimChanged => {}
+            }
+        }
+        let msg = format!(
+            "map {} was claimed by another mirror (pid {}) meanwhile",
+            self.name, word as u32
+        );
+        (Decision::Refuse(msg), MirrorStats::read(&reader))
     }
-    if word == 0 {
-        return Decision::Replace(Some(word));
-    }
-    let gone = holder == 0 || (holder != me && !process_exists(u64::from(holder)));
-    if gone {
-        let m = &stats.map;
-        let same_shape = same_dir
-            && m.capacity == params.capacity as u64
-            && m.lock_count == params.lock_count as u64
-            && m.probe_max == params.probe_max as u64
-            && view.ring_stats().map_or(0, |r| r.cells) == ring_cells as u64;
-        return if same_shape {
-            Decision::TakeOver(word)
+
+    /// The table of the module docs, from the header `stats` and the claim word read
+    /// after it, or [`FromHeader::Watch`] where the holder's pid says nothing here.
+    fn decide(&self, stats: &MirrorStats) -> FromHeader {
+        let reader = self.view.reader();
+        let word = reader.claim_word();
+        let holder = word as u32;
+        if stats.map.superseded {
+            return FromHeader::Decided(Decision::Replace(None));
+        }
+        if word == 0 {
+            return FromHeader::Decided(Decision::Replace(Some(word)));
+        }
+        let liveness = if holder == 0 {
+            PidLiveness::Gone
         } else {
-            Decision::Replace(Some(word))
+            pid_liveness(&reader, word)
         };
+        FromHeader::Decided(match liveness {
+            PidLiveness::Gone => {
+                let m = &stats.map;
+                let same_shape = self.same_dir
+                    && m.capacity == self.params.capacity as u64
+                    && m.lock_count == self.params.lock_count as u64
+                    && m.probe_max == self.params.probe_max as u64
+                    && self.view.ring_stats().map_or(0, |r| r.cells) == self.ring_cells as u64;
+                if same_shape {
+                    Decision::TakeOver(word)
+                } else {
+                    Decision::Replace(Some(word))
+                }
+            }
+            PidLiveness::Unknown => return FromHeader::Watch(word),
+            PidLiveness::Running if holder != std::process::id() && !stats.stale => {
+                self.refuse(holder, "")
+            }
+            PidLiveness::Running => Decision::Replace(Some(word)),
+        })
     }
-    if holder != me && !stats.stale {
-        return Decision::Refuse(holder);
+
+    fn refuse(&self, pid: u32, note: &str) -> Decision {
+        Decision::Refuse(format!(
+            "map {} is kept by a running mirror (pid {pid}{note}); stop it first",
+            self.name
+        ))
     }
-    Decision::Replace(Some(word))
+}
+
+/// What watching a holder's heartbeat showed.
+#[derive(Debug, PartialEq, Eq)]
+enum Watched {
+    /// It changed: the holder runs.
+    Beating,
+    /// It stayed put for at least two heartbeat periods and is stale by
+    /// [`MirrorStats::stale`]'s rule: the holder crashed, or hangs.
+    Stale,
+    /// The claim word changed: another mirror claimed the region, or the holder released
+    /// it.
+    ClaimChanged,
+    /// Neither, within the longest watch (a heartbeat period out of range, or clocks that
+    /// disagree): the holder may run.
+    Undecided,
+}
+
+/// Heartbeat periods longer than this are watched as if they were this long.
+const MAX_WATCHED_PERIOD_MS: u64 = 10_000;
+/// How often [`watch`] reads the header.
+const WATCH_STEP: Duration = Duration::from_millis(10);
+
+/// Watches the heartbeat of the holder of claim word `word` in `view`'s map, whose pid
+/// says nothing here, until it shows whether the holder runs: it goes on (a running
+/// mirror stores one every period, see [`StatWord::HeartbeatPeriodMs`]), or it stays put
+/// for two periods (a running mirror would have stored two) and is stale by this
+/// process's clock, or the claim word changes. Two periods of watching protect a live
+/// holder whose heartbeat looks old only because its clock is not this one (another time
+/// namespace).
+///
+/// Cost: a header read every [`WATCH_STEP`], for at most three periods (at least 3 s,
+/// the staleness rule) plus two: about one period for a running holder, about three past
+/// its last heartbeat for a crashed one.
+fn watch(view: &RegionView<'_>, word: u64) -> Watched {
+    let reader = view.reader();
+    let first = MirrorStats::read(&reader);
+    let period = match first.get(StatWord::HeartbeatPeriodMs) {
+        0 => 1000,
+        p => p.min(MAX_WATCHED_PERIOD_MS),
+    };
+    let least = Duration::from_millis(2 * period);
+    let most = Duration::from_millis(3 * period.max(1000) + 2 * period);
+    let start = Instant::now();
+    loop {
+        if reader.claim_word() != word {
+            return Watched::ClaimChanged;
+        }
+        let now = MirrorStats::read(&reader);
+        if now.map.heartbeat != first.map.heartbeat {
+            return Watched::Beating;
+        }
+        let waited = start.elapsed();
+        if waited >= least && now.stale {
+            return Watched::Stale;
+        }
+        if waited >= most {
+            return Watched::Undecided;
+        }
+        std::thread::sleep(WATCH_STEP);
+    }
 }
 
 /// Whether directory `found` is `wanted` (both resolved, so that a hugetlbfs mount named
