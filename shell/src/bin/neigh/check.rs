@@ -5,17 +5,20 @@
 //! checks, in order; the first that fails is the one reported:
 //! 1. the map exists and can be joined (`no such map`, or why it cannot be joined);
 //! 2. the writer did not stop (`writer stopped`: the mirror exited cleanly);
-//! 3. the writer's process exists (`writer gone`: it crashed or was killed);
+//! 3. the writer's process exists (`writer gone`: it crashed or was killed), when the
+//!    writer recorded that its pid namespace is this one; a writer in another pid
+//!    namespace, or one that recorded none, is judged by its heartbeat alone (check 4);
 //! 4. its heartbeat is at most `--max-age` ms old, by default three heartbeat periods and
 //!    at least 3 s, the rule `map stat` uses for `stale` (`heartbeat stale`);
 //! 5. the first full dump is in the map (`not yet synced`); a later resync in progress
 //!    is fine, the entries stay readable meanwhile;
 //! 6. the map never refused an insert for lack of room (`map full`).
 //!
-//! The writer's pid is the one its own PID namespace gave it: run the check in the
-//! mirror's PID namespace (the host's, for the systemd unit).
+//! The writer's pid is the one its own pid namespace gave it: run in another one (a probe
+//! in a sidecar container), the check cannot tell a crash from a hang until the
+//! heartbeat goes stale, and prints the pid as that namespace numbers it.
 
-use neigh::mirror::{process_exists, MirrorState, MirrorStats, Region, StatWord};
+use neigh::mirror::{pid_liveness, MirrorState, MirrorStats, PidLiveness, Region, StatWord};
 use neigh::workspace::Access;
 
 use crate::error::CliError;
@@ -47,7 +50,7 @@ fn verdict(name: &str, max_age_ms: Option<u64>) -> Result<String, String> {
             "writer stopped: the mirror (pid {pid}) exited; the map is frozen"
         ));
     }
-    if !process_exists(pid) {
+    if pid_liveness(&reader, reader.claim_word()) == PidLiveness::Gone {
         return Err(format!(
             "writer gone: the mirror (pid {pid}) no longer runs; the map is frozen"
         ));
