@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use c_support::build_c;
 use common::{Netns, NEIGH};
 use mirror_support::{assert_converges, ip_batch, links, map_name, quiet_veth, slow_timers};
-use neigh::mirror::{MirrorState, MirrorStats, Region};
+use neigh::mirror::{MirrorState, MirrorStats, PidNs, Region};
 use neigh::workspace::{Access, Workspace};
 
 /// Addresses 10.9.1.1..=CHURN are replaced and deleted over and over while mirrors restart.
@@ -271,7 +271,10 @@ fn restarts_are_invisible(test: &str, sig: i32, cycles: u32) {
             mirror = MirrorProcess::spawn(&ns, &name, 1024);
             let seen = w.ask(&format!("expect 10.9.200.1 {mac1} 1000"));
             assert!(seen.starts_with("seen"), "cycle {c}: {seen}");
-            wait_synced(&name, mirror.pid());
+            let owned = wait_synced(&name, mirror.pid());
+            // A mirror of this pid namespace: the next one judges it by its pid, and
+            // takes its region over as soon as it is gone.
+            assert_eq!(owned.owner_pid_ns(), PidNs::current(), "cycle {c}");
             let mac2 = mac(c, 200, 2);
             ns.ip_ok(&format!(
                 "neigh replace 10.9.200.2 lladdr {mac2} dev va nud permanent"

@@ -255,6 +255,9 @@ fn unit_runs_under_systemd_with_readiness_least_privilege_and_watchdog() {
     };
     let s = stats(&name).expect("map");
     assert_eq!((s.state, s.map.len), (MirrorState::Synced, 2), "{s:?}");
+    // Under the unit's sandbox too, the mirror records its pid namespace (systemd's), so
+    // that the one systemd restarts there judges it by its pid.
+    assert!(s.owner_pid_ns().is_some(), "{s:?}");
     assert_eq!(
         running["StatusText"], "2 entries, 1 resyncs, no overrun",
         "{running:?}"
@@ -273,7 +276,7 @@ fn unit_runs_under_systemd_with_readiness_least_privilege_and_watchdog() {
     }
 
     // The loop stalls: no more pings, the watchdog kills it, systemd starts it again.
-    let first_owner = s.map.owner;
+    let (first_owner, first_claims) = (s.map.owner, s.map.claims);
     let start = Instant::now();
     let mut results = std::collections::BTreeSet::new();
     loop {
@@ -298,6 +301,12 @@ fn unit_runs_under_systemd_with_readiness_least_privilege_and_watchdog() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    let s = stats(&name).expect("map");
+    assert_eq!(
+        (s.map.claims, s.map.superseded),
+        (first_claims + 1, false),
+        "the restarted mirror takes the killed one's region over in place: {s:?}"
+    );
     let log = sd.inside(&["cat", "/run/mirror.log"]);
     assert!(log.matches("in sync: 2 entries").count() >= 2, "{log}");
 }
