@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Netns, NEIGH};
-use mirror_support::{assert_converges, map_name, quiet_veth};
+use mirror_support::{assert_converges, map_name, quiet_veth, wait_synced};
 use neigh::mirror::{
     monotonic_ms, process_exists, MirrorConfig, MirrorState, MirrorStats, PidNs, Region, StatWord,
 };
@@ -165,26 +165,6 @@ fn spawn_mirror(ns: &Netns, name: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn neigh mirror")
-}
-
-/// Waits until map `name` is owned by `pid` and synced; returns its header.
-fn wait_synced(name: &str, pid: u32) -> MirrorStats {
-    let start = Instant::now();
-    loop {
-        if let Ok(region) = Region::open(name, Access::ReadOnly) {
-            if let Ok(r) = region.reader() {
-                let s = MirrorStats::read(&r);
-                if s.map.owner == u64::from(pid) && s.state == MirrorState::Synced {
-                    return s;
-                }
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "mirror {pid} did not sync {name}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// `neigh map check NAME`, run in the test's pid namespace: exit code and its line.

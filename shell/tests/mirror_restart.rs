@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 
 use c_support::build_c;
 use common::{Netns, NEIGH};
-use mirror_support::{assert_converges, ip_batch, links, map_name, quiet_veth, slow_timers};
-use neigh::mirror::{MirrorState, MirrorStats, PidNs, Region};
+use mirror_support::{
+    assert_converges, ip_batch, links, map_name, quiet_veth, slow_timers, wait_synced,
+};
+use neigh::mirror::{MirrorStats, PidNs, Region};
 use neigh::workspace::{Access, Workspace};
 
 /// Addresses 10.9.1.1..=CHURN are replaced and deleted over and over while mirrors restart.
@@ -162,26 +164,6 @@ struct Cleanup(String);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = Workspace::unlink_shm(&self.0);
-    }
-}
-
-/// Waits until the region under `name` is owned by `pid` and synced; returns its stats.
-fn wait_synced(name: &str, pid: u32) -> MirrorStats {
-    let start = Instant::now();
-    loop {
-        if let Ok(region) = Region::open(name, Access::ReadOnly) {
-            if let Ok(r) = region.reader() {
-                let s = MirrorStats::read(&r);
-                if s.map.owner == u64::from(pid) && s.state == MirrorState::Synced {
-                    return s;
-                }
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "mirror {pid} did not sync {name}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use neigh::mirror::{Mirror, MirrorConfig, Region};
+use neigh::mirror::{Mirror, MirrorConfig, MirrorState, MirrorStats, Region};
 use neigh::workspace::{Access, Workspace};
 use neigh_core::{Mac, NeighKey, NudState};
 
@@ -189,7 +189,7 @@ pub fn assert_converges(ns: &Netns, region: &Region, timeout: Duration) -> usize
                 .filter(|(k, v)| want.get(k) != Some(v))
                 .take(10)
                 .collect();
-            let stats = neigh::mirror::MirrorStats::read(&region.reader().expect("reader"));
+            let stats = MirrorStats::read(&region.reader().expect("reader"));
             panic!(
                 "map did not converge in {timeout:?}: kernel {} entries, map {}; \
                  kernel-not-map (first 10): {missing:?}; map-not-kernel (first 10): {extra:?}; \
@@ -354,5 +354,25 @@ impl Rng {
     }
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+}
+
+/// Waits until the region under `name` is owned by `pid` and synced; returns its stats.
+pub fn wait_synced(name: &str, pid: u32) -> MirrorStats {
+    let start = Instant::now();
+    loop {
+        if let Ok(region) = Region::open(name, Access::ReadOnly) {
+            if let Ok(r) = region.reader() {
+                let s = MirrorStats::read(&r);
+                if s.map.owner == u64::from(pid) && s.state == MirrorState::Synced {
+                    return s;
+                }
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "mirror {pid} did not sync {name}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
