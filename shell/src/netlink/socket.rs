@@ -166,7 +166,7 @@ impl RouteSocket {
     /// (`ECONNREFUSED`) every unicast datagram another process sends to our port id, so
     /// none is ever queued, fills the receive buffer, or costs a read. Multicast events
     /// still arrive (the kernel checks no peer for them), and so can a forged multicast
-    /// from a privileged process: [`RouteSocket::recv_datagram`] still drops those.
+    /// from a privileged process: every receive still checks the sender and drops those.
     /// Requests are sent to the kernel as before. Errors: `connect(2)` failure.
     pub fn accept_only_kernel(&self) -> io::Result<()> {
         connect(&self.fd, &SocketAddrNetlink::new(0, 0))?;
