@@ -13,12 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::Netns;
+use common::{forged_newneigh, Netns};
 use mirror_support::*;
 use neigh::mirror::{MirrorConfig, MirrorState, MirrorStats, Region, StatWord};
-use neigh_core::wire::consts::{AF_INET, RTM_NEWNEIGH};
-use neigh_core::wire::NeighMessage;
-use neigh_core::{NeighKey, NudState};
+use neigh_core::NeighKey;
 
 /// One `NETLINK_ROUTE` socket of this namespace, from `/proc/thread-self/net/netlink`.
 #[derive(Debug)]
@@ -165,23 +163,6 @@ fn socket_failures_never_stop_the_mirror_and_junk_cannot_reach_its_dump_socket()
     assert_converges(&ns, &region, Duration::from_secs(5));
     assert!(mirror.is_running());
     mirror.stop().expect("clean stop");
-}
-
-/// A kernel-looking RTM_NEWNEIGH for 10.66.66.66.
-fn forged_newneigh(ifindex: u32) -> Vec<u8> {
-    let msg = NeighMessage {
-        kind: RTM_NEWNEIGH,
-        family: AF_INET,
-        ifindex,
-        state: NudState::REACHABLE,
-        dst: Some(IpAddr::V4(Ipv4Addr::new(10, 66, 66, 66))),
-        lladdr: Some(&[0x02, 0x66, 0x66, 0x66, 0x66, 0x66]),
-        ..Default::default()
-    };
-    let mut buf = vec![0u8; 256];
-    let n = msg.emit(&mut buf, 0, 0).expect("emit");
-    buf.truncate(n);
-    buf
 }
 
 #[test]

@@ -4,16 +4,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::Netns;
+use common::{forged_newneigh, Netns};
 use neigh::netlink::{RouteSocket, SocketOptions};
-use neigh_core::wire::consts::{AF_INET, RTM_NEWNEIGH};
-use neigh_core::wire::{NeighMessage, NudState};
 
 /// A running monitor whose stdout (and stderr) lines are collected by threads.
 struct Running {
@@ -231,23 +228,6 @@ fn monitor_prints_what_ip_monitor_prints() {
         .map(|l| text_from_json(&serde_json::from_str(l).expect("one JSON object per line")))
         .collect();
     assert_eq!(json, theirs);
-}
-
-/// A kernel-looking RTM_NEWNEIGH for 10.66.66.66 on interface `ifindex`.
-fn forged_newneigh(ifindex: u32) -> Vec<u8> {
-    let msg = NeighMessage {
-        kind: RTM_NEWNEIGH,
-        family: AF_INET,
-        ifindex,
-        state: NudState::REACHABLE,
-        dst: Some(IpAddr::V4(Ipv4Addr::new(10, 66, 66, 66))),
-        lladdr: Some(&[0x02, 0x66, 0x66, 0x66, 0x66, 0x66]),
-        ..Default::default()
-    };
-    let mut buf = vec![0u8; 256];
-    let n = msg.emit(&mut buf, 0, 0).expect("emit");
-    buf.truncate(n);
-    buf
 }
 
 fn ifindex(ns: &Netns, dev: &str) -> u32 {

@@ -219,3 +219,24 @@ pub fn fill_reference_table(ns: &Netns) {
         ns.ip_ok(cmd);
     }
 }
+
+/// A kernel-looking RTM_NEWNEIGH for 10.66.66.66 on interface `ifindex`, as a forger
+/// would send it.
+pub fn forged_newneigh(ifindex: u32) -> Vec<u8> {
+    use neigh_core::wire::consts::{AF_INET, RTM_NEWNEIGH};
+    use neigh_core::wire::{NeighMessage, NudState};
+    use std::net::{IpAddr, Ipv4Addr};
+    let msg = NeighMessage {
+        kind: RTM_NEWNEIGH,
+        family: AF_INET,
+        ifindex,
+        state: NudState::REACHABLE,
+        dst: Some(IpAddr::V4(Ipv4Addr::new(10, 66, 66, 66))),
+        lladdr: Some(&[0x02, 0x66, 0x66, 0x66, 0x66, 0x66]),
+        ..Default::default()
+    };
+    let mut buf = vec![0u8; 256];
+    let n = msg.emit(&mut buf, 0, 0).expect("emit");
+    buf.truncate(n);
+    buf
+}
