@@ -7,16 +7,6 @@ use super::neigh::NeighMessage;
 use super::{NtfFlags, NudState};
 use crate::entry::{IgnoreReason, Ingest, NeighEntry, NeighKey};
 
-/// The states in which the kernel sends a usable `NDA_LLADDR` (the kernel's `NUD_VALID`).
-const NUD_VALID: NudState = NudState(
-    NudState::PERMANENT.0
-        | NudState::NOARP.0
-        | NudState::REACHABLE.0
-        | NudState::PROBE.0
-        | NudState::STALE.0
-        | NudState::DELAY.0,
-);
-
 /// Decides what the mirror does with a neighbor message (dump reply or event).
 ///
 /// Checked in this order:
@@ -61,7 +51,7 @@ pub fn ingest(msg: &NeighMessage<'_>) -> Ingest {
         return Ingest::Remove(key);
     }
     let mac = match msg.lladdr {
-        Some(l) if msg.state.intersects(NUD_VALID) => match msg.mac() {
+        Some(l) if msg.state.intersects(NudState::VALID) => match msg.mac() {
             Some(mac) => Some(mac),
             None if l.len() != 6 => return Ingest::Ignore(IgnoreReason::LinkLayer),
             None => None,

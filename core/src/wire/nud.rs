@@ -25,6 +25,16 @@ impl NudState {
     pub const NOARP: Self = Self(0x40);
     /// Static, set by an administrator; never expires.
     pub const PERMANENT: Self = Self(0x80);
+    /// The states in which the kernel has, and reports, a usable link-layer address (its
+    /// `NUD_VALID`).
+    pub const VALID: Self = Self(
+        Self::PERMANENT.0
+            | Self::NOARP.0
+            | Self::REACHABLE.0
+            | Self::PROBE.0
+            | Self::STALE.0
+            | Self::DELAY.0,
+    );
 
     /// Every named bit with the name `ip neigh` prints, in the order it prints them.
     pub const NAMES: [(Self, &'static str); 8] = [

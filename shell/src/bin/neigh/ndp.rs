@@ -47,16 +47,6 @@ use crate::ndp_table;
 /// ndp.c's `MAX_OPTS`: the words after the lladdr a `-f` line may carry.
 const MAX_OPTS: usize = 5;
 
-/// The NUD states in which Linux reports a link-layer address (`NUD_VALID`).
-const NUD_VALID: NudState = NudState(
-    NudState::PERMANENT.0
-        | NudState::NOARP.0
-        | NudState::REACHABLE.0
-        | NudState::PROBE.0
-        | NudState::STALE.0
-        | NudState::DELAY.0,
-);
-
 /// Runs `neigh ndp`. Errors: exit 1 after the `ndp: ...` lines already printed (the
 /// returned error has no text then), or with ndp's fatal messages (`-f` file unreadable,
 /// a failed dump).
@@ -211,7 +201,7 @@ impl Run<'_> {
         let mut found = None;
         let r = self.sock.request(&req[..n], |msg| {
             if let Ok(m) = NeighMessage::parse(msg) {
-                if m.state.intersects(NUD_VALID) {
+                if m.state.intersects(NudState::VALID) {
                     if let Some(ll) = m.lladdr {
                         found = Some((ll.to_vec(), m.state, m.flags));
                     }
