@@ -352,25 +352,11 @@ fn missing_permission_is_eperm_like_ip() {
         return;
     };
     ns.veth("va", "vb");
-    let as_nobody = |prog: &str, args: &str| {
-        ns.command("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                prog,
-            ])
-            .args(args.split_whitespace())
-            .output()
-            .expect("run setpriv")
-    };
-    let ours = as_nobody(
+    let ours = ns.as_nobody(
         common::NEIGH,
         "add 10.4.4.4 lladdr 02:00:00:00:00:01 dev va",
     );
-    let theirs = as_nobody("ip", "neigh add 10.4.4.4 lladdr 02:00:00:00:00:01 dev va");
+    let theirs = ns.as_nobody("ip", "neigh add 10.4.4.4 lladdr 02:00:00:00:00:01 dev va");
     assert_eq!(
         stderr(&ours),
         "RTNETLINK answers: Operation not permitted\n"
@@ -382,7 +368,7 @@ fn missing_permission_is_eperm_like_ip() {
     assert_eq!(code(&ours), 2);
     assert_eq!(ns.ip_ok("neigh show nud all 10.4.4.4"), "");
     // Reading needs no privilege.
-    let show = as_nobody(common::NEIGH, "show");
+    let show = ns.as_nobody(common::NEIGH, "show");
     assert!(show.status.success(), "{}", stderr(&show));
 }
 

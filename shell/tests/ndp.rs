@@ -381,20 +381,7 @@ fn set_delete_and_file_as_ndp_does() {
     assert_eq!(ns.ip_ok("-6 neigh show 2001:db8:1::7 nud all"), "");
 
     // Without the privilege: ndp's own words for EPERM.
-    let as_nobody = |args: &str| {
-        ns.command("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                common::NEIGH,
-            ])
-            .args(args.split_whitespace())
-            .output()
-            .expect("run setpriv")
-    };
+    let as_nobody = |args: &str| ns.as_nobody(common::NEIGH, args);
     for (args, err) in [
         (
             "ndp -s 2001:db8:1::7 2:0:0:0:0:7",

@@ -92,6 +92,23 @@ impl Netns {
         c
     }
 
+    /// `prog ARGS...` inside the namespace as user and group nobody, with no capability
+    /// (`setpriv`): what an unprivileged user gets.
+    pub fn as_nobody(&self, prog: &str, args: &str) -> Output {
+        self.command("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                prog,
+            ])
+            .args(args.split_whitespace())
+            .output()
+            .expect("run setpriv")
+    }
+
     /// `ip netns exec NS neigh ARGS...`.
     pub fn neigh(&self, args: &str) -> Output {
         self.command(NEIGH)
