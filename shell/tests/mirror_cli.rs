@@ -5,24 +5,11 @@
 mod common;
 mod mirror_support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Netns, NEIGH};
 use mirror_support::*;
-
-fn map_cmd(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(NEIGH)
-        .arg("map")
-        .args(args)
-        .output()
-        .expect("run neigh map");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 fn stat_json(name: &str) -> Option<(i32, serde_json::Value)> {
     let (code, out, _) = map_cmd(&["stat", name, "-j"]);

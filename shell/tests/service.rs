@@ -474,18 +474,6 @@ fn assert_matches_json(samples: &Samples, json: &serde_json::Value, name: &str) 
     );
 }
 
-fn map_cmd(args: &[&str]) -> (i32, String) {
-    let o = Command::new(NEIGH)
-        .arg("map")
-        .args(args)
-        .output()
-        .expect("run neigh map");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
-}
-
 /// One HTTP exchange on a connected stream: writes `request`, reads to the end.
 fn http(mut s: TcpStream, request: &[u8]) -> String {
     s.set_read_timeout(Some(Duration::from_secs(10)))
@@ -526,10 +514,10 @@ fn metrics_match_stat_json_and_the_endpoint_holds_up() {
     wait_synced(&name, &mirror);
 
     // The textfile collector's output: valid exposition text, equal to stat -j.
-    let (code, json) = map_cmd(&["stat", &name, "-j"]);
+    let (code, json, _) = map_cmd(&["stat", &name, "-j"]);
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&json).expect("stat -j");
-    let (code, text) = map_cmd(&["stat", &name, "--prometheus"]);
+    let (code, text, _) = map_cmd(&["stat", &name, "--prometheus"]);
     assert_eq!(code, 0);
     promtool_check(&text);
     let samples = parse_exposition(&text);
@@ -634,7 +622,7 @@ fn metrics_match_stat_json_and_the_endpoint_holds_up() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (code, out) = map_cmd(&["check", &name]);
+    let (code, out, _) = map_cmd(&["check", &name]);
     assert_eq!(code, 0, "{out}");
     let (code, log) = mirror.stop();
     assert_eq!(code, 0, "{log}");
@@ -654,7 +642,7 @@ fn map_check_names_each_failure() {
     let check = |name: &str, extra: &[&str]| {
         let mut args = vec!["check", name];
         args.extend_from_slice(extra);
-        let (code, out) = map_cmd(&args);
+        let (code, out, _) = map_cmd(&args);
         assert_eq!(out.lines().count(), 1, "one line: {out}");
         (code, out)
     };
@@ -733,9 +721,9 @@ fn map_check_names_each_failure() {
     // (a textfile collector's `... > F && mv F` still publishes it).
     map.stat_store(StatWord::State.index(), MirrorState::Synced.as_u64());
     map.heartbeat(neigh::mirror::monotonic_ms().saturating_sub(60_000));
-    let (code, _) = map_cmd(&["stat", &starting]);
+    let (code, _, _) = map_cmd(&["stat", &starting]);
     assert_eq!(code, 3);
-    let (code, text) = map_cmd(&["stat", &starting, "--prometheus"]);
+    let (code, text, _) = map_cmd(&["stat", &starting, "--prometheus"]);
     assert_eq!(code, 0);
     let samples = parse_exposition(&text);
     assert_eq!(

@@ -376,3 +376,17 @@ pub fn wait_synced(name: &str, pid: u32) -> MirrorStats {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// `neigh map ARGS...`: exit code, stdout and stderr.
+pub fn map_cmd(args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(crate::common::NEIGH)
+        .arg("map")
+        .args(args)
+        .output()
+        .expect("run neigh map");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
