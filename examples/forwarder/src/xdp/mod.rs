@@ -73,16 +73,6 @@ struct Steering {
     mode: &'static str,
 }
 
-/// One interface's socket, rings and program.
-struct Xsk {
-    fd: OwnedFd,
-    rx: Ring<libc::xdp_desc>,
-    tx: Ring<libc::xdp_desc>,
-    fill: Ring<u64>,
-    comp: Ring<u64>,
-    steering: Steering,
-}
-
 /// The UMEM mapping.
 struct Umem {
     base: NonNull<u8>,
@@ -99,8 +89,11 @@ impl Drop for Umem {
 
 /// AF_XDP ports over the interfaces given to [`XdpPorts::open`].
 pub struct XdpPorts {
-    // Field order is drop order: sockets (and their rings) before the UMEM.
-    socks: Vec<Xsk>,
+    // Field order is drop order: sockets (and their rings), then their XDP programs,
+    // before the UMEM.
+    socks: Vec<Socket>,
+    /// `steering[i]` steers port `i`'s interface into `socks[i]`.
+    steering: Vec<Steering>,
     umem: Umem,
     free: Vec<u64>,
     batch: Vec<libc::xdp_desc>,
@@ -257,28 +250,23 @@ impl XdpPorts {
             base: NonNull::new(p.cast()).expect("mmap returned non-null"),
             len,
         };
-        let mut socks: Vec<Xsk> = Vec::new();
+        let mut socks: Vec<Socket> = Vec::new();
+        let mut steering = Vec::new();
         for (i, &ifindex) in ifindexes.iter().enumerate() {
             let s = socket((i == 0).then_some(&umem))?;
             match socks.first() {
                 None => bind(&s.fd, ifindex, libc::XDP_USE_NEED_WAKEUP, None)?,
                 Some(first) => bind(&s.fd, ifindex, libc::XDP_SHARED_UMEM, Some(&first.fd))?,
             }
-            let steering = steer(&s.fd, ifindex, mode)?;
-            socks.push(Xsk {
-                fd: s.fd,
-                rx: s.rx,
-                tx: s.tx,
-                fill: s.fill,
-                comp: s.comp,
-                steering,
-            });
+            steering.push(steer(&s.fd, ifindex, mode)?);
+            socks.push(s);
         }
         let free = (0..(len as u64 / FRAME_SIZE))
             .map(|f| f * FRAME_SIZE)
             .collect();
         let mut ports = XdpPorts {
             socks,
+            steering,
             umem,
             free,
             batch: Vec::new(),
@@ -464,7 +452,7 @@ impl Ports for XdpPorts {
     }
 
     fn describe(&self) -> String {
-        let modes: Vec<_> = self.socks.iter().map(|s| s.steering.mode).collect();
+        let modes: Vec<_> = self.steering.iter().map(|s| s.mode).collect();
         format!(
             "AF_XDP, shared UMEM of {} frames, XDP program in {} mode",
             self.umem.len as u64 / FRAME_SIZE,
