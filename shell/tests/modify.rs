@@ -6,14 +6,7 @@ mod common;
 use common::{code, fill_reference_table, stderr, stdout, Netns};
 
 fn ok(ns: &Netns, args: &str) {
-    let o = ns.neigh(args);
-    assert!(
-        o.status.success(),
-        "neigh {args}: exit {} {}",
-        code(&o),
-        stderr(&o)
-    );
-    assert_eq!(stdout(&o), "", "neigh {args} printed something");
+    assert_eq!(ns.neigh_ok(args), "", "neigh {args} printed something");
 }
 
 fn fails(ns: &Netns, args: &str, err: &str, exit: i32) {

@@ -101,17 +101,6 @@ fn sorted(s: &str) -> String {
     v.iter().map(|l| format!("{l}\n")).collect()
 }
 
-fn ok(ns: &Netns, args: &str) -> String {
-    let o = ns.neigh(args);
-    assert!(
-        o.status.success(),
-        "neigh {args}: exit {} {}",
-        code(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
-
 /// Runs `neigh ARGS`, expecting exactly `out` on stdout, `err` on stderr, exit `rc`.
 fn expect(ns: &Netns, args: &str, out: &str, err: &str, rc: i32) {
     let o = ns.neigh(args);
@@ -128,7 +117,7 @@ fn table_and_host_lines_as_ndp_prints_them() {
         return;
     };
     // An empty table: only netstat's closing blank line.
-    assert_eq!(ok(&ns, "ndp -n -a"), "\n");
+    assert_eq!(ns.neigh_ok("ndp -n -a"), "\n");
     for add in [
         "2001:db8:1::5 lladdr 02:00:00:00:00:05 dev n0 nud permanent",
         "2001:db8:1::6 lladdr 0a:00:00:00:00:06 dev n0 nud stale router",
@@ -142,10 +131,10 @@ fn table_and_host_lines_as_ndp_prints_them() {
     let oracle = ns.ip_ok("-6 neigh show nud all");
     assert_eq!(oracle.lines().count(), 6, "{oracle}");
     let table = expected_table(&oracle);
-    assert_eq!(ok(&ns, "ndp -n -a"), table);
+    assert_eq!(ns.neigh_ok("ndp -n -a"), table);
     assert!(table.contains("n0    0a:00:00:00:00:06  dynamic STALE        2001:db8:1::6  "));
     // Without -n, the Destination column has the names the hosts file gives.
-    let named = ok(&ns, "ndp -a");
+    let named = ns.neigh_ok("ndp -a");
     assert_eq!(
         named,
         table
@@ -159,7 +148,7 @@ fn table_and_host_lines_as_ndp_prints_them() {
             )
     );
     // neigh's `show` is -a.
-    assert_eq!(ok(&ns, "ndp show"), named);
+    assert_eq!(ns.neigh_ok("ndp show"), named);
 
     // HOST: ndp(8)'s EXAMPLES, every address of a name, a missing one is no failure.
     expect(
@@ -469,7 +458,7 @@ fn repeat_prints_the_table_every_period() {
         return;
     };
     ns.ip_ok("-6 neigh add 2001:db8:1::5 lladdr 02:00:00:00:00:05 dev n0");
-    let table = ok(&ns, "ndp -n -a");
+    let table = ns.neigh_ok("ndp -n -a");
     let mut child = ns
         .command(common::NEIGH)
         .args(["ndp", "-n", "-A", "1"])

@@ -109,6 +109,18 @@ impl Netns {
             .expect("run setpriv")
     }
 
+    /// `neigh ARGS...` in the namespace, asserting success; returns stdout.
+    pub fn neigh_ok(&self, args: &str) -> String {
+        let o = self.neigh(args);
+        assert!(
+            o.status.success(),
+            "neigh {args}: exit {} {}",
+            code(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
     /// `ip netns exec NS neigh ARGS...`.
     pub fn neigh(&self, args: &str) -> Output {
         self.command(NEIGH)
