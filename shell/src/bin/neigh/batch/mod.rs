@@ -55,7 +55,7 @@ pub fn run(file: &str, inv: &Invocation) -> Result<(), CliError> {
         })?;
         Box::new(BufReader::with_capacity(256 << 10, f))
     };
-    let mut session = Session::new(inv)?;
+    let mut batch = BatchRun::new(inv)?;
     let mut reader = LineReader::new(input);
     let mut failed = false;
     loop {
@@ -63,21 +63,21 @@ pub fn run(file: &str, inv: &Invocation) -> Result<(), CliError> {
             Ok(Some(l)) => l,
             Ok(None) => break,
             Err(e) => {
-                session.drain()?;
+                batch.drain()?;
                 return Err(CliError::from_io(1, file, &e));
             }
         };
         let words = match lines::words(&line) {
             Ok(w) => w,
             Err(WordsError(text)) => {
-                session.drain()?;
+                batch.drain()?;
                 return Err(CliError::new(1, text));
             }
         };
         if words.is_empty() {
             continue;
         }
-        if let Err(e) = session.line(&words, reader.line_no) {
+        if let Err(e) = batch.line(&words, reader.line_no) {
             if !e.recoverable {
                 return Err(e);
             }
@@ -91,7 +91,7 @@ pub fn run(file: &str, inv: &Invocation) -> Result<(), CliError> {
             }
         }
     }
-    session.drain()?;
+    batch.drain()?;
     if failed {
         return Err(CliError::new(1, ""));
     }
@@ -166,7 +166,7 @@ struct Window {
 
 /// One batch run: one socket, the interface table and the table model it keeps, the
 /// window in flight.
-struct Session {
+struct BatchRun {
     g: Globals,
     setup: Setup,
     sock: RouteSocket,
@@ -175,7 +175,7 @@ struct Session {
     window: Window,
 }
 
-impl Session {
+impl BatchRun {
     fn new(inv: &Invocation) -> Result<Self, CliError> {
         Ok(Self {
             g: inv.g,
